@@ -1,0 +1,1 @@
+//! OpenZeppelin StandardMerkleTree-compatible merkle trees for Flex commitments.

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# One idempotent setup for a fresh Debian 12 machine (see ../shared/TOOLCHAIN.md for why each step).
+#
+#   scripts/setup.sh            everything: apt, toolchain, cargo-contract, npm, runtime Wasm + chain spec
+#   scripts/setup.sh toolchain  only apt + the linked `debian` toolchain + cargo-contract
+#   scripts/setup.sh chain      only the npm tooling and the dev runtime Wasm + raw chain spec
+#   scripts/setup.sh node       only the npm tooling
+#
+# Built tools are cached outside the clone, keyed by version, under $FLEX_CACHE (default ~/.cache/flex),
+# so a second run takes seconds.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+FLEX_CACHE="${FLEX_CACHE:-$HOME/.cache/flex}"
+CARGO_CONTRACT_VERSION=5.0.3
+TOOLCHAIN_DIR="$FLEX_CACHE/toolchain-debian"
+WRAPPER="$FLEX_CACHE/bin/rustc-drop-panic-immediate-abort"
+CHAIN_DIR="$ROOT/scripts/chain"
+
+log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
+
+mkdir -p "$FLEX_CACHE/bin"
+
+apt_packages() {
+    local pkgs=(rustc-web cargo-web rust-web-src rust-web-clippy lld-22 binaryen wabt
+        pkg-config libssl-dev nodejs wrk sqlite3 ca-certificates curl)
+    local missing=()
+    for p in "${pkgs[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if ((${#missing[@]})); then
+        log "apt: installing ${missing[*]}"
+        local sudo=""
+        [ "$(id -u)" = 0 ] || sudo=sudo
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+        log "apt: all packages present"
+    fi
+}
+
+# cargo-contract wants a rustup toolchain; link one made of Debian's rustc 1.96, which has std sources
+# for -Zbuild-std. clippy must be real copies: a symlinked clippy-driver cannot find its sysroot.
+debian_toolchain() {
+    command -v rustup >/dev/null || die "rustup not found (the machine's Rust toolchain is expected)"
+    mkdir -p "$TOOLCHAIN_DIR/bin"
+    for b in rustc cargo rustdoc; do ln -sf "/usr/bin/$b" "$TOOLCHAIN_DIR/bin/$b"; done
+    for b in cargo-clippy clippy-driver; do
+        cmp -s "/usr/bin/$b" "$TOOLCHAIN_DIR/bin/$b" || cp -f "/usr/bin/$b" "$TOOLCHAIN_DIR/bin/$b"
+    done
+    ln -sfn /usr/lib "$TOOLCHAIN_DIR/lib"
+    if ! rustup toolchain list | grep -q '^debian'; then
+        rustup toolchain link debian "$TOOLCHAIN_DIR"
+    fi
+    # cargo-contract 5 passes --cfg feature="panic_immediate_abort" to build core; core 1.96 rejects it
+    # ("panic_immediate_abort is now a real panic strategy"). Drop that argument pair, exec real rustc.
+    cat >"$WRAPPER.tmp" <<'EOF'
+#!/usr/bin/env bash
+rustc="$1"; shift
+args=()
+while (($#)); do
+    if [ "$1" = "--cfg" ] && [ "${2:-}" = 'feature="panic_immediate_abort"' ]; then shift 2; continue; fi
+    args+=("$1"); shift
+done
+exec "$rustc" "${args[@]}"
+EOF
+    chmod +x "$WRAPPER.tmp"
+    mv -f "$WRAPPER.tmp" "$WRAPPER"
+    log "toolchain: +debian -> $(rustc +debian --version)"
+}
+
+cargo_contract() {
+    local bin="$FLEX_CACHE/cargo-contract-$CARGO_CONTRACT_VERSION/bin/cargo-contract"
+    if [ ! -x "$bin" ]; then
+        log "cargo-contract $CARGO_CONTRACT_VERSION: building (about 15 min on 2 cores, once)"
+        cargo install cargo-contract --version "$CARGO_CONTRACT_VERSION" --locked \
+            --root "$FLEX_CACHE/cargo-contract-$CARGO_CONTRACT_VERSION"
+    fi
+    ln -sf "$bin" "$HOME/.cargo/bin/cargo-contract"
+    log "cargo-contract: $(cargo contract --version)"
+}
+
+node_tooling() {
+    # node_modules lives in the clone, but npm's cache keeps a second install fast.
+    local stamp="$CHAIN_DIR/node_modules/.flex-stamp"
+    local want
+    want="$(sha256sum "$CHAIN_DIR/package-lock.json" "$CHAIN_DIR"/patches/* | sha256sum | cut -c1-16)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        log "npm: node_modules up to date"
+        return
+    fi
+    log "npm: installing the chain tooling from scripts/chain/package-lock.json"
+    (cd "$CHAIN_DIR" && npm ci --no-audit --no-fund --loglevel=error --cache "$FLEX_CACHE/npm")
+    echo "$want" >"$stamp"
+}
+
+chain_artifacts() {
+    "$ROOT/scripts/build-runtime.sh"
+}
+
+case "${1:-all}" in
+    toolchain) apt_packages; debian_toolchain; cargo_contract ;;
+    node) node_tooling ;;
+    chain) node_tooling; chain_artifacts ;;
+    all) apt_packages; debian_toolchain; cargo_contract; node_tooling; chain_artifacts ;;
+    *) die "unknown step '$1' (all | toolchain | node | chain)" ;;
+esac
+log "done"
