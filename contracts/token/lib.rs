@@ -45,6 +45,19 @@
 //!   cannot change. The owner check comes first: a non-owner gets `NotOwner` even for a
 //!   zero or overflowing amount. Minting zero is a no-op (`Ok`, no event).
 //! - No burn, no pause, no ownership transfer.
+//!
+//! ## Event topics (ink! 5, for off-chain filters)
+//!
+//! Topic 0 is the signature topic:
+//! `blake2b_256("Transfer(Option<AccountId>,Option<AccountId>,u128)")` or
+//! `blake2b_256("Approval(AccountId,AccountId,u128)")`. A field topic is the value's
+//! SCALE encoding zero-padded to 32 bytes (hashed with Blake2x256 only when longer); for
+//! an `Option` field ink! uses the inner value, so `Some(account)` is the raw 32-byte
+//! account id and `None` is 32 zero bytes.
+//!
+//! Other contracts can call this one through `ink::contract_ref!(flex_token::PSP22)` with
+//! the crate as an `ink-as-dependency` dependency; [`PSP22`], [`PSP22Metadata`],
+//! [`PSP22Error`] and [`TokenError`] live at the crate root for that.
 #![cfg_attr(not(feature = "std"), no_std, no_main)]
 
 use ink::prelude::{string::String, vec::Vec};
