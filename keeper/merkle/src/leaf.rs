@@ -15,7 +15,7 @@ use crate::value::{parse_address, parse_uint, write_address, IntForm};
 pub type Address = [u8; 20];
 
 /// A leaf kind: its Solidity types, its encoding and its JSON forms.
-pub trait Leaf: Clone + PartialEq + Send + Sync + Sized + 'static {
+pub trait Leaf: Clone + PartialEq + std::fmt::Debug + Send + Sync + Sized + 'static {
     /// The `leafEncoding` of the dump, e.g. `["uint32", "address", "uint128"]`.
     const ENCODING: &'static [&'static str];
     /// The field names, in encoding order (also the keys of the CLI input objects).
