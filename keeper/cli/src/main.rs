@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
+mod merkle_cmd;
+
 #[derive(Parser)]
 #[command(name = "flex-keeper", version, about = "Flex epoch rewards keeper")]
 struct Cli {
@@ -10,7 +12,10 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Merkle commitments: OpenZeppelin standard-v1 dumps, proofs and verification.
+    Merkle(merkle_cmd::MerkleArgs),
+}
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -18,5 +23,7 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Merkle(args) => merkle_cmd::run(args),
+    }
 }
