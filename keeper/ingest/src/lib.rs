@@ -1,1 +1,88 @@
-//! placeholder
+//! Parsers for the keeper's inputs: the transaction pool JSON and the weight table (JSON or TOML).
+//!
+//! Why a crate of its own: the engine (`flex-engine`) is pure and must stay free of files and
+//! formats, and the CLI should stay a thin shell. The same parsers will be used by the keeper
+//! service and by tests and tools, so they live here, between the two.
+//!
+//! The pool file is read as a stream (`serde_json`'s streaming deserializer with
+//! `DeserializeSeed` visitors), straight into a compact form: a 20-byte address and an `i64`
+//! connection time per wallet, and per action a wallet index, an interned kind (`u16`), a side, an
+//! `i64` timestamp and the action id's bytes in one shared arena (for deduplication). Neither the
+//! file's text nor a JSON value tree is ever held in memory. Everything is parsed and checked
+//! before anything is returned, so a caller never sees half an input.
+//!
+//! Errors name the file and, as far as they are known, the wallet (its index and address), the
+//! action (its side, index and `action_id`) and the field.
+
+mod pool;
+mod timestamp;
+mod weights;
+
+use std::fmt;
+
+pub use pool::{parse_pool, read_pool, ParsedPool, Side};
+pub use timestamp::parse_rfc3339;
+pub use weights::{parse_weight_table, read_weight_table, WeightFormat};
+
+/// Where in a pool file a problem is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Location {
+    /// Index in `wallets`.
+    pub wallet: Option<usize>,
+    /// The wallet's address as written, once known.
+    pub address: Option<String>,
+    pub side: Option<Side>,
+    /// Index in the side's action list.
+    pub action: Option<usize>,
+    pub action_id: Option<String>,
+    pub field: Option<&'static str>,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts: Vec<String> = Vec::new();
+        match (&self.wallet, &self.address) {
+            (Some(i), Some(a)) => parts.push(format!("wallet {a} (wallets[{i}])")),
+            (Some(i), None) => parts.push(format!("wallet wallets[{i}]")),
+            (None, Some(a)) => parts.push(format!("wallet {a}")),
+            (None, None) => {}
+        }
+        if let Some(side) = self.side {
+            let mut s = match self.action {
+                Some(i) => format!("action actions.{}[{i}]", side.name()),
+                None => format!("actions.{}", side.name()),
+            };
+            if let Some(id) = &self.action_id {
+                s.push_str(&format!(" (action_id {id:?})"));
+            }
+            parts.push(s);
+        }
+        if let Some(field) = self.field {
+            parts.push(format!("field {field:?}"));
+        }
+        if parts.is_empty() {
+            f.write_str("top level")
+        } else {
+            f.write_str(&parts.join(", "))
+        }
+    }
+}
+
+/// An input problem; the message names the file and where in it.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: {location}: {message}")]
+    Pool {
+        file: String,
+        location: Box<Location>,
+        message: String,
+    },
+    #[error("{file}: {message}")]
+    Weights { file: String, message: String },
+}
