@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod merkle_cmd;
+mod replay;
 
 #[derive(Parser)]
 #[command(name = "flex-keeper", version, about = "Flex epoch rewards keeper")]
@@ -15,6 +16,8 @@ struct Cli {
 enum Command {
     /// Merkle commitments: OpenZeppelin standard-v1 dumps, proofs and verification.
     Merkle(merkle_cmd::MerkleArgs),
+    /// Replay epochs from a pool file and a weight table; prints one JSON document.
+    Replay(replay::ReplayArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -25,5 +28,6 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Merkle(args) => merkle_cmd::run(args),
+        Command::Replay(args) => replay::run(args),
     }
 }
