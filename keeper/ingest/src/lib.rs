@@ -71,12 +71,8 @@ impl fmt::Display for Location {
 /// An input problem; the message names the file and where in it.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error("{file}: cannot read: {source}")]
-    Io {
-        file: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{file}: cannot read: {error}")]
+    Io { file: String, error: std::io::Error },
     #[error("{file}: {location}: {message}")]
     Pool {
         file: String,

@@ -43,9 +43,9 @@ pub struct ParsedPool {
 /// Reads a pool file as a stream (see the crate docs).
 pub fn read_pool(path: &Path, table: &WeightTable) -> Result<ParsedPool, IngestError> {
     let file = path.display().to_string();
-    let f = std::fs::File::open(path).map_err(|source| IngestError::Io {
+    let f = std::fs::File::open(path).map_err(|error| IngestError::Io {
         file: file.clone(),
-        source,
+        error,
     })?;
     parse_pool(BufReader::with_capacity(1 << 20, f), &file, table)
 }

@@ -40,9 +40,9 @@ impl WeightFormat {
 /// Reads and checks a weight table file.
 pub fn read_weight_table(path: &Path) -> Result<WeightTable, IngestError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| IngestError::Io {
+    let text = std::fs::read_to_string(path).map_err(|error| IngestError::Io {
         file: file.clone(),
-        source,
+        error,
     })?;
     parse_weight_table(&text, WeightFormat::detect(path, &text))
         .map_err(|message| IngestError::Weights { file, message })
