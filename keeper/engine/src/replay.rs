@@ -63,13 +63,29 @@ pub struct EpochReport {
     pub rewards: Vec<u128>,
 }
 
-/// A (wallet, epoch) with counted actions.
+/// A counted action, before aggregation (24 bytes).
+#[derive(Debug, Clone, Copy)]
+struct Counted {
+    epoch: u64,
+    first: i64,
+    wallet: u32,
+    kind: u16,
+}
+
+/// A wallet's activity in one epoch (32 bytes: the `U64F64` sum is kept as two `u64` halves so
+/// that the struct needs no 16-byte alignment). Its epoch is given by `Replay::runs`.
 #[derive(Debug, Clone, Copy)]
 struct Activity {
-    epoch: u64,
-    wallet: u32,
-    weight: u128,
+    weight_hi: u64,
+    weight_lo: u64,
     first: i64,
+    wallet: u32,
+}
+
+impl Activity {
+    fn weight(&self) -> u128 {
+        (u128::from(self.weight_hi) << 64) | u128::from(self.weight_lo)
+    }
 }
 
 /// A replay in progress: call [`Replay::next_epoch`] until it returns `None`. Epochs are produced
@@ -78,8 +94,11 @@ struct Activity {
 pub struct Replay {
     addresses: Vec<Address>,
     connection: Vec<u64>,
+    /// Activity by (epoch, wallet position).
     activity: Vec<Activity>,
-    cursor: usize,
+    /// `(epoch, start in activity)` for each epoch with activity, ascending.
+    runs: Vec<(u64, usize)>,
+    run: usize,
     epochs: u64,
     next: u64,
     balance: u128,
@@ -124,14 +143,14 @@ impl Replay {
             .collect();
 
         let mut last = connection.iter().copied().max();
-        let mut counted: Vec<Activity> = Vec::with_capacity(actions.len());
+        let mut counted: Vec<Counted> = Vec::with_capacity(actions.len());
         for a in actions {
             let pos = *slot
                 .get(a.wallet as usize)
                 .ok_or(EngineError::UnknownWallet(a.wallet, wallets.len()))?;
-            let w = table
-                .weight(a.kind)
-                .ok_or(EngineError::UnknownKind(a.kind, table.len()))?;
+            if table.weight(a.kind).is_none() {
+                return Err(EngineError::UnknownKind(a.kind, table.len()));
+            }
             let Some(e) = g.epoch_of(a.timestamp) else {
                 continue;
             };
@@ -139,13 +158,14 @@ impl Replay {
                 continue;
             }
             last = last.max(Some(e));
-            counted.push(Activity {
+            counted.push(Counted {
                 epoch: e,
-                wallet: pos,
-                weight: widen(w),
                 first: a.timestamp,
+                wallet: pos,
+                kind: a.kind,
             });
         }
+        drop(slot);
         let epochs = config
             .epochs
             .unwrap_or_else(|| last.map_or(0, |l| l.saturating_add(1)));
@@ -153,17 +173,31 @@ impl Replay {
         counted.sort_unstable_by_key(|a| (a.epoch, a.wallet, a.first));
         // Merge each (epoch, wallet) run: exact weight sum, earliest action.
         let mut activity: Vec<Activity> = Vec::new();
-        for a in counted {
-            match activity.last_mut() {
-                Some(b) if b.epoch == a.epoch && b.wallet == a.wallet => {
-                    b.weight = b
-                        .weight
-                        .checked_add(a.weight)
-                        .ok_or(EngineError::WeightOverflow)?;
+        let mut runs: Vec<(u64, usize)> = Vec::new();
+        let mut sum: u128 = 0;
+        for (i, a) in counted.iter().enumerate() {
+            let w = table.weight(a.kind).map_or(0, widen);
+            let same = i > 0 && counted[i - 1].epoch == a.epoch && counted[i - 1].wallet == a.wallet;
+            if same {
+                sum = sum.checked_add(w).ok_or(EngineError::WeightOverflow)?;
+            } else {
+                if runs.last().is_none_or(|r| r.0 != a.epoch) {
+                    runs.push((a.epoch, activity.len()));
                 }
-                _ => activity.push(a),
+                sum = w;
+                activity.push(Activity {
+                    weight_hi: 0,
+                    weight_lo: 0,
+                    first: a.first,
+                    wallet: a.wallet,
+                });
+            }
+            if let Some(last) = activity.last_mut() {
+                last.weight_hi = (sum >> 64) as u64;
+                last.weight_lo = sum as u64;
             }
         }
+        drop(counted);
         activity.shrink_to_fit();
         // No epoch total can overflow: each action adds at most 10 * 2^64 < 2^68 bits, and there
         // are fewer than 2^60 actions in any addressable memory.
@@ -172,7 +206,8 @@ impl Replay {
             addresses,
             connection,
             activity,
-            cursor: 0,
+            runs,
+            run: 0,
             epochs,
             next: 0,
             balance: config.balance,
@@ -200,11 +235,15 @@ impl Replay {
         self.next += 1;
         let mut positions = Vec::new();
         let mut inputs = Vec::new();
-        let mut acts = self.activity[self.cursor..]
-            .iter()
-            .take_while(|a| a.epoch == e)
-            .peekable();
-        let mut used = 0;
+        let slice: &[Activity] = match self.runs.get(self.run) {
+            Some(&(epoch, start)) if epoch == e => {
+                self.run += 1;
+                let end = self.runs.get(self.run).map_or(self.activity.len(), |r| r.1);
+                &self.activity[start..end]
+            }
+            _ => &[],
+        };
+        let mut acts = slice.iter().peekable();
         for (pos, &c) in self.connection.iter().enumerate() {
             let mut w = WalletEpoch {
                 weight: 0,
@@ -212,16 +251,14 @@ impl Replay {
                 connected_now: c == e,
             };
             if let Some(a) = acts.next_if(|a| a.wallet as usize == pos) {
-                w.weight = a.weight;
+                w.weight = a.weight();
                 w.first_action = a.first;
-                used += 1;
             }
             if c <= e {
                 positions.push(pos);
                 inputs.push(w);
             }
         }
-        self.cursor += used;
 
         let mut total_weight: u128 = 0;
         for w in &inputs {

@@ -159,7 +159,7 @@ impl State<'_> {
         E::custom("invalid pool")
     }
 
-    fn finish(self, file: &str) -> Result<ParsedPool, IngestError> {
+    fn finish(mut self, file: &str) -> Result<ParsedPool, IngestError> {
         let err = |location: Location, message: String| IngestError::Pool {
             file: file.into(),
             location: Box::new(location),
@@ -236,6 +236,7 @@ impl State<'_> {
             g = k;
         }
         drop(order);
+        self.ids = Vec::new(); // the id bytes are no longer needed: free them before the copy
         let actions = self
             .actions
             .iter()
