@@ -81,18 +81,26 @@ cargo_contract() {
     log "cargo-contract: $(cargo contract --version)"
 }
 
-node_tooling() {
-    # node_modules lives in the clone, but npm's cache keeps a second install fast.
-    local stamp="$CHAIN_DIR/node_modules/.flex-stamp"
-    local want
-    want="$(sha256sum "$CHAIN_DIR/package-lock.json" "$CHAIN_DIR"/patches/* | sha256sum | cut -c1-16)"
+# npm projects pinned by their lockfiles: the chain tooling (chopsticks, with our patch applied by
+# patch-package on install) and OpenZeppelin's merkle-tree library for the cross-check tests.
+NPM_PROJECTS=("$ROOT/scripts/chain" "$ROOT/tests/oz")
+
+npm_project() {
+    local dir="$1" stamp="$1/node_modules/.flex-stamp" want
+    want="$(cat "$dir/package-lock.json" "$dir"/patches/* 2>/dev/null | sha256sum | cut -c1-16)"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-        log "npm: node_modules up to date"
+        log "npm: ${dir#"$ROOT"/} up to date"
         return
     fi
-    log "npm: installing the chain tooling from scripts/chain/package-lock.json"
-    (cd "$CHAIN_DIR" && npm ci --no-audit --no-fund --loglevel=error --cache "$FLEX_CACHE/npm")
+    log "npm: installing ${dir#"$ROOT"/} from its package-lock.json"
+    # npm's cache outside the clone makes a reinstall fast.
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error --cache "$FLEX_CACHE/npm")
     echo "$want" >"$stamp"
+}
+
+node_tooling() {
+    command -v node >/dev/null || die "node not found (Node.js 20+ is expected on the machine)"
+    for dir in "${NPM_PROJECTS[@]}"; do npm_project "$dir"; done
 }
 
 chain_artifacts() {

@@ -1,0 +1,20 @@
+//! The keeper's chain edge: everything that talks to the Substrate chain goes through here.
+//!
+//! - [`bundle`]: ink! `.contract` bundles (code, constructor/message selectors, event topics).
+//! - [`client`]: a subxt client for pallet-contracts: upload + instantiate, dry-run queries, calls,
+//!   and the contract events a call emitted.
+//! - [`dev`]: chopsticks' `dev_*` RPCs that move a local chain's time and blocks.
+//!
+//! subxt is pinned to 0.38, the version cargo-contract 5.0.3 uses, which is proven against the dev
+//! runtime; calls are built dynamically from the chain's metadata, so no generated code is checked in.
+
+pub mod bundle;
+pub mod client;
+pub mod dev;
+
+pub use bundle::{BundleError, ContractBundle};
+pub use client::{
+    account_of, decode_message_output, CallOutcome, Chain, ChainError, ContractEvent, DryRun, Instantiated,
+    Keypair, StorageDeposit, Weight,
+};
+pub use subxt::utils::AccountId32;

@@ -1,0 +1,117 @@
+//! Harness for the end-to-end tests: a real local chain per test, contract bundles, dev accounts.
+//!
+//! [`Devnet::start`] runs `scripts/devnet start` on a free loopback port with its own state dir, so
+//! tests can run side by side; dropping it stops the chain. Contract bundles come from
+//! `target/ink/<name>/<name>.contract` (`scripts/build-contracts.sh` builds them), or from
+//! `$FLEX_INK_DIR/<name>/<name>.contract`.
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use flex_chain::{Chain, ContractBundle, Keypair};
+
+pub use codec::{Decode, Encode};
+pub use flex_chain::AccountId32;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// A running devnet; stopped when dropped.
+pub struct Devnet {
+    pub url: String,
+    pub port: u16,
+    state_dir: PathBuf,
+}
+
+impl Devnet {
+    /// Starts a fresh chain from genesis on a free port. Panics with the script's output if it
+    /// cannot (a test without its chain must fail, never skip).
+    pub fn start() -> Devnet {
+        let port = free_port();
+        let state_dir = repo_root()
+            .join("target")
+            .join("devnet")
+            .join(format!("e2e-{port}"));
+        let out = Command::new(repo_root().join("scripts/devnet"))
+            .args(["start", "--port", &port.to_string(), "--state-dir"])
+            .arg(&state_dir)
+            .output()
+            .expect("cannot run scripts/devnet");
+        assert!(
+            out.status.success(),
+            "scripts/devnet start failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Devnet {
+            url: format!("ws://127.0.0.1:{port}"),
+            port,
+            state_dir,
+        }
+    }
+
+    pub async fn connect(&self) -> Chain {
+        Chain::connect(&self.url)
+            .await
+            .expect("cannot connect to the devnet")
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        let _ = Command::new(repo_root().join("scripts/devnet"))
+            .args(["stop", "--state-dir"])
+            .arg(&self.state_dir)
+            .output();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free loopback port")
+}
+
+/// Loads a contract bundle built by `scripts/build-contracts.sh`.
+pub fn bundle(name: &str) -> ContractBundle {
+    let dir = std::env::var_os("FLEX_INK_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target").join("ink"));
+    let path = dir.join(name).join(format!("{name}.contract"));
+    ContractBundle::load(&path)
+        .unwrap_or_else(|e| panic!("{e}\n(build the contracts first: scripts/build-contracts.sh)"))
+}
+
+/// A well-known dev account (`//Alice`, `//Bob`, ...), endowed at genesis.
+pub fn dev(name: &str) -> Keypair {
+    use subxt_signer::sr25519::dev;
+    match name {
+        "alice" => dev::alice(),
+        "bob" => dev::bob(),
+        "charlie" => dev::charlie(),
+        "dave" => dev::dave(),
+        "eve" => dev::eve(),
+        "ferdie" => dev::ferdie(),
+        other => panic!("no dev account {other}"),
+    }
+}
+
+pub fn account(k: &Keypair) -> AccountId32 {
+    flex_chain::account_of(k)
+}
+
+/// An ink! call: selector followed by the SCALE-encoded arguments.
+pub fn call_data(selector: [u8; 4], args: impl Encode) -> Vec<u8> {
+    let mut data = selector.to_vec();
+    args.encode_to(&mut data);
+    data
+}
