@@ -74,7 +74,13 @@ pub fn run(args: MerkleArgs) -> Result<()> {
         },
         MerkleCommand::Proof { dump, wallet } => proof(&dump, &wallet),
         MerkleCommand::Verify { dump: Some(dump), .. } => validate(&dump),
-        MerkleCommand::Verify { root, leaf, value, proof, .. } => {
+        MerkleCommand::Verify {
+            root,
+            leaf,
+            value,
+            proof,
+            ..
+        } => {
             let (Some(root), Some(leaf), Some(value), Some(proof)) = (root, leaf, value, proof) else {
                 bail!("merkle verify needs --root, --leaf, --value and --proof (or --dump)");
             };
@@ -104,7 +110,9 @@ fn dump<L: Leaf>(input: &Path, output: &Path) -> Result<()> {
 /// Writes to a temporary file beside `path` and renames it into place, so a failure leaves
 /// nothing (and no half-written dump) behind.
 fn write_atomically(path: &Path, write: impl FnOnce(&mut File) -> io::Result<()>) -> Result<()> {
-    let name = path.file_name().with_context(|| format!("{} is not a file path", path.display()))?;
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} is not a file path", path.display()))?;
     let tmp = path.with_file_name(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
     let result = (|| -> io::Result<()> {
         let mut f = File::create(&tmp)?;
@@ -154,7 +162,11 @@ fn proof(dump: &Path, wallet: &str) -> Result<()> {
         AnyTree::Score(t) => (ScoreLeaf::ENCODING, wallet_proofs(t, &w)?),
     };
     if proofs.is_empty() {
-        bail!("{}: wallet {} has no leaf in this tree", dump.display(), address_to_hex(&w));
+        bail!(
+            "{}: wallet {} has no leaf in this tree",
+            dump.display(),
+            address_to_hex(&w)
+        );
     }
     let out = json!({
         "root": to_hex(&tree.root()),
@@ -174,15 +186,22 @@ fn validate(dump: &Path) -> Result<()> {
         AnyTree::Claim(t) => t.len(),
         AnyTree::Score(t) => t.len(),
     };
-    println!("{}", json!({"valid": true, "root": to_hex(&tree.root()), "leaves": leaves}));
+    println!(
+        "{}",
+        json!({"valid": true, "root": to_hex(&tree.root()), "leaves": leaves})
+    );
     Ok(())
 }
 
 fn verify<L: Leaf>(root: &str, value: &str, proof: &str) -> Result<()> {
     let root = parse_hash(root).with_context(|| format!("--root: {root:?} is not a 32-byte hex hash"))?;
     let v: Value = serde_json::from_str(value).context("--value: not JSON")?;
-    let leaf = if v.is_array() { L::from_json_array(&v, 0) } else { L::from_json_object(&v, 0) }
-        .map_err(|e| anyhow::anyhow!("--value: field `{}`: {}", e.field, e.reason))?;
+    let leaf = if v.is_array() {
+        L::from_json_array(&v, 0)
+    } else {
+        L::from_json_object(&v, 0)
+    }
+    .map_err(|e| anyhow::anyhow!("--value: field `{}`: {}", e.field, e.reason))?;
     let p: Vec<String> = serde_json::from_str(proof).context("--proof: not a JSON array of hex strings")?;
     let proof = p
         .iter()
@@ -192,7 +211,10 @@ fn verify<L: Leaf>(root: &str, value: &str, proof: &str) -> Result<()> {
     let leaf_hash = leaf.leaf_hash();
     let computed = flex_merkle::core::process_proof(&leaf_hash, &proof);
     if computed == root {
-        println!("{}", json!({"valid": true, "leaf": to_hex(&leaf_hash), "root": to_hex(&root)}));
+        println!(
+            "{}",
+            json!({"valid": true, "leaf": to_hex(&leaf_hash), "root": to_hex(&root)})
+        );
         Ok(())
     } else {
         bail!(

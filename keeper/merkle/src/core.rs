@@ -6,6 +6,7 @@ use rayon::prelude::*;
 
 use crate::error::MerkleError;
 use crate::hash::{hash_pair, Hash};
+use crate::multi::hash_pair_x8;
 
 /// Levels smaller than this are hashed on the calling thread.
 const PAR_MIN: usize = 1 << 12;
@@ -68,12 +69,7 @@ pub(crate) fn fill_inner_nodes(tree: &mut [Hash]) {
         let (upper, lower) = tree.split_at_mut(next);
         let parents = &mut upper[lo..=hi];
         // Children of node lo + j are lower[2j] and lower[2j + 1].
-        let hash_range = |start: usize, out: &mut [Hash]| {
-            for (k, p) in out.iter_mut().enumerate() {
-                let j = start + k;
-                *p = hash_pair(&lower[2 * j], &lower[2 * j + 1]);
-            }
-        };
+        let hash_range = |start: usize, out: &mut [Hash]| hash_children(&lower[2 * start..], out);
         if parents.len() < PAR_MIN {
             hash_range(0, parents);
         } else {
@@ -82,6 +78,22 @@ pub(crate) fn fill_inner_nodes(tree: &mut [Hash]) {
                 .enumerate()
                 .for_each(|(c, out)| hash_range(c * PAR_MIN, out));
         }
+    }
+}
+
+/// `out[k] = hash_pair(children[2k], children[2k + 1])`, eight at a time.
+#[inline]
+fn hash_children(children: &[Hash], out: &mut [Hash]) {
+    let mut groups = out.chunks_exact_mut(8);
+    let mut k = 0;
+    for g in &mut groups {
+        let c = &children[2 * k..2 * k + 16];
+        g.copy_from_slice(&hash_pair_x8(std::array::from_fn(|i| (&c[2 * i], &c[2 * i + 1]))));
+        k += 8;
+    }
+    for p in groups.into_remainder() {
+        *p = hash_pair(&children[2 * k], &children[2 * k + 1]);
+        k += 1;
     }
 }
 
@@ -206,14 +218,16 @@ pub fn process_multi_proof(
 /// odd length (checked in parallel).
 pub fn is_valid_tree(tree: &[Hash]) -> bool {
     let len = tree.len();
-    if len == 0 || len % 2 == 0 {
+    if len == 0 || len.is_multiple_of(2) {
         return false;
     }
-    let n = len.div_ceil(2);
-    (0..n - 1)
-        .into_par_iter()
-        .with_min_len(PAR_MIN)
-        .all(|i| tree[i] == hash_pair(&tree[2 * i + 1], &tree[2 * i + 2]))
+    let inner = len / 2;
+    tree[..inner].par_chunks(PAR_MIN).enumerate().all(|(c, nodes)| {
+        let start = c * PAR_MIN;
+        let mut expected = vec![[0u8; 32]; nodes.len()];
+        hash_children(&tree[2 * start + 1..], &mut expected);
+        expected == nodes
+    })
 }
 
 #[cfg(test)]

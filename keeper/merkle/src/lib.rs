@@ -2,6 +2,7 @@
 //! compatible with `@openzeppelin/merkle-tree` 1.x and Solidity's `MerkleProof`.
 //!
 //! - [`hash`]: keccak256, the double-hashed leaf and the sorted pair hash.
+//! - [`multi`]: eight hashes at once (AVX-512 when the CPU has it), for building trees.
 //! - [`leaf`]: the claim and score leaves, their `abi.encode` and JSON forms ([`value`]).
 //! - [`core`]: OZ's array-level algorithms (layout, proofs, multiproofs, validation).
 //! - [`tree`]: `StandardMerkleTree` (sorted leaves, values, proofs by value index).
@@ -14,6 +15,7 @@ pub mod error;
 pub mod hash;
 pub mod input;
 pub mod leaf;
+pub mod multi;
 pub mod tree;
 pub mod value;
 

@@ -8,6 +8,19 @@ use crate::core::{self, MultiProof};
 use crate::error::MerkleError;
 use crate::hash::Hash;
 use crate::leaf::Leaf;
+use crate::multi::leaf_hash_x8;
+
+/// Values per parallel task.
+const CHUNK: usize = 1 << 12;
+
+/// The (leaf hash, value index) of up to eight values starting at `base`, hashed together;
+/// missing slots (past the end) repeat the last value and are cut off by the caller.
+fn leaf_group<L: Leaf>(values: &[L], base: usize) -> [(Hash, u32); 8] {
+    let last = values.len() - 1;
+    let enc: [L::Encoded; 8] = std::array::from_fn(|i| values[i.min(last)].abi_encode());
+    let hashes = leaf_hash_x8(std::array::from_fn(|i| enc[i].as_ref()));
+    std::array::from_fn(|i| (hashes[i], (base + i) as u32))
+}
 
 /// A built (or loaded) tree over values of one leaf kind.
 ///
@@ -36,12 +49,15 @@ impl<L: Leaf> StandardMerkleTree<L> {
         if n > 1 << 31 {
             return Err(MerkleError::TooManyLeaves(n));
         }
+        // Written once, straight from the hashing threads (no zero-filled buffer first).
         let mut keyed: Vec<(Hash, u32)> = values
-            .par_iter()
-            .with_min_len(1 << 12)
+            .par_chunks(8)
+            .with_min_len(CHUNK / 8)
             .enumerate()
-            .map(|(i, v)| (v.leaf_hash(), i as u32))
-            .collect();
+            .map(|(g, vals)| leaf_group(vals, 8 * g))
+            .collect::<Vec<_>>()
+            .into_flattened();
+        keyed.truncate(n);
         // (hash, index) pairs are distinct, so the unstable sort is deterministic and equals JS's
         // stable sort by hash.
         keyed.par_sort_unstable();
@@ -85,7 +101,7 @@ impl<L: Leaf> StandardMerkleTree<L> {
         if tree.is_empty() {
             return bad("the tree is empty".into());
         }
-        if tree.len() % 2 == 0 {
+        if tree.len().is_multiple_of(2) {
             return bad(format!("the tree has an even number of nodes ({})", tree.len()));
         }
         let len = tree.len();
