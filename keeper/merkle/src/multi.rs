@@ -145,22 +145,25 @@ mod avx512 {
         0x8000_0000_8000_8008,
     ];
 
-    #[inline(always)]
+    // Safe `#[target_feature]` helpers: callable only from AVX-512F code (i.e. `permute8`).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
     fn rol<const N: i32>(a: __m512i) -> __m512i {
-        // SAFETY: only inlined into `permute8`, which requires AVX-512F.
-        unsafe { _mm512_rol_epi64::<N>(a) }
+        _mm512_rol_epi64::<N>(a)
     }
 
-    #[inline(always)]
+    /// a ^ b ^ c.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
     fn xor3(a: __m512i, b: __m512i, c: __m512i) -> __m512i {
-        // SAFETY: as above. 0x96 = a ^ b ^ c.
-        unsafe { _mm512_ternarylogic_epi64::<0x96>(a, b, c) }
+        _mm512_ternarylogic_epi64::<0x96>(a, b, c)
     }
 
-    #[inline(always)]
+    /// a ^ (!b & c).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
     fn chi(a: __m512i, b: __m512i, c: __m512i) -> __m512i {
-        // SAFETY: as above. 0xD2 = a ^ (!b & c).
-        unsafe { _mm512_ternarylogic_epi64::<0xD2>(a, b, c) }
+        _mm512_ternarylogic_epi64::<0xD2>(a, b, c)
     }
 
     #[target_feature(enable = "avx512f")]
