@@ -33,7 +33,7 @@ if [ ! -f "$cached/flex_devnet_runtime.wasm" ]; then
         mkdir -p "$cached.tmp"
         wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/flex_devnet_runtime.wasm"
         # Shrink it the way substrate-wasm-builder would; chopsticks loads it faster.
-        wasm-opt -O2 --strip-debug --enable-sign-ext --enable-mutable-globals "$wasm" \
+        wasm-opt -O2 --strip-debug --mvp-features --enable-mutable-globals "$wasm" \
             -o "$cached.tmp/flex_devnet_runtime.wasm"
         rm -rf "$cached" && mv "$cached.tmp" "$cached"
     )

@@ -35,21 +35,26 @@ const fn deposit(items: u32, bytes: u32) -> Balance {
 pub mod genesis_config_presets {
     use super::*;
     use crate::{BalancesConfig, RuntimeGenesisConfig, SudoConfig};
-    use alloc::{vec, vec::Vec};
+    use alloc::vec::Vec;
+    use alloc::vec;
     use serde_json::Value;
 
     /// Each dev account starts with one billion tokens.
     pub const ENDOWMENT: Balance = 1_000_000_000 * UNIT;
 
+    /// The whole genesis config, not a patch: a full config is also a valid patch for nodes, and
+    /// it lets `scripts/chain/genesis.mjs` hand it straight back to `build_state` without merging
+    /// JSON in JavaScript, whose numbers would round u128 balances.
     pub fn development_config_genesis() -> Value {
-        frame_support::build_struct_json_patch!(RuntimeGenesisConfig {
+        let config = RuntimeGenesisConfig {
             balances: BalancesConfig {
-                balances: Sr25519Keyring::iter()
-                    .map(|a| (a.to_account_id(), ENDOWMENT))
-                    .collect::<Vec<_>>(),
+                balances: Sr25519Keyring::iter().map(|a| (a.to_account_id(), ENDOWMENT)).collect::<Vec<_>>(),
+                ..Default::default()
             },
             sudo: SudoConfig { key: Some(Sr25519Keyring::Alice.to_account_id()) },
-        })
+            ..Default::default()
+        };
+        serde_json::to_value(config).unwrap_or(Value::Null)
     }
 
     pub fn get_preset(id: &PresetId) -> Option<Vec<u8>> {
@@ -199,7 +204,8 @@ const CONTRACTS_DEBUG: pallet_contracts::DebugInfo = pallet_contracts::DebugInfo
 const CONTRACTS_EVENTS: pallet_contracts::CollectEvents = pallet_contracts::CollectEvents::UnsafeCollect;
 
 fn max_weight() -> Weight {
-    <Runtime as frame_system::Config>::BlockWeights::get().max_block
+    <<Runtime as frame_system::Config>::BlockWeights as Get<frame_system::limits::BlockWeights>>::get()
+        .max_block
 }
 
 impl_runtime_apis! {
@@ -265,16 +271,6 @@ impl_runtime_apis! {
     impl apis::OffchainWorkerApi<Block> for Runtime {
         fn offchain_worker(header: &HeaderFor<Runtime>) {
             RuntimeExecutive::offchain_worker(header)
-        }
-    }
-
-    impl apis::SessionKeys<Block> for Runtime {
-        fn generate_session_keys(_seed: Option<Vec<u8>>) -> Vec<u8> {
-            Default::default()
-        }
-
-        fn decode_session_keys(_encoded: Vec<u8>) -> Option<Vec<(Vec<u8>, apis::KeyTypeId)>> {
-            Default::default()
         }
     }
 

@@ -1,0 +1,175 @@
+//! The keeper's EVM edge. Everything Ethereum-specific the keeper needs sits behind these few types,
+//! so replacing ethers-rs (archived upstream; alloy is its successor) touches this crate only.
+//!
+//! - [`EvmKey`]: a wallet's secp256k1 key; signs EIP-191 `personal_sign` messages.
+//! - [`recover_personal`]: the address that signed a `personal_sign` message.
+//! - [`claim_message`]: the exact claim message of `docs/PROTOCOL.md`.
+
+use std::path::Path;
+
+use ethers_core::types::{Signature, H256};
+use ethers_signers::{LocalWallet, Signer};
+
+/// A 20-byte EVM address.
+pub type EvmAddress = [u8; 20];
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvmError {
+    #[error("cannot read the wallet key file {path}: {source}")]
+    KeyFile { path: String, source: std::io::Error },
+    #[error("{origin}: not a secp256k1 private key (expected 64 hex digits, optionally 0x-prefixed)")]
+    BadKey { origin: String },
+    #[error("signing failed: {0}")]
+    Sign(String),
+    #[error("not a valid signature: {0}")]
+    BadSignature(String),
+}
+
+/// A wallet's private key.
+pub struct EvmKey {
+    wallet: LocalWallet,
+}
+
+impl std::fmt::Debug for EvmKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        write!(f, "EvmKey({})", address_hex(&self.address()))
+    }
+}
+
+impl EvmKey {
+    /// From 64 hex digits (optionally `0x`-prefixed); `origin` names where it came from in errors.
+    pub fn from_hex(hex_key: &str, origin: &str) -> Result<Self, EvmError> {
+        let bad = || EvmError::BadKey {
+            origin: origin.to_string(),
+        };
+        let trimmed = hex_key.trim();
+        let digits = trimmed.strip_prefix("0x").unwrap_or(trimmed);
+        let bytes = hex::decode(digits).map_err(|_| bad())?;
+        if bytes.len() != 32 {
+            return Err(bad());
+        }
+        let wallet = LocalWallet::from_bytes(&bytes).map_err(|_| bad())?;
+        Ok(Self { wallet })
+    }
+
+    /// From a file holding the hex key (whitespace around it is ignored).
+    pub fn from_file(path: &Path) -> Result<Self, EvmError> {
+        let text = std::fs::read_to_string(path).map_err(|source| EvmError::KeyFile {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_hex(&text, &path.display().to_string())
+    }
+
+    pub fn address(&self) -> EvmAddress {
+        self.wallet.address().0
+    }
+
+    /// EIP-191 `personal_sign`: 65 bytes `r || s || v`, `v` in {27, 28}, low `s`.
+    pub fn sign_personal(&self, message: &[u8]) -> Result<[u8; 65], EvmError> {
+        let digest = ethers_core::utils::hash_message(message);
+        let sig = self
+            .wallet
+            .sign_hash(digest)
+            .map_err(|e| EvmError::Sign(e.to_string()))?;
+        Ok(sig.into())
+    }
+}
+
+/// The address that produced `signature` (65 bytes `r || s || v`) over `message` with
+/// `personal_sign`.
+pub fn recover_personal(message: &[u8], signature: &[u8; 65]) -> Result<EvmAddress, EvmError> {
+    let sig = Signature::try_from(&signature[..]).map_err(|e| EvmError::BadSignature(e.to_string()))?;
+    let digest: H256 = ethers_core::utils::hash_message(message);
+    sig.recover(digest)
+        .map(|a| a.0)
+        .map_err(|e| EvmError::BadSignature(e.to_string()))
+}
+
+/// keccak256.
+pub fn keccak256(bytes: &[u8]) -> [u8; 32] {
+    ethers_core::utils::keccak256(bytes)
+}
+
+/// `0x` + 40 lowercase hex digits.
+pub fn address_hex(a: &EvmAddress) -> String {
+    format!("0x{}", hex::encode(a))
+}
+
+/// The claim message a wallet signs (`docs/PROTOCOL.md`, "Claim message"): six lines, `\n`-joined,
+/// no trailing newline. The reward pool contract builds the same bytes on chain.
+pub fn claim_message(
+    contract: &[u8; 32],
+    month_index: u32,
+    wallet: &EvmAddress,
+    amount: u128,
+    beneficiary: &[u8; 32],
+) -> String {
+    format!(
+        "Flex reward claim\ncontract: 0x{}\nmonth: {} ({:04}-{:02})\nwallet: 0x{}\namount: {}\nbeneficiary: 0x{}",
+        hex::encode(contract),
+        month_index,
+        month_index / 12,
+        month_index % 12 + 1,
+        hex::encode(wallet),
+        amount,
+        hex::encode(beneficiary),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A well-known test key (Hardhat's account #0).
+    const KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+    #[test]
+    fn claim_message_matches_the_protocol_example() {
+        let msg = claim_message(&[0x11; 32], 24311, &[0xaa; 20], 1000, &[0x22; 32]);
+        assert_eq!(
+            msg,
+            "Flex reward claim\n\
+             contract: 0x1111111111111111111111111111111111111111111111111111111111111111\n\
+             month: 24311 (2025-12)\n\
+             wallet: 0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n\
+             amount: 1000\n\
+             beneficiary: 0x2222222222222222222222222222222222222222222222222222222222222222"
+        );
+        // January is month 1 of the next year's index.
+        assert!(claim_message(&[0; 32], 24312, &[0; 20], 0, &[0; 32]).contains("month: 24312 (2026-01)"));
+    }
+
+    #[test]
+    fn key_address_and_personal_sign_round_trip() {
+        let key = EvmKey::from_hex(KEY, "test").unwrap();
+        assert_eq!(
+            address_hex(&key.address()),
+            "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"
+        );
+        let sig = key.sign_personal(b"hello").unwrap();
+        assert!(sig[64] == 27 || sig[64] == 28);
+        assert_eq!(recover_personal(b"hello", &sig).unwrap(), key.address());
+        assert_ne!(recover_personal(b"hellO", &sig).unwrap(), key.address());
+    }
+
+    #[test]
+    fn personal_sign_matches_the_eip191_reference_vector() {
+        // Computed independently with ethers.js 6.13.4: new Wallet(KEY).signMessage("hello")
+        // (RFC 6979 makes the signature deterministic).
+        let key = EvmKey::from_hex(KEY, "test").unwrap();
+        let sig = key.sign_personal(b"hello").unwrap();
+        assert_eq!(
+            hex::encode(sig),
+            "f16ea9a3478698f695fd1401bfe27e9e4a7e8e3da94aa72b021125e31fa899cc573c48ea3fe1d4ab61a9db10c19032026e3ed2dbccba5a178235ac27f94504311c"
+        );
+    }
+
+    #[test]
+    fn bad_keys_name_their_origin() {
+        let err = EvmKey::from_hex("0x1234", "wallet.key").unwrap_err();
+        assert!(err.to_string().contains("wallet.key"));
+        assert!(EvmKey::from_hex(&"zz".repeat(32), "k").is_err());
+    }
+}
