@@ -28,14 +28,14 @@ fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// `value` in decimal, at least `min_width` digits (zero-padded), no sign.
 fn push_decimal(out: &mut Vec<u8>, mut value: u128, min_width: usize) {
-    let mut digits = [0u8; 39]; // u128::MAX has 39 digits
-    let mut n = 0;
-    while value > 0 || n < min_width.max(1) {
-        digits[n] = b'0' + (value % 10) as u8;
+    let mut digits = [b'0'; 39]; // u128::MAX has 39 digits
+    for slot in digits.iter_mut().rev() {
+        *slot = HEX[(value % 10) as usize];
         value /= 10;
-        n += 1;
     }
-    out.extend(digits[..n].iter().rev());
+    let first_nonzero = digits.iter().position(|&d| d != b'0').unwrap_or(digits.len());
+    let start = first_nonzero.min(digits.len().saturating_sub(min_width.max(1)));
+    out.extend_from_slice(&digits[start..]);
 }
 
 /// The exact claim message bytes (six lines joined by `\n`, no trailing newline).
@@ -54,7 +54,7 @@ pub fn claim_message(
     m.extend_from_slice(b" (");
     push_decimal(&mut m, u128::from(month_index / 12), 4);
     m.push(b'-');
-    push_decimal(&mut m, u128::from(month_index % 12 + 1), 2);
+    push_decimal(&mut m, u128::from((month_index % 12).saturating_add(1)), 2);
     m.extend_from_slice(b")\nwallet: ");
     push_hex(&mut m, wallet);
     m.extend_from_slice(b"\namount: ");
@@ -67,7 +67,7 @@ pub fn claim_message(
 /// The EIP-191 (version 0x45, `personal_sign`) digest:
 /// `keccak256("\x19Ethereum Signed Message:\n" + len(message) + message)`.
 pub fn eth_signed_message_hash(message: &[u8]) -> [u8; 32] {
-    let mut data = Vec::with_capacity(message.len() + 32);
+    let mut data = Vec::with_capacity(message.len().saturating_add(32));
     data.extend_from_slice(b"\x19Ethereum Signed Message:\n");
     push_decimal(&mut data, message.len() as u128, 1);
     data.extend_from_slice(message);

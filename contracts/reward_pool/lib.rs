@@ -313,89 +313,99 @@ mod flex_reward_pool {
         pub new: AccountId,
     }
 
-    /// Every way a message can fail.
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    #[ink::scale_derive(Encode, Decode, TypeInfo)]
-    pub enum Error {
-        /// The caller is not the owner.
-        NotOwner,
-        /// The caller is not the pending owner.
-        NotPendingOwner,
-        /// The caller is not a current keeper.
-        NotKeeper,
-        /// The contract is paused.
-        Paused,
-        /// `unpause` while not paused.
-        NotPaused,
-        /// Genesis is not 00:00:00 UTC.
-        InvalidGenesis,
-        KeeperAlreadyRegistered,
-        KeeperNotRegistered,
-        /// More than [`MAX_KEEPERS`].
-        TooManyKeepers,
-        /// A minimum threshold below the BFT threshold `floor(2n/3)+1`.
-        ThresholdBelowBft {
-            minimum: u32,
-        },
-        /// The threshold would exceed the number of keepers (or no keeper would be left).
-        ThresholdUnreachable,
-        ZeroAmount,
-        /// An arithmetic result does not fit (never expected with real token supplies).
-        Overflow,
-        EpochAlreadyFinalized,
-        /// Epochs finalise in order; `expected` is the next one.
-        EpochOutOfOrder {
-            expected: u64,
-        },
-        /// The epoch has not ended by block time.
-        EpochNotEnded,
-        /// The commitment's `pool` differs from the contract's `P_e`.
-        PoolMismatch {
-            expected: Balance,
-            submitted: Balance,
-        },
-        /// The keeper already voted for this epoch or month.
-        AlreadyVoted,
-        QuorumNotReached,
-        /// The month ends on or before genesis: it has no epoch.
-        MonthBeforeGenesis,
-        /// Not every epoch of the month is finalised.
-        MonthNotComplete,
-        MonthAlreadyFinalized,
-        /// The month root's `total` differs from what the month's epochs distributed.
-        MonthTotalMismatch {
-            expected: Balance,
-            submitted: Balance,
-        },
-        MonthNotFinalized,
-        ClaimWindowNotOpen,
-        ClaimWindowClosed,
-        AlreadyClaimed,
-        InvalidProof,
-        /// A malformed signature (`v`, `r`, `s` out of range, high `s`) or no recoverable key.
-        InvalidSignature,
-        /// The signature is valid but not by the leaf's wallet over this claim's message.
-        SignerMismatch,
-        /// The claim would pay out more than the month's total.
-        ClaimExceedsMonthTotal,
-        /// The claim cost does not fit in `u128`.
-        CostOverflow,
-        /// The month's claim window has not ended.
-        SweepTooEarly,
-        AlreadySwept,
-        /// The payment token refused the claim cost (e.g. insufficient allowance or balance).
-        PaymentFailed(PSP22Error),
-        /// The reward token refused a transfer.
-        TokenTransferFailed(PSP22Error),
-        /// A token call failed outright (trapped, not a contract, unknown selector).
-        TokenCallFailed,
+    pub use errors::Error;
+
+    // A module only so that this `allow` covers the SCALE derive's generated code:
+    // parity-scale-codec-derive 3.7 casts the index of a variant with fields `as u8` without
+    // allowing `cast_possible_truncation`, which ink!'s build denies (indexes are literals < 256).
+    #[allow(clippy::cast_possible_truncation)]
+    mod errors {
+        use super::{Balance, PSP22Error};
+
+        /// Every way a message can fail.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        #[ink::scale_derive(Encode, Decode, TypeInfo)]
+        pub enum Error {
+            /// The caller is not the owner.
+            NotOwner,
+            /// The caller is not the pending owner.
+            NotPendingOwner,
+            /// The caller is not a current keeper.
+            NotKeeper,
+            /// The contract is paused.
+            Paused,
+            /// `unpause` while not paused.
+            NotPaused,
+            /// Genesis is not 00:00:00 UTC.
+            InvalidGenesis,
+            KeeperAlreadyRegistered,
+            KeeperNotRegistered,
+            /// More than [`MAX_KEEPERS`].
+            TooManyKeepers,
+            /// A minimum threshold below the BFT threshold `floor(2n/3)+1`.
+            ThresholdBelowBft {
+                minimum: u32,
+            },
+            /// The threshold would exceed the number of keepers (or no keeper would be left).
+            ThresholdUnreachable,
+            ZeroAmount,
+            /// An arithmetic result does not fit (never expected with real token supplies).
+            Overflow,
+            EpochAlreadyFinalized,
+            /// Epochs finalise in order; `expected` is the next one.
+            EpochOutOfOrder {
+                expected: u64,
+            },
+            /// The epoch has not ended by block time.
+            EpochNotEnded,
+            /// The commitment's `pool` differs from the contract's `P_e`.
+            PoolMismatch {
+                expected: Balance,
+                submitted: Balance,
+            },
+            /// The keeper already voted for this epoch or month.
+            AlreadyVoted,
+            QuorumNotReached,
+            /// The month ends on or before genesis: it has no epoch.
+            MonthBeforeGenesis,
+            /// Not every epoch of the month is finalised.
+            MonthNotComplete,
+            MonthAlreadyFinalized,
+            /// The month root's `total` differs from what the month's epochs distributed.
+            MonthTotalMismatch {
+                expected: Balance,
+                submitted: Balance,
+            },
+            MonthNotFinalized,
+            ClaimWindowNotOpen,
+            ClaimWindowClosed,
+            AlreadyClaimed,
+            InvalidProof,
+            /// A malformed signature (`v`, `r`, `s` out of range, high `s`) or no recoverable key.
+            InvalidSignature,
+            /// The signature is valid but not by the leaf's wallet over this claim's message.
+            SignerMismatch,
+            /// The claim would pay out more than the month's total.
+            ClaimExceedsMonthTotal,
+            /// The claim cost does not fit in `u128`.
+            CostOverflow,
+            /// The month's claim window has not ended.
+            SweepTooEarly,
+            AlreadySwept,
+            /// The payment token refused the claim cost (e.g. insufficient allowance or balance).
+            PaymentFailed(PSP22Error),
+            /// The reward token refused a transfer.
+            TokenTransferFailed(PSP22Error),
+            /// A token call failed outright (trapped, not a contract, unknown selector).
+            TokenCallFailed,
+        }
     }
 
     pub type Result<T> = core::result::Result<T, Error>;
 
     /// The BFT threshold `floor(2n/3) + 1`.
     pub fn bft_threshold(keepers: u32) -> u32 {
-        keepers * 2 / 3 + 1
+        (keepers.saturating_mul(2) / 3).saturating_add(1)
     }
 
     fn commitment_hash<T: scale::Encode>(commitment: &T) -> Hash32 {
@@ -416,8 +426,13 @@ mod flex_reward_pool {
         }
     }
 
+    /// A length as `u32` (keeper lists hold at most [`MAX_KEEPERS`]).
+    fn len_u32(len: usize) -> u32 {
+        u32::try_from(len).unwrap_or(u32::MAX)
+    }
+
     fn count_current(voters: &[AccountId], keepers: &[AccountId]) -> u32 {
-        voters.iter().filter(|v| keepers.contains(v)).count() as u32
+        len_u32(voters.iter().filter(|v| keepers.contains(v)).count())
     }
 
     impl RewardPool {
@@ -453,7 +468,7 @@ mod flex_reward_pool {
                 new_owner: owner,
             });
             for (i, keeper) in keepers.iter().enumerate() {
-                let n = i as u32 + 1;
+                let n = len_u32(i.saturating_add(1));
                 Self::env().emit_event(KeeperAdded {
                     keeper: *keeper,
                     keepers: n,
@@ -558,7 +573,7 @@ mod flex_reward_pool {
             self.epoch_vote_of.insert((epoch, keeper), &hash);
             self.epoch_proposal.insert((epoch, hash), &proposal);
             let votes = count_current(&proposal.voters, &keepers);
-            let threshold = self.threshold_of(keepers.len() as u32);
+            let threshold = self.threshold_of(len_u32(keepers.len()));
             self.env().emit_event(EpochVoted {
                 epoch,
                 keeper,
@@ -581,7 +596,7 @@ mod flex_reward_pool {
             self.ensure_not_paused()?;
             self.ensure_next_epoch(epoch)?;
             let keepers = self.keepers.get_or_default();
-            let threshold = self.threshold_of(keepers.len() as u32);
+            let threshold = self.threshold_of(len_u32(keepers.len()));
             for hash in self.epoch_proposals.get(epoch).unwrap_or_default() {
                 if let Some(p) = self.epoch_proposal.get((epoch, hash)) {
                     if count_current(&p.voters, &keepers) >= threshold {
@@ -632,7 +647,7 @@ mod flex_reward_pool {
             self.month_vote_of.insert((month, keeper), &hash);
             self.month_proposal.insert((month, hash), &proposal);
             let votes = count_current(&proposal.voters, &keepers);
-            let threshold = self.threshold_of(keepers.len() as u32);
+            let threshold = self.threshold_of(len_u32(keepers.len()));
             self.env().emit_event(MonthVoted {
                 month_index: month,
                 keeper,
@@ -653,7 +668,7 @@ mod flex_reward_pool {
             self.ensure_not_paused()?;
             self.ensure_month_votable(month_index)?;
             let keepers = self.keepers.get_or_default();
-            let threshold = self.threshold_of(keepers.len() as u32);
+            let threshold = self.threshold_of(len_u32(keepers.len()));
             for hash in self.month_proposals.get(month_index).unwrap_or_default() {
                 if let Some(p) = self.month_proposal.get((month_index, hash)) {
                     if count_current(&p.voters, &keepers) >= threshold {
@@ -727,7 +742,7 @@ mod flex_reward_pool {
             psp22::transfer(self.reward_token, beneficiary, amount).map_err(transfer_error)?;
             self.claimed.insert((month_index, wallet), &());
             info.claimed = claimed;
-            info.claims += 1;
+            info.claims = info.claims.saturating_add(1);
             self.months.insert(month_index, &info);
             self.env().emit_event(Claimed {
                 month_index,
@@ -788,7 +803,7 @@ mod flex_reward_pool {
             }
             keepers.push(keeper);
             self.keepers.set(&keepers);
-            let n = keepers.len() as u32;
+            let n = len_u32(keepers.len());
             self.env().emit_event(KeeperAdded {
                 keeper,
                 keepers: n,
@@ -807,7 +822,7 @@ mod flex_reward_pool {
                 .iter()
                 .position(|k| *k == keeper)
                 .ok_or(Error::KeeperNotRegistered)?;
-            let n = keepers.len() as u32 - 1;
+            let n = len_u32(keepers.len()).saturating_sub(1);
             if self.threshold_of(n) > n {
                 return Err(Error::ThresholdUnreachable);
             }
@@ -825,7 +840,7 @@ mod flex_reward_pool {
         #[ink(message)]
         pub fn set_min_threshold(&mut self, min_threshold: u32) -> Result<()> {
             self.ensure_owner()?;
-            let n = self.keepers.get_or_default().len() as u32;
+            let n = len_u32(self.keepers.get_or_default().len());
             let minimum = bft_threshold(n);
             if min_threshold < minimum {
                 return Err(Error::ThresholdBelowBft { minimum });
@@ -960,7 +975,7 @@ mod flex_reward_pool {
         /// The effective threshold `max(floor(2n/3)+1, min_threshold)`.
         #[ink(message)]
         pub fn threshold(&self) -> u32 {
-            self.threshold_of(self.keepers.get_or_default().len() as u32)
+            self.threshold_of(len_u32(self.keepers.get_or_default().len()))
         }
 
         #[ink(message)]
@@ -1206,8 +1221,10 @@ mod flex_reward_pool {
             let p = self.preview(epoch, commitment.active_count);
             let distributed = if commitment.multiplier_sum > 0 { p.pool } else { 0 };
             let unallocated = self.unallocated.checked_sub(distributed).ok_or(Error::Overflow)?;
-            let month_index =
-                calendar::month_index_of_day((self.genesis / SECS_PER_DAY).saturating_add(epoch));
+            let month_index = (self.genesis / SECS_PER_DAY)
+                .checked_add(epoch)
+                .and_then(calendar::month_index_of_day)
+                .ok_or(Error::Overflow)?;
             let month_total = self
                 .month_distributed(month_index)
                 .checked_add(distributed)
@@ -1219,7 +1236,7 @@ mod flex_reward_pool {
             self.snapshot = unallocated;
             self.wallet_index = p.wallet_index;
             self.max_active_count = self.max_active_count.max(commitment.active_count);
-            self.next_epoch = epoch + 1;
+            self.next_epoch = epoch.saturating_add(1);
             let scores_root = commitment.scores_root;
             self.epochs.insert(
                 epoch,

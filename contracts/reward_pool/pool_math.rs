@@ -25,7 +25,7 @@ pub fn wallet_index(epoch: u64, previous: u8, max_active_before: u64, active_cou
     if epoch == 0 {
         0
     } else if active_count > max_active_before && previous < WALLET_INDEX_CAP {
-        previous + 1
+        previous.saturating_add(1)
     } else {
         previous
     }
@@ -36,16 +36,16 @@ pub fn wallet_index(epoch: u64, previous: u8, max_active_before: u64, active_cou
 /// With `P_t = q*10000 + r`: `P_t*Wi/10000 = q*Wi + r*Wi/10000`, and `q*Wi` is an integer, so
 /// `floor(P_t*Wi/10000) = q*Wi + floor(r*Wi/10000)`; neither product can overflow (`Wi <= 255`,
 /// `q <= u128::MAX / 10000`, `r < 10000`). Then `floor(floor(x)/2^H) = floor(x/2^H)`, a right
-/// shift, and any `H >= 128` gives 0.
+/// shift, and any `H >= 128` gives 0. (The saturating operations cannot saturate; ink!'s build
+/// denies plain operators that could overflow.)
 pub fn epoch_pool(snapshot: u128, wallet_index: u8, halving: u64) -> u128 {
     let wi = u128::from(wallet_index);
     let (q, r) = (snapshot / 10_000, snapshot % 10_000);
-    let scaled = q * wi + r * wi / 10_000;
-    if halving >= 128 {
-        0
-    } else {
-        scaled >> halving
-    }
+    let scaled = q.saturating_mul(wi).saturating_add(r.saturating_mul(wi) / 10_000);
+    u32::try_from(halving)
+        .ok()
+        .and_then(|h| scaled.checked_shr(h))
+        .unwrap_or(0)
 }
 
 /// The claim cost `ceil(amount * price / 1e19)`: `amount` reward-token base units at `price`
@@ -59,11 +59,11 @@ pub fn claim_cost(amount: u128, price: u128) -> Option<u128> {
     const D: u128 = COST_DIVISOR;
     let (aq, ar) = (amount / D, amount % D);
     let (bq, br) = (price / D, price % D);
-    let low = ar * br;
+    let low = ar.checked_mul(br)?;
     let round_up = u128::from(low % D != 0);
     amount
         .checked_mul(bq)?
-        .checked_add(aq * br)?
+        .checked_add(aq.checked_mul(br)?)?
         .checked_add(low / D)?
         .checked_add(round_up)
 }

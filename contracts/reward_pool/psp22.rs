@@ -5,19 +5,28 @@
 //! the same two functions move balances in an in-test ledger ([`ledger`]) that tests configure and
 //! inspect. The end-to-end devnet test exercises the real calls.
 
-use ink::prelude::string::String;
 use ink::primitives::AccountId;
 
-/// The PSP22 standard's error, variant order as in the standard (SCALE indexes 0..=5).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[ink::scale_derive(Encode, Decode, TypeInfo)]
-pub enum PSP22Error {
-    Custom(String),
-    InsufficientBalance,
-    InsufficientAllowance,
-    ZeroRecipientAddress,
-    ZeroSenderAddress,
-    SafeTransferCheckFailed(String),
+pub use error::PSP22Error;
+
+// A module only so that this `allow` covers the SCALE derive's generated code:
+// parity-scale-codec-derive 3.7 casts the index of a variant with fields `as u8` without allowing
+// `cast_possible_truncation`, which ink!'s build denies (the index is a literal below 256).
+#[allow(clippy::cast_possible_truncation)]
+mod error {
+    use ink::prelude::string::String;
+
+    /// The PSP22 standard's error, variant order as in the standard (SCALE indexes 0..=5).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    #[ink::scale_derive(Encode, Decode, TypeInfo)]
+    pub enum PSP22Error {
+        Custom(String),
+        InsufficientBalance,
+        InsufficientAllowance,
+        ZeroRecipientAddress,
+        ZeroSenderAddress,
+        SafeTransferCheckFailed(String),
+    }
 }
 
 /// Why a token call failed.
