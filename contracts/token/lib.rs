@@ -63,33 +63,43 @@
 use ink::prelude::{string::String, vec::Vec};
 use ink::primitives::AccountId;
 
-/// Errors of the PSP22 messages, exactly as in the PSP22 standard (variant order matters:
-/// it is the SCALE encoding other contracts decode).
-#[derive(Debug, PartialEq, Eq, Clone, scale::Encode, scale::Decode)]
-#[cfg_attr(feature = "std", derive(scale_info::TypeInfo))]
-pub enum PSP22Error {
-    /// Custom error type for implementation-based errors (never returned by this contract).
-    Custom(String),
-    /// The account does not have enough tokens to complete the operation.
-    InsufficientBalance,
-    /// There is not enough allowance to complete the operation.
-    InsufficientAllowance,
-    /// The recipient's address is zero (deprecated in the standard; never returned here).
-    ZeroRecipientAddress,
-    /// The sender's address is zero (deprecated in the standard; never returned here).
-    ZeroSenderAddress,
-    /// A safe transfer check failed (deprecated in the standard; never returned here).
-    SafeTransferCheckFailed(String),
-}
+pub use errors::{PSP22Error, TokenError};
 
-/// Errors of the owner-only messages (not part of PSP22).
-#[derive(Debug, PartialEq, Eq, Clone, Copy, scale::Encode, scale::Decode)]
-#[cfg_attr(feature = "std", derive(scale_info::TypeInfo))]
-pub enum TokenError {
-    /// The caller is not the owner (the account that instantiated the contract).
-    NotOwner,
-    /// The total supply would exceed `u128::MAX`.
-    Overflow,
+/// The error types. `parity-scale-codec-derive` 3.7 encodes enum variant indexes with `as u8`
+/// casts that clippy attributes to this file, and cargo-contract denies
+/// `cast_possible_truncation`; the allow is scoped to these derives.
+mod errors {
+    #![allow(clippy::cast_possible_truncation)]
+    use ink::prelude::string::String;
+
+    /// Errors of the PSP22 messages, exactly as in the PSP22 standard (variant order matters:
+    /// it is the SCALE encoding other contracts decode).
+    #[derive(Debug, PartialEq, Eq, Clone, scale::Encode, scale::Decode)]
+    #[cfg_attr(feature = "std", derive(scale_info::TypeInfo))]
+    pub enum PSP22Error {
+        /// Custom error type for implementation-based errors (never returned by this contract).
+        Custom(String),
+        /// The account does not have enough tokens to complete the operation.
+        InsufficientBalance,
+        /// There is not enough allowance to complete the operation.
+        InsufficientAllowance,
+        /// The recipient's address is zero (deprecated in the standard; never returned here).
+        ZeroRecipientAddress,
+        /// The sender's address is zero (deprecated in the standard; never returned here).
+        ZeroSenderAddress,
+        /// A safe transfer check failed (deprecated in the standard; never returned here).
+        SafeTransferCheckFailed(String),
+    }
+
+    /// Errors of the owner-only messages (not part of PSP22).
+    #[derive(Debug, PartialEq, Eq, Clone, Copy, scale::Encode, scale::Decode)]
+    #[cfg_attr(feature = "std", derive(scale_info::TypeInfo))]
+    pub enum TokenError {
+        /// The caller is not the owner (the account that instantiated the contract).
+        NotOwner,
+        /// The total supply would exceed `u128::MAX`.
+        Overflow,
+    }
 }
 
 /// The PSP22 fungible token interface. The trait name is part of every selector:
