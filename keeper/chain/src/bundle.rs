@@ -95,6 +95,30 @@ impl ContractBundle {
             .ok_or_else(unknown)
     }
 
+    /// The name of a contract error from a reverted message's output: ink! messages returning
+    /// `Result<T, E>` revert with `Ok(Err(e))` (SCALE: `00 01 <variant index> ...`); `E` is the
+    /// enum named `error_type` (last path segment, e.g. `Error`) in the bundle's type registry.
+    pub fn error_variant(&self, error_type: &str, output: &[u8]) -> Option<String> {
+        match output {
+            [0, 1, index, ..] => self.variant_name(error_type, *index),
+            _ => None,
+        }
+    }
+
+    /// The name of variant `index` of the enum whose path ends in `type_name`.
+    pub fn variant_name(&self, type_name: &str, index: u8) -> Option<String> {
+        self.metadata["types"].as_array()?.iter().find_map(|t| {
+            let ty = &t["type"];
+            let path = ty["path"].as_array()?;
+            if path.last()?.as_str()? != type_name {
+                return None;
+            }
+            ty["def"]["variant"]["variants"].as_array()?.iter().find_map(|v| {
+                (v["index"].as_u64()? == u64::from(index)).then(|| v["name"].as_str().map(str::to_string))?
+            })
+        })
+    }
+
     fn selector(&self, section: &str, kind: &'static str, label: &str) -> Result<[u8; 4], BundleError> {
         let unknown = || BundleError::Unknown {
             contract: self.name.clone(),
