@@ -15,4 +15,4 @@ for manifest in "$ROOT"/contracts/*/Cargo.toml; do
     printf '\033[1;34m[contracts]\033[0m building %s\n' "${dir#"$ROOT"/}" >&2
     (cd "$dir" && RUSTC_WRAPPER="$WRAPPER" cargo +debian contract build --release --quiet)
 done
-ls -l "$ROOT"/target/ink/*/*.wasm >&2
+ls -l "${CARGO_TARGET_DIR:-$ROOT/target}"/ink/*/*.wasm >&2

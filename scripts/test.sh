@@ -6,6 +6,10 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# Build outputs live in the tool cache, outside the clone, so a fresh clone's run is warm too.
+FLEX_CACHE="${FLEX_CACHE:-$HOME/.cache/flex}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$FLEX_CACHE/target}"
+export FLEX_INK_DIR="${FLEX_INK_DIR:-$CARGO_TARGET_DIR/ink}"
 step() { printf '\n\033[1;32m==> %s\033[0m\n' "$*" >&2; }
 
 step "setup (idempotent)"

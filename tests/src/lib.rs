@@ -2,8 +2,8 @@
 //!
 //! [`Devnet::start`] runs `scripts/devnet start` on a free loopback port with its own state dir, so
 //! tests can run side by side; dropping it stops the chain. Contract bundles come from
-//! `target/ink/<name>/<name>.contract` (`scripts/build-contracts.sh` builds them), or from
-//! `$FLEX_INK_DIR/<name>/<name>.contract`.
+//! `$FLEX_INK_DIR`, else `$CARGO_TARGET_DIR/ink`, else `target/ink` (`scripts/build-contracts.sh`
+//! builds them there).
 
 use std::{
     net::TcpListener,
@@ -85,6 +85,7 @@ fn free_port() -> u16 {
 pub fn bundle(name: &str) -> ContractBundle {
     let dir = std::env::var_os("FLEX_INK_DIR")
         .map(PathBuf::from)
+        .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(|t| PathBuf::from(t).join("ink")))
         .unwrap_or_else(|| repo_root().join("target").join("ink"));
     let path = dir.join(name).join(format!("{name}.contract"));
     ContractBundle::load(&path)
