@@ -20,7 +20,7 @@ mod weights;
 
 use std::fmt;
 
-pub use pool::{parse_pool, read_pool, ParsedPool, Side};
+pub use pool::{parse_pool, read_pool, read_pool_with_ids, ActionIds, ParsedPool, Side};
 pub use timestamp::parse_rfc3339;
 pub use weights::{parse_weight_table, read_weight_table, WeightFormat};
 

@@ -53,7 +53,36 @@ pub fn read_pool(path: &Path, table: &WeightTable) -> Result<ParsedPool, IngestE
 /// Parses a pool from any reader; `file` names it in errors. Kinds are resolved against `table`:
 /// an action whose kind is not in the table is an error.
 pub fn parse_pool<R: Read>(reader: R, file: &str, table: &WeightTable) -> Result<ParsedPool, IngestError> {
+    parse(reader, file, table, false).map(|(pool, _)| pool)
+}
+
+/// The identity of each action of a [`ParsedPool`] (aligned with `actions`): its `action_id` (an
+/// integer id as its decimal text) and its side. For stores that deduplicate across imports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionIds {
+    pub ids: Vec<String>,
+    pub sides: Vec<Side>,
+}
+
+/// [`read_pool`], also returning each kept action's `action_id` and side.
+pub fn read_pool_with_ids(path: &Path, table: &WeightTable) -> Result<(ParsedPool, ActionIds), IngestError> {
+    let file = path.display().to_string();
+    let f = std::fs::File::open(path).map_err(|error| IngestError::Io {
+        file: file.clone(),
+        error,
+    })?;
+    let (pool, ids) = parse(BufReader::with_capacity(1 << 20, f), &file, table, true)?;
+    Ok((pool, ids.unwrap_or(ActionIds { ids: Vec::new(), sides: Vec::new() })))
+}
+
+fn parse<R: Read>(
+    reader: R,
+    file: &str,
+    table: &WeightTable,
+    keep_ids: bool,
+) -> Result<(ParsedPool, Option<ActionIds>), IngestError> {
     let mut st = State {
+        keep_ids,
         table,
         wallets: Vec::new(),
         actions: Vec::new(),
@@ -110,6 +139,7 @@ struct RawAction {
 }
 
 struct State<'t> {
+    keep_ids: bool,
     table: &'t WeightTable,
     wallets: Vec<Wallet>,
     actions: Vec<RawAction>,
@@ -159,7 +189,7 @@ impl State<'_> {
         E::custom("invalid pool")
     }
 
-    fn finish(mut self, file: &str) -> Result<ParsedPool, IngestError> {
+    fn finish(mut self, file: &str) -> Result<(ParsedPool, Option<ActionIds>), IngestError> {
         let err = |location: Location, message: String| IngestError::Pool {
             file: file.into(),
             location: Box::new(location),
@@ -236,6 +266,15 @@ impl State<'_> {
             g = k;
         }
         drop(order);
+        let ids = self.keep_ids.then(|| {
+            let kept = || self.actions.iter().zip(&keep).filter(|(_, &k)| k).map(|(a, _)| a);
+            ActionIds {
+                ids: kept()
+                    .map(|a| String::from_utf8_lossy(self.id(a.id_off, a.id_len)).into_owned())
+                    .collect(),
+                sides: kept().map(|a| a.side).collect(),
+            }
+        });
         self.ids = Vec::new(); // the id bytes are no longer needed: free them before the copy
         let actions = self
             .actions
@@ -248,11 +287,11 @@ impl State<'_> {
                 timestamp: a.timestamp,
             })
             .collect();
-        Ok(ParsedPool {
+        Ok((ParsedPool {
             wallets: self.wallets,
             actions,
             duplicate_actions: duplicates,
-        })
+        }, ids))
     }
 }
 

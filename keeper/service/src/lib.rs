@@ -1,0 +1,1 @@
+//! The keeper service (in progress).
