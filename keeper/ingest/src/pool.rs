@@ -72,7 +72,13 @@ pub fn read_pool_with_ids(path: &Path, table: &WeightTable) -> Result<(ParsedPoo
         error,
     })?;
     let (pool, ids) = parse(BufReader::with_capacity(1 << 20, f), &file, table, true)?;
-    Ok((pool, ids.unwrap_or(ActionIds { ids: Vec::new(), sides: Vec::new() })))
+    Ok((
+        pool,
+        ids.unwrap_or(ActionIds {
+            ids: Vec::new(),
+            sides: Vec::new(),
+        }),
+    ))
 }
 
 fn parse<R: Read>(
@@ -287,11 +293,14 @@ impl State<'_> {
                 timestamp: a.timestamp,
             })
             .collect();
-        Ok((ParsedPool {
-            wallets: self.wallets,
-            actions,
-            duplicate_actions: duplicates,
-        }, ids))
+        Ok((
+            ParsedPool {
+                wallets: self.wallets,
+                actions,
+                duplicate_actions: duplicates,
+            },
+            ids,
+        ))
     }
 }
 

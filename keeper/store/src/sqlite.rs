@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use crate::{
-    ActionRow, Address, ClaimRow, EpochRecord, Hash, ImportStats, MonthRecord, Phase, Result, ScoreRow, Store,
-    StoreError, StoredTree, WalletEpochRow, WalletRow,
+    ActionRow, Address, ClaimRow, EpochRecord, Hash, ImportStats, MonthRecord, Phase, Result, ScoreRow,
+    Store, StoreError, StoredTree, WalletEpochRow, WalletRow,
 };
 
 /// Each migration moves the schema from version `i` to `i + 1`.
@@ -210,7 +210,10 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;
     if version > known {
-        return Err(StoreError::TooNew { found: version, known });
+        return Err(StoreError::TooNew {
+            found: version,
+            known,
+        });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let tx = conn.transaction()?;
@@ -300,10 +303,27 @@ impl RawEpoch {
     }
 }
 
-const MONTH_COLS: &str = "month_index, phase, root, root_hash, claims_root, total, claim_price, first_epoch, \
+const MONTH_COLS: &str =
+    "month_index, phase, root, root_hash, claims_root, total, claim_price, first_epoch, \
      end_epoch, claims, voted, note, updated_at";
 
-fn month_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, String, Vec<u8>, Vec<u8>, Vec<u8>, String, String, i64, i64, i64, bool, String, i64)> {
+fn month_from_row(
+    r: &Row<'_>,
+) -> rusqlite::Result<(
+    i64,
+    String,
+    Vec<u8>,
+    Vec<u8>,
+    Vec<u8>,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    bool,
+    String,
+    i64,
+)> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -321,7 +341,21 @@ fn month_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, String, Vec<u8>, Vec<u8
     ))
 }
 
-type RawMonth = (i64, String, Vec<u8>, Vec<u8>, Vec<u8>, String, String, i64, i64, i64, bool, String, i64);
+type RawMonth = (
+    i64,
+    String,
+    Vec<u8>,
+    Vec<u8>,
+    Vec<u8>,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    bool,
+    String,
+    i64,
+);
 
 fn month_record(m: RawMonth) -> Result<MonthRecord> {
     Ok(MonthRecord {
@@ -375,8 +409,10 @@ impl Store for SqliteStore {
                     stats.actions_new += 1;
                     continue;
                 }
-                let (wallet, side, kind, ts): (Vec<u8>, String, String, i64) =
-                    get_action.query_row([&a.action_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+                let (wallet, side, kind, ts): (Vec<u8>, String, String, i64) = get_action
+                    .query_row([&a.action_id], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })?;
                 let field = if wallet != a.wallet {
                     Some("wallet")
                 } else if side != a.side {
@@ -444,13 +480,15 @@ impl Store for SqliteStore {
 
     fn wallet(&self, address: &Address) -> Result<Option<WalletRow>> {
         self.read(|c| {
-            Ok(c.prepare_cached("SELECT connected_at FROM wallets WHERE address = ?1")?
-                .query_row([&address[..]], |r| r.get::<_, i64>(0))
-                .optional()?
-                .map(|connected_at| WalletRow {
-                    address: *address,
-                    connected_at,
-                }))
+            Ok(
+                c.prepare_cached("SELECT connected_at FROM wallets WHERE address = ?1")?
+                    .query_row([&address[..]], |r| r.get::<_, i64>(0))
+                    .optional()?
+                    .map(|connected_at| WalletRow {
+                        address: *address,
+                        connected_at,
+                    }),
+            )
         })
     }
 
@@ -517,7 +555,11 @@ impl Store for SqliteStore {
                 "SELECT epoch FROM epochs WHERE phase NOT IN ('finalized', 'mismatch') ORDER BY epoch",
             )?;
             let rows = st.query_map([], |r| r.get::<_, i64>(0))?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?.into_iter().map(|e| e as u64).collect())
+            Ok(rows
+                .collect::<rusqlite::Result<Vec<_>>>()?
+                .into_iter()
+                .map(|e| e as u64)
+                .collect())
         })
     }
 
@@ -567,7 +609,9 @@ impl Store for SqliteStore {
                 let t = totals.entry(addr(&a, "wallet_epochs.wallet")?).or_default();
                 *t = t
                     .checked_add(from_be(&rw, "wallet_epochs.reward")?)
-                    .ok_or(StoreError::Corrupt { what: "reward total overflows u128" })?;
+                    .ok_or(StoreError::Corrupt {
+                        what: "reward total overflows u128",
+                    })?;
             }
             Ok(totals.into_iter().collect())
         })
@@ -627,7 +671,8 @@ impl Store for SqliteStore {
 
     fn months(&self) -> Result<Vec<MonthRecord>> {
         self.read(|c| {
-            let mut st = c.prepare_cached(&format!("SELECT {MONTH_COLS} FROM months ORDER BY month_index"))?;
+            let mut st =
+                c.prepare_cached(&format!("SELECT {MONTH_COLS} FROM months ORDER BY month_index"))?;
             let rows = st.query_map([], month_from_row)?;
             rows.map(|r| month_record(r?)).collect()
         })
@@ -646,8 +691,12 @@ impl Store for SqliteStore {
     fn claim(&self, month_index: u32, wallet: &Address) -> Result<Option<ClaimRow>> {
         self.read(|c| {
             let row: Option<(Vec<u8>, u32)> = c
-                .prepare_cached("SELECT amount, tree_index FROM claims WHERE month_index = ?1 AND wallet = ?2")?
-                .query_row(params![i64::from(month_index), &wallet[..]], |r| Ok((r.get(0)?, r.get(1)?)))
+                .prepare_cached(
+                    "SELECT amount, tree_index FROM claims WHERE month_index = ?1 AND wallet = ?2",
+                )?
+                .query_row(params![i64::from(month_index), &wallet[..]], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .optional()?;
             row.map(|(amount, tree_index)| {
                 Ok(ClaimRow {

@@ -23,13 +23,22 @@ fn import_is_idempotent_by_action_id_and_rejects_conflicts() {
         address: [1; 20],
         connected_at: 10,
     }];
-    let st = s.import("a", &wallets, &[action("x", 1, 20), action("y", 1, 30)]).unwrap();
+    let st = s
+        .import("a", &wallets, &[action("x", 1, 20), action("y", 1, 30)])
+        .unwrap();
     assert_eq!((st.wallets_new, st.actions_new, st.actions_known), (1, 2, 0));
-    let st = s.import("b", &wallets, &[action("x", 1, 20), action("z", 1, 40)]).unwrap();
+    let st = s
+        .import("b", &wallets, &[action("x", 1, 20), action("z", 1, 40)])
+        .unwrap();
     assert_eq!((st.wallets_known, st.actions_new, st.actions_known), (1, 1, 1));
     assert_eq!(s.input_counts().unwrap(), (1, 3));
-    let err = s.import("c", &[], &[action("z", 1, 41), action("w", 1, 50)]).unwrap_err();
-    assert!(err.to_string().contains("action_id \"z\"") && err.to_string().contains("timestamp"), "{err}");
+    let err = s
+        .import("c", &[], &[action("z", 1, 41), action("w", 1, 50)])
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("action_id \"z\"") && err.to_string().contains("timestamp"),
+        "{err}"
+    );
     // All or nothing: "w" was not stored.
     assert_eq!(s.input_counts().unwrap(), (1, 3));
     assert_eq!(s.actions_between(20, 40).unwrap().len(), 2);
@@ -82,11 +91,15 @@ fn epochs_persist_across_reopen_with_phases() {
         ];
         s.save_epoch(&record(0), &rows).unwrap();
         s.save_epoch(&record(1), &rows).unwrap();
-        s.set_epoch_phase(0, Phase::Finalized, true, "block 0x01").unwrap();
+        s.set_epoch_phase(0, Phase::Finalized, true, "block 0x01")
+            .unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
     let e0 = s.epoch(0).unwrap().unwrap();
-    assert_eq!((e0.phase, e0.voted, e0.note.as_str()), (Phase::Finalized, true, "block 0x01"));
+    assert_eq!(
+        (e0.phase, e0.voted, e0.note.as_str()),
+        (Phase::Finalized, true, "block 0x01")
+    );
     assert_eq!(e0.total_weight, u128::MAX);
     assert_eq!(s.open_epochs().unwrap(), vec![1]);
     assert_eq!(s.last_epoch().unwrap(), Some(1));

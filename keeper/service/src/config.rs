@@ -1,0 +1,374 @@
+//! `keeper.toml`: the keeper's configuration, with environment overrides.
+//!
+//! Every key can be overridden by `FLEX_<SECTION>_<KEY>` in upper case (`FLEX_CHAIN_URL`,
+//! `FLEX_API_LISTEN`, `FLEX_STORE_PATH`, ...). The keeper's secret key is read from the file named
+//! by `chain.key_file`, or from `FLEX_KEEPER_KEY`; it is never written to logs or errors. Relative
+//! paths are relative to the config file's folder. Errors name the file and the key.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use flex_engine::ConnectionBonus;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {source}")]
+    Read { file: String, source: std::io::Error },
+    #[error("{file}: not valid TOML: {message}")]
+    Toml { file: String, message: String },
+    #[error("{file}: {key}: {message}")]
+    Key {
+        file: String,
+        key: String,
+        message: String,
+    },
+    #[error("{file}: unknown key {key} (known: {known})")]
+    Unknown {
+        file: String,
+        key: String,
+        known: String,
+    },
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The keeper's configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config file (for messages).
+    pub file: String,
+    // [chain]
+    pub chain_url: String,
+    /// The reward pool's account.
+    pub contract: [u8; 32],
+    /// The reward pool's `.contract` bundle (selectors and error names).
+    pub bundle: PathBuf,
+    /// File holding the keeper's secret URI (`//Alice`, a `0x` seed, or a mnemonic).
+    pub key_file: Option<PathBuf>,
+    // [protocol]
+    /// Unix seconds; when absent, read from the contract.
+    pub genesis: Option<i64>,
+    pub weights: PathBuf,
+    pub bonus: ConnectionBonus,
+    /// Seconds after an epoch's end before it is closed (late actions).
+    pub grace_seconds: u64,
+    /// The month roots' claim price (`docs/PROTOCOL.md`: 18-decimal fixed point).
+    pub claim_price: u128,
+    // [input]
+    pub pool_files: Vec<PathBuf>,
+    pub action_files: Vec<PathBuf>,
+    // [store]
+    pub store_path: PathBuf,
+    // [api]
+    pub listen: Option<SocketAddr>,
+    // [service]
+    pub poll_ms: u64,
+    pub backoff_max_ms: u64,
+    // [log]
+    pub log_format: LogFormat,
+    pub log_level: String,
+}
+
+/// Known keys: `section.key` and what they hold.
+const KEYS: &[(&str, &str)] = &[
+    ("chain.url", "str"),
+    ("chain.contract", "str"),
+    ("chain.bundle", "str"),
+    ("chain.key_file", "str"),
+    ("protocol.genesis", "int"),
+    ("protocol.weights", "str"),
+    ("protocol.connection_bonus", "str"),
+    ("protocol.grace_seconds", "int"),
+    ("protocol.claim_price", "str"),
+    ("input.pool", "list"),
+    ("input.actions", "list"),
+    ("store.path", "str"),
+    ("api.listen", "str"),
+    ("service.poll_ms", "int"),
+    ("service.backoff_max_ms", "int"),
+    ("log.format", "str"),
+    ("log.level", "str"),
+];
+
+impl Config {
+    /// Reads `path` and applies the `FLEX_*` environment overrides.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.display().to_string(),
+            source,
+        })?;
+        let env: BTreeMap<String, String> =
+            std::env::vars().filter(|(k, _)| k.starts_with("FLEX_")).collect();
+        Self::parse(&text, path, &env)
+    }
+
+    /// Parses config text; `env` holds the overrides.
+    pub fn parse(text: &str, path: &Path, env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let file = path.display().to_string();
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Toml {
+            file: file.clone(),
+            message: e.to_string(),
+        })?;
+        let known = KEYS.iter().map(|k| k.0).collect::<Vec<_>>().join(", ");
+        let mut values: BTreeMap<String, toml::Value> = BTreeMap::new();
+        for (section, v) in &table {
+            let Some(inner) = v.as_table() else {
+                return Err(ConfigError::Unknown {
+                    file,
+                    key: section.clone(),
+                    known,
+                });
+            };
+            for (k, v) in inner {
+                let key = format!("{section}.{k}");
+                if !KEYS.iter().any(|(n, _)| *n == key) {
+                    return Err(ConfigError::Unknown { file, key, known });
+                }
+                values.insert(key, v.clone());
+            }
+        }
+        // Environment overrides.
+        for (key, kind) in KEYS {
+            let var = format!("FLEX_{}", key.replace('.', "_").to_uppercase());
+            if let Some(v) = env.get(&var) {
+                let value = match *kind {
+                    "int" => toml::Value::Integer(v.trim().parse().map_err(|_| ConfigError::Key {
+                        file: format!("{file} (environment {var})"),
+                        key: key.to_string(),
+                        message: format!("{v:?} is not an integer"),
+                    })?),
+                    "list" => toml::Value::Array(
+                        v.split(',')
+                            .filter(|s| !s.trim().is_empty())
+                            .map(|s| toml::Value::String(s.trim().to_string()))
+                            .collect(),
+                    ),
+                    _ => toml::Value::String(v.clone()),
+                };
+                values.insert(key.to_string(), value);
+            }
+        }
+        let r = Reader {
+            file: &file,
+            values: &values,
+            base: &base,
+        };
+        let contract = r.req_str("chain.contract")?;
+        let contract = parse_account(&contract).map_err(|message| r.err("chain.contract", message))?;
+        let bonus = match r.opt_str("protocol.connection_bonus")?.as_deref() {
+            None | Some("active") => ConnectionBonus::Active,
+            Some("always") => ConnectionBonus::Always,
+            Some(other) => {
+                return Err(r.err(
+                    "protocol.connection_bonus",
+                    format!("{other:?} is neither \"active\" nor \"always\""),
+                ))
+            }
+        };
+        let claim_price = match r.opt_str("protocol.claim_price")? {
+            None => 0,
+            Some(s) => s.trim().parse::<u128>().map_err(|_| {
+                r.err(
+                    "protocol.claim_price",
+                    format!("{s:?} is not a non-negative integer (18-decimal fixed point, as a string)"),
+                )
+            })?,
+        };
+        let listen = match r.opt_str("api.listen")? {
+            None => None,
+            Some(s) if s.is_empty() || s == "off" => None,
+            Some(s) => Some(SocketAddr::from_str(&s).map_err(|_| {
+                r.err(
+                    "api.listen",
+                    format!("{s:?} is not an address such as 127.0.0.1:8080"),
+                )
+            })?),
+        };
+        let log_format = match r.opt_str("log.format")?.as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(r.err(
+                    "log.format",
+                    format!("{other:?} is neither \"text\" nor \"json\""),
+                ))
+            }
+        };
+        let genesis = r.opt_int("protocol.genesis")?;
+        if let Some(g) = genesis {
+            if g.rem_euclid(86_400) != 0 {
+                return Err(r.err(
+                    "protocol.genesis",
+                    format!("{g} is not 00:00:00 UTC (unix seconds, a multiple of 86400)"),
+                ));
+            }
+        }
+        let pool_files = r.paths("input.pool")?;
+        let action_files = r.paths("input.actions")?;
+        Ok(Config {
+            chain_url: r
+                .opt_str("chain.url")?
+                .unwrap_or_else(|| "ws://127.0.0.1:9944".into()),
+            contract,
+            bundle: r.req_path("chain.bundle")?,
+            key_file: r.opt_str("chain.key_file")?.map(|p| base.join(p)),
+            genesis,
+            weights: r.req_path("protocol.weights")?,
+            bonus,
+            grace_seconds: r.opt_int("protocol.grace_seconds")?.unwrap_or(300) as u64,
+            claim_price,
+            pool_files,
+            action_files,
+            store_path: r
+                .opt_str("store.path")?
+                .map_or_else(|| base.join("keeper.db"), |p| base.join(p)),
+            listen,
+            poll_ms: r.opt_int("service.poll_ms")?.unwrap_or(1000).max(10) as u64,
+            backoff_max_ms: r.opt_int("service.backoff_max_ms")?.unwrap_or(30_000).max(100) as u64,
+            log_format,
+            log_level: r.opt_str("log.level")?.unwrap_or_else(|| "info".into()),
+            file,
+        })
+    }
+}
+
+struct Reader<'a> {
+    file: &'a str,
+    values: &'a BTreeMap<String, toml::Value>,
+    base: &'a Path,
+}
+
+impl Reader<'_> {
+    fn err(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Key {
+            file: self.file.to_string(),
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn opt_str(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        match self.values.get(key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(self.err(key, format!("expected a string, found {}", other.type_str()))),
+        }
+    }
+
+    fn req_str(&self, key: &str) -> Result<String, ConfigError> {
+        self.opt_str(key)?
+            .ok_or_else(|| self.err(key, "missing (required)"))
+    }
+
+    fn req_path(&self, key: &str) -> Result<PathBuf, ConfigError> {
+        Ok(self.base.join(self.req_str(key)?))
+    }
+
+    fn opt_int(&self, key: &str) -> Result<Option<i64>, ConfigError> {
+        match self.values.get(key) {
+            None => Ok(None),
+            Some(toml::Value::Integer(i)) if *i >= 0 => Ok(Some(*i)),
+            Some(toml::Value::Integer(i)) => Err(self.err(key, format!("{i} is negative"))),
+            Some(other) => Err(self.err(key, format!("expected an integer, found {}", other.type_str()))),
+        }
+    }
+
+    fn paths(&self, key: &str) -> Result<Vec<PathBuf>, ConfigError> {
+        match self.values.get(key) {
+            None => Ok(Vec::new()),
+            Some(toml::Value::String(s)) => Ok(vec![self.base.join(s)]),
+            Some(toml::Value::Array(a)) => a
+                .iter()
+                .map(|v| match v {
+                    toml::Value::String(s) => Ok(self.base.join(s)),
+                    other => Err(self.err(key, format!("expected file names, found {}", other.type_str()))),
+                })
+                .collect(),
+            Some(other) => Err(self.err(
+                key,
+                format!("expected a file name or a list, found {}", other.type_str()),
+            )),
+        }
+    }
+}
+
+/// A 32-byte account as `0x` + 64 hex digits.
+pub fn parse_account(s: &str) -> Result<[u8; 32], String> {
+    let digits = s
+        .trim()
+        .strip_prefix("0x")
+        .ok_or_else(|| format!("{s:?} is not 0x + 64 hex digits"))?;
+    let bytes = hex::decode(digits).map_err(|_| format!("{s:?} is not 0x + 64 hex digits"))?;
+    <[u8; 32]>::try_from(bytes).map_err(|_| format!("{s:?} is not 0x + 64 hex digits"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[chain]
+contract = "0x1111111111111111111111111111111111111111111111111111111111111111"
+bundle = "pool.contract"
+[protocol]
+weights = "weights.toml"
+genesis = 1769644800
+claim_price = "500000000000000000"
+[input]
+pool = "pool.json"
+"#;
+
+    fn parse(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::parse(text, Path::new("/etc/flex/keeper.toml"), &env)
+    }
+
+    #[test]
+    fn defaults_paths_and_env_overrides() {
+        let c = parse(
+            GOOD,
+            &[
+                ("FLEX_CHAIN_URL", "ws://node:9944"),
+                ("FLEX_PROTOCOL_GRACE_SECONDS", "5"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.chain_url, "ws://node:9944");
+        assert_eq!(c.grace_seconds, 5);
+        assert_eq!(c.claim_price, 500_000_000_000_000_000);
+        assert_eq!(c.pool_files, vec![PathBuf::from("/etc/flex/pool.json")]);
+        assert_eq!(c.store_path, PathBuf::from("/etc/flex/keeper.db"));
+        assert_eq!(c.contract, [0x11; 32]);
+        assert!(c.listen.is_none());
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = parse(GOOD, &[("FLEX_PROTOCOL_GRACE_SECONDS", "soon")]).unwrap_err();
+        assert!(
+            e.to_string().contains("protocol.grace_seconds")
+                && e.to_string().contains("FLEX_PROTOCOL_GRACE_SECONDS"),
+            "{e}"
+        );
+        let e = parse(&GOOD.replace("1769644800", "1769644801"), &[]).unwrap_err();
+        assert!(e.to_string().contains("protocol.genesis"), "{e}");
+        let e = parse(&GOOD.replace("0x1111", "0x11"), &[]).unwrap_err();
+        assert!(e.to_string().contains("chain.contract"), "{e}");
+        let e = parse(&format!("{GOOD}\n[api]\nlisten = \"nowhere\"\n"), &[]).unwrap_err();
+        assert!(e.to_string().contains("api.listen"), "{e}");
+        let e = parse(&format!("{GOOD}\n[api]\nport = 1\n"), &[]).unwrap_err();
+        assert!(e.to_string().contains("unknown key api.port"), "{e}");
+        let e = parse(&GOOD.replace("weights = \"weights.toml\"", ""), &[]).unwrap_err();
+        assert!(e.to_string().contains("protocol.weights: missing"), "{e}");
+        let e = parse("[chain\n", &[]).unwrap_err();
+        assert!(e.to_string().contains("not valid TOML"), "{e}");
+    }
+}

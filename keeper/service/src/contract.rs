@@ -1,0 +1,237 @@
+//! The reward pool contract as the keeper sees it: its SCALE types (the bytes keepers vote on) and
+//! a typed client over `flex-chain`.
+
+use codec::{Decode, Encode};
+use flex_chain::{AccountId32, Chain, ChainError, ContractBundle, Keypair};
+
+/// The contract's `EpochCommitment`. Keepers vote per `keccak256(SCALE)`, so every keeper must
+/// produce these exact bytes (`docs/PROTOCOL.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct EpochCommitment {
+    pub epoch: u64,
+    pub scores_root: [u8; 32],
+    pub active_count: u64,
+    pub total_weight_bits: u128,
+    pub multiplier_sum: u128,
+    pub pool: u128,
+    pub forecast: u128,
+}
+
+impl EpochCommitment {
+    pub fn hash(&self) -> [u8; 32] {
+        flex_evm::keccak256(&self.encode())
+    }
+}
+
+/// The contract's `MonthRoot`.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct MonthRoot {
+    pub month_index: u32,
+    pub claims_root: [u8; 32],
+    pub total: u128,
+    pub claim_price: u128,
+}
+
+impl MonthRoot {
+    pub fn hash(&self) -> [u8; 32] {
+        flex_evm::keccak256(&self.encode())
+    }
+}
+
+/// A finalised epoch (`epoch` getter).
+#[derive(Debug, Clone, Decode)]
+pub struct EpochInfo {
+    pub commitment: EpochCommitment,
+    pub commitment_hash: [u8; 32],
+    pub month_index: u32,
+    pub wallet_index: u8,
+    pub halving: u64,
+    pub snapshot: u128,
+    pub distributed: u128,
+    pub finalized_at: u64,
+}
+
+/// A finalised month (`month` getter).
+#[derive(Debug, Clone, Decode)]
+pub struct MonthInfo {
+    pub root: MonthRoot,
+    pub commitment_hash: [u8; 32],
+    pub claimed: u128,
+    pub claims: u64,
+    pub finalized_at: u64,
+}
+
+/// What the contract expects for the next epoch (`expected_epoch`).
+#[derive(Debug, Clone, PartialEq, Eq, Decode)]
+pub struct EpochPreview {
+    pub epoch: u64,
+    pub wallet_index: u8,
+    pub halving: u64,
+    pub snapshot: u128,
+    pub pool: u128,
+}
+
+/// A failed contract call: the contract's error by name, or the chain's.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("{message} was refused by the contract: {error}")]
+    Contract { message: String, error: String },
+    #[error("{message}: {source}")]
+    Chain {
+        message: String,
+        #[source]
+        source: ChainError,
+    },
+    #[error("unknown message {0} in the contract bundle")]
+    Bundle(String),
+}
+
+impl CallError {
+    /// The contract error's name, if the contract refused.
+    pub fn contract_error(&self) -> Option<&str> {
+        match self {
+            CallError::Contract { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// The outcome of a finalised vote.
+#[derive(Debug, Clone)]
+pub struct Vote {
+    /// The vote finalised the commitment.
+    pub finalized: bool,
+    pub block: String,
+}
+
+/// The reward pool at `address`, called as `signer`.
+#[derive(Clone)]
+pub struct PoolClient {
+    pub chain: Chain,
+    pub bundle: ContractBundle,
+    pub address: AccountId32,
+    pub signer: Keypair,
+}
+
+impl std::fmt::Debug for PoolClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PoolClient(0x{})", hex::encode(self.address.0))
+    }
+}
+
+impl PoolClient {
+    pub fn me(&self) -> AccountId32 {
+        flex_chain::account_of(&self.signer)
+    }
+
+    fn data(&self, message: &str, args: impl Encode) -> Result<Vec<u8>, CallError> {
+        let mut data = self
+            .bundle
+            .message(message)
+            .map_err(|_| CallError::Bundle(message.to_string()))?
+            .to_vec();
+        args.encode_to(&mut data);
+        Ok(data)
+    }
+
+    fn error_name(&self, output: &[u8]) -> String {
+        self.bundle
+            .error_variant("Error", output)
+            .unwrap_or_else(|| format!("undecodable error 0x{}", hex::encode(output)))
+    }
+
+    /// A read-only message (a dry run from the keeper's account).
+    pub async fn query<T: Decode>(&self, message: &str, args: impl Encode) -> Result<T, CallError> {
+        let data = self.data(message, args)?;
+        self.chain
+            .query(&self.me(), &self.address, &data)
+            .await
+            .map_err(|source| CallError::Chain {
+                message: message.to_string(),
+                source,
+            })
+    }
+
+    /// Calls a state-changing message returning `Result<bool, Error>` (`submit_epoch`,
+    /// `submit_month`): dry run, submit, wait for finalisation.
+    pub async fn vote(&self, message: &str, args: impl Encode) -> Result<Vote, CallError> {
+        let data = self.data(message, args)?;
+        match self.chain.call(&self.signer, &self.address, 0, &data).await {
+            Ok(outcome) => {
+                let finalized = matches!(outcome.dry_run.output.as_slice(), [0, 0, 1]);
+                Ok(Vote {
+                    finalized,
+                    block: format!("{:?}", outcome.block_hash),
+                })
+            }
+            Err(ChainError::Reverted { output, .. }) => Err(CallError::Contract {
+                message: message.to_string(),
+                error: self.error_name(&output),
+            }),
+            Err(source) => Err(CallError::Chain {
+                message: message.to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// Any other call returning `Result<_, Error>`.
+    pub async fn call(&self, message: &str, args: impl Encode) -> Result<String, CallError> {
+        self.vote(message, args).await.map(|v| v.block)
+    }
+
+    pub async fn timestamp_ms(&self) -> Result<u64, CallError> {
+        self.chain
+            .timestamp_ms()
+            .await
+            .map_err(|source| CallError::Chain {
+                message: "Timestamp::Now".into(),
+                source,
+            })
+    }
+
+    pub async fn genesis(&self) -> Result<u64, CallError> {
+        self.query("genesis", ()).await
+    }
+
+    pub async fn next_epoch(&self) -> Result<u64, CallError> {
+        self.query("next_epoch", ()).await
+    }
+
+    pub async fn epoch(&self, e: u64) -> Result<Option<EpochInfo>, CallError> {
+        self.query("epoch", e).await
+    }
+
+    pub async fn expected_epoch(&self, active: u64) -> Result<EpochPreview, CallError> {
+        self.query("expected_epoch", active).await
+    }
+
+    pub async fn epoch_vote_of(&self, e: u64) -> Result<Option<[u8; 32]>, CallError> {
+        self.query("epoch_vote_of", (e, self.me())).await
+    }
+
+    pub async fn month(&self, m: u32) -> Result<Option<MonthInfo>, CallError> {
+        self.query("month", m).await
+    }
+
+    pub async fn month_vote_of(&self, m: u32) -> Result<Option<[u8; 32]>, CallError> {
+        self.query("month_vote_of", (m, self.me())).await
+    }
+
+    /// Epochs `[first, end)` of month `m`, or `None` before genesis.
+    pub async fn month_epochs(&self, m: u32) -> Result<Option<(u64, u64)>, CallError> {
+        self.query("month_epochs", m).await
+    }
+
+    pub async fn is_keeper(&self) -> Result<bool, CallError> {
+        self.query("is_keeper", self.me()).await
+    }
+
+    pub async fn is_claimed(&self, m: u32, wallet: [u8; 20]) -> Result<bool, CallError> {
+        self.query("is_claimed", (m, wallet)).await
+    }
+
+    pub async fn claim_window(&self, m: u32) -> Result<Option<(u64, u64)>, CallError> {
+        self.query("claim_window", m).await
+    }
+}
