@@ -1,0 +1,487 @@
+//! What a claim costs on chain as the month's claim tree grows: the weight (ref_time, proof_size)
+//! and storage deposit of `claim` against claim trees of 2, 1,000 and 1,000,000 leaves, from the dry
+//! run on the devnet, printed as `figure:` lines with the contracts' Wasm code sizes.
+//!
+//! One FLEXE and one payment token; three pools of the same code (different salts), each with a
+//! single keeper (threshold 1) and the genesis and epochs of `reward_pool.rs`, committed from the
+//! same engine replay. Each pool's month root is a claim tree of the month's real claim leaves plus
+//! filler leaves (distinct made-up wallets, amount 1) up to the size: the contract checks `total`
+//! against what the epochs distributed, not the sum of the leaves. In each pool the real leaf with
+//! the longest proof is claimed (an EVM signature, the claim cost paid by a relayer), and the test
+//! checks the claim pays the beneficiary, the proof has the length OZ's layout gives for that
+//! leaf, and a shortened proof is refused.
+
+use std::{collections::BTreeMap, time::Instant};
+
+use flex_chain::{Chain, ChainError, ContractBundle, DryRun, Keypair};
+use flex_e2e::{account, bundle, call_data, dev, AccountId32, Decode, Devnet, Encode};
+use flex_engine::{
+    Action, Address, ConnectionBonus, EpochReport, Genesis, Replay, ReplayConfig, Wallet, WeightTable,
+};
+use flex_evm::EvmKey;
+use flex_merkle::{ClaimLeaf, Hash, Leaf, ScoreLeaf, StandardMerkleTree};
+
+const DAY: i64 = 86_400;
+/// 2026-01-29 00:00:00 UTC: January then has three epochs (29th, 30th, 31st).
+const GENESIS: i64 = 1_769_644_800;
+const JANUARY_2026: u32 = 2026 * 12;
+const FEB_1: i64 = 1_769_904_000;
+const DEPOSIT: u128 = 1_000_000_000_000_000_000;
+/// 0.5 payment-token units per FLEXE unit (both tokens have 12 decimals), 18-decimal fixed point.
+const CLAIM_PRICE: u128 = 500_000_000_000_000_000;
+const TREASURY: [u8; 32] = [7; 32];
+/// Claim tree sizes measured.
+const SIZES: [usize; 3] = [2, 1_000, 1_000_000];
+
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+struct EpochCommitment {
+    epoch: u64,
+    scores_root: [u8; 32],
+    active_count: u64,
+    total_weight_bits: u128,
+    multiplier_sum: u128,
+    pool: u128,
+    forecast: u128,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+struct MonthRoot {
+    month_index: u32,
+    claims_root: [u8; 32],
+    total: u128,
+    claim_price: u128,
+}
+
+/// A deployed contract and its bundle, with small call helpers.
+struct Contract {
+    chain: Chain,
+    bundle: ContractBundle,
+    address: AccountId32,
+}
+
+impl Contract {
+    fn data(&self, message: &str, args: impl Encode) -> Vec<u8> {
+        call_data(self.bundle.message(message).expect("message in metadata"), args)
+    }
+
+    async fn query<T: Decode>(&self, message: &str, args: impl Encode) -> T {
+        let data = self.data(message, args);
+        self.chain
+            .query(&account(&dev("alice")), &self.address, &data)
+            .await
+            .expect(message)
+    }
+
+    /// Calls a message that returns `Result<_, Error>` and must succeed; returns its dry run.
+    async fn call(&self, signer: &Keypair, message: &str, args: impl Encode) -> DryRun {
+        let data = self.data(message, args);
+        match self.chain.call(signer, &self.address, 0, &data).await {
+            Ok(outcome) => outcome.dry_run,
+            Err(ChainError::Reverted { output, .. }) => {
+                panic!(
+                    "{message} reverted with {:?}",
+                    self.bundle.error_variant("Error", &output)
+                )
+            }
+            Err(e) => panic!("{message}: {e}"),
+        }
+    }
+
+    /// Calls a message that must fail with the contract error `expected` (nothing is submitted).
+    async fn call_fails(&self, signer: &Keypair, message: &str, args: impl Encode, expected: &str) {
+        let data = self.data(message, args);
+        match self.chain.call(signer, &self.address, 0, &data).await {
+            Err(ChainError::Reverted { output, .. }) => {
+                let error = self.bundle.error_variant("Error", &output);
+                assert_eq!(error.as_deref(), Some(expected), "{message}: wrong error");
+            }
+            Ok(_) => panic!("{message} succeeded, expected {expected}"),
+            Err(e) => panic!("{message}: {e}, expected {expected}"),
+        }
+    }
+}
+
+/// `submit_epoch` / `submit_month` answer `Ok(finalized)`.
+fn finalized(dry: &DryRun) -> bool {
+    match dry.output.as_slice() {
+        [0, 0, b] => *b == 1,
+        other => panic!("unexpected vote output {other:?}"),
+    }
+}
+
+async fn psp22_balance(token: &Contract, who: &AccountId32) -> u128 {
+    token.query("PSP22::balance_of", who).await
+}
+
+/// Moves chain time to `unix_s` and builds a block there.
+async fn travel(chain: &Chain, unix_s: i64) {
+    flex_chain::dev::time_travel(chain.rpc(), (unix_s * 1000) as u64)
+        .await
+        .expect("time travel");
+    flex_chain::dev::new_blocks(chain.rpc(), 1)
+        .await
+        .expect("new block");
+}
+
+fn evm_wallets() -> Vec<EvmKey> {
+    (1u8..=5)
+        .map(|i| EvmKey::from_hex(&hex::encode([i; 32]), "test wallet").unwrap())
+        .collect()
+}
+
+/// The month of `reward_pool.rs`: wallets join over the three days and the active count grows
+/// each day.
+fn sample_replay(wallets: &[EvmKey]) -> Vec<EpochReport> {
+    let mut table = WeightTable::new();
+    let swap = table.insert_str("swap", "2.5").unwrap();
+    let stake = table.insert_str("stake", "4").unwrap();
+    let post = table.insert_str("post", "1").unwrap();
+    let connected = [
+        GENESIS + 100,
+        GENESIS + 300,
+        GENESIS + DAY + 5,
+        GENESIS + 2 * DAY + 1,
+        GENESIS + 500,
+    ];
+    let pool: Vec<Wallet> = wallets
+        .iter()
+        .zip(connected)
+        .map(|(k, at)| Wallet {
+            address: Address(k.address()),
+            connected_at: at,
+        })
+        .collect();
+    let act = |wallet: u32, kind: u16, at: i64| Action {
+        wallet,
+        kind,
+        timestamp: at,
+    };
+    let actions = vec![
+        act(0, swap, GENESIS + 200),
+        act(1, post, GENESIS + 400),
+        act(0, stake, GENESIS + DAY + 50),
+        act(0, swap, GENESIS + DAY + 60),
+        act(1, swap, GENESIS + DAY + 70),
+        act(2, swap, GENESIS + DAY + 80),
+        act(0, post, GENESIS + 2 * DAY + 10),
+        act(1, stake, GENESIS + 2 * DAY + 20),
+        act(1, stake, GENESIS + 2 * DAY + 30),
+        act(2, swap, GENESIS + 2 * DAY + 40),
+        act(2, post, GENESIS + 2 * DAY + 50),
+        act(3, stake, GENESIS + 2 * DAY + 60),
+        act(4, post, GENESIS + 2 * DAY + 70),
+    ];
+    let config = ReplayConfig {
+        genesis: Genesis::new(GENESIS).unwrap(),
+        balance: DEPOSIT,
+        bonus: ConnectionBonus::Active,
+        epochs: Some(3),
+    };
+    let mut replay = Replay::new(&pool, &actions, &table, config).unwrap();
+    std::iter::from_fn(|| replay.next_epoch()).collect()
+}
+
+fn commitment_of(report: &EpochReport) -> EpochCommitment {
+    let leaves: Vec<ScoreLeaf> = (0..report.wallets.len())
+        .map(|i| ScoreLeaf {
+            epoch: report.epoch,
+            wallet: report.wallets[i].0,
+            score: report.scores[i],
+            weight_bits: report.weights[i],
+            reward: report.rewards[i],
+        })
+        .collect();
+    let tree = StandardMerkleTree::of(leaves).unwrap();
+    EpochCommitment {
+        epoch: report.epoch,
+        scores_root: tree.root(),
+        active_count: report.active,
+        total_weight_bits: report.total_weight,
+        multiplier_sum: u128::from(report.multiplier_sum),
+        pool: report.pool,
+        forecast: 0,
+    }
+}
+
+/// Filler wallet `i`: `0xf1` x 16 then `i` big-endian; no real (keccak-derived) address looks so.
+fn filler(i: u32) -> [u8; 20] {
+    let mut a = [0xf1; 20];
+    a[16..].copy_from_slice(&i.to_be_bytes());
+    a
+}
+
+/// The depth of node `tree_index` in OZ's array layout (root 0, children of `i` at `2i+1`, `2i+2`),
+/// i.e. the length of its proof: `floor(log2(tree_index + 1))`.
+fn depth(tree_index: usize) -> usize {
+    (tree_index + 1).ilog2() as usize
+}
+
+/// The claim of one real leaf out of an `n`-leaf tree, as the keeper hands it out.
+struct Prepared {
+    n: usize,
+    root: Hash,
+    leaf: ClaimLeaf,
+    proof: Vec<Hash>,
+    build: std::time::Duration,
+}
+
+/// Builds the `n`-leaf claim tree (`real` plus fillers; for `n` below `real.len() + 1` only the
+/// first `n - 1` real leaves) and picks the real leaf with the longest proof.
+fn prepare(n: usize, real: &[ClaimLeaf]) -> Prepared {
+    let real = &real[..real.len().min(n - 1)];
+    let mut values = real.to_vec();
+    values.extend((0..(n - real.len()) as u32).map(|i| ClaimLeaf {
+        month_index: JANUARY_2026,
+        wallet: filler(i),
+        amount: 1,
+    }));
+    assert_eq!(values.len(), n);
+    let started = Instant::now();
+    let tree = StandardMerkleTree::of(values).unwrap();
+    let build = started.elapsed();
+    // Real leaves come first in the values; take the deepest (first one on ties).
+    let v = (0..real.len())
+        .max_by_key(|&v| (depth(tree.tree_index(v).unwrap()), std::cmp::Reverse(v)))
+        .expect("a real leaf");
+    let proof = tree.get_proof(v).unwrap();
+    assert_eq!(
+        proof.len(),
+        depth(tree.tree_index(v).unwrap()),
+        "proof length is the leaf's depth in OZ's layout"
+    );
+    // OZ's layout puts the n leaves at tree indices n-1 ..= 2n-2, so every proof has
+    // floor(log2 n) or ceil(log2 n) hashes (the deeper level when n is not a power of two).
+    let (lo, hi) = (n.ilog2() as usize, n.next_power_of_two().ilog2() as usize);
+    assert!(
+        (lo..=hi).contains(&proof.len()),
+        "{n} leaves: proof of {} hashes, expected {lo}..={hi}",
+        proof.len()
+    );
+    let leaf = tree.values()[v];
+    assert!(flex_merkle::verify(&tree.root(), &leaf, &proof));
+    assert_eq!(tree.leaf_hash_at(v).unwrap(), leaf.leaf_hash());
+    Prepared {
+        n,
+        root: tree.root(),
+        leaf,
+        proof,
+        build,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn claim_weight_and_deposit_for_2_1k_and_1m_leaves() {
+    let devnet = Devnet::start();
+    let chain = devnet.connect().await;
+    let (alice, eve) = (dev("alice"), dev("eve"));
+    let eve_acc = account(&eve);
+    let treasury = AccountId32(TREASURY);
+    travel(&chain, GENESIS - DAY).await;
+
+    // The tokens once; Eve, the relayer, gets payment tokens for the claim costs, and the treasury
+    // already holds some (as after earlier claims), so no claim creates its balance cell.
+    let token_bundle = bundle("flex_token");
+    let new_token = |symbol: &str| {
+        call_data(
+            token_bundle.constructor("new").unwrap(),
+            (
+                10 * DEPOSIT,
+                Some(format!("Flex {symbol}")),
+                Some(symbol.to_string()),
+                12u8,
+            ),
+        )
+    };
+    let token = |address| Contract {
+        chain: chain.clone(),
+        bundle: token_bundle.clone(),
+        address,
+    };
+    let flexe = chain
+        .instantiate(&alice, &token_bundle, &new_token("FLEXE"), b"flexe")
+        .await
+        .unwrap();
+    let flexe = token(flexe.address);
+    let pay = chain
+        .instantiate(&alice, &token_bundle, &new_token("PAY"), b"pay")
+        .await
+        .unwrap();
+    let pay = token(pay.address);
+    // A plain token transfer into a new balance cell, as a baseline for the claim's figures.
+    let transfer = pay
+        .call(&alice, "PSP22::transfer", (&eve_acc, DEPOSIT, Vec::<u8>::new()))
+        .await;
+    pay.call(&alice, "PSP22::transfer", (&treasury, 1u128, Vec::<u8>::new()))
+        .await;
+
+    // Three pools of the same code, one keeper each (threshold 1), each funded with DEPOSIT.
+    let pool_bundle = bundle("flex_reward_pool");
+    let keepers = vec![account(&alice)];
+    let ctor = call_data(
+        pool_bundle.constructor("new").unwrap(),
+        (&flexe.address, &pay.address, &treasury, GENESIS as u64, &keepers),
+    );
+    let mut pools = Vec::new();
+    for n in SIZES {
+        let deployed = chain
+            .instantiate(&alice, &pool_bundle, &ctor, format!("pool-{n}").as_bytes())
+            .await
+            .expect("deploy pool");
+        let pool = Contract {
+            chain: chain.clone(),
+            bundle: pool_bundle.clone(),
+            address: deployed.address,
+        };
+        assert_eq!(pool.query::<u32>("threshold", ()).await, 1, "one keeper");
+        flexe
+            .call(&alice, "PSP22::approve", (&pool.address, DEPOSIT))
+            .await;
+        pool.call(&alice, "deposit", DEPOSIT).await;
+        assert_eq!(psp22_balance(&flexe, &pool.address).await, DEPOSIT);
+        pools.push(pool);
+    }
+    let addresses: Vec<_> = pools.iter().map(|p| p.address.clone()).collect();
+    assert!(
+        addresses[0] != addresses[1] && addresses[1] != addresses[2] && addresses[0] != addresses[2],
+        "the salts give three pools"
+    );
+
+    // The engine's month, committed to every pool; the single vote finalises.
+    let wallets = evm_wallets();
+    let reports = sample_replay(&wallets);
+    assert_eq!(reports.len(), 3);
+    let mut distributed = 0u128;
+    for report in &reports {
+        let commitment = commitment_of(report);
+        travel(&chain, GENESIS + (report.epoch as i64 + 1) * DAY + 60).await;
+        for pool in &pools {
+            let vote = pool.call(&alice, "submit_epoch", &commitment).await;
+            assert!(finalized(&vote), "one vote of one keeper finalises");
+            assert_eq!(pool.query::<u64>("next_epoch", ()).await, report.epoch + 1);
+        }
+        distributed += report.distributed;
+    }
+    assert!(distributed > 0);
+
+    // The month's real claim leaves: each wallet's total over January's epochs.
+    let mut totals: BTreeMap<[u8; 20], u128> = BTreeMap::new();
+    for report in &reports {
+        for (w, r) in report.wallets.iter().zip(&report.rewards) {
+            *totals.entry(w.0).or_default() += r;
+        }
+    }
+    let real: Vec<ClaimLeaf> = totals
+        .iter()
+        .filter(|(_, amount)| **amount > 0)
+        .map(|(wallet, amount)| ClaimLeaf {
+            month_index: JANUARY_2026,
+            wallet: *wallet,
+            amount: *amount,
+        })
+        .collect();
+    assert!(real.len() >= 2);
+    assert_eq!(real.iter().map(|l| l.amount).sum::<u128>(), distributed);
+    assert!(
+        real.iter().all(|l| l.wallet[..16] != [0xf1; 16]),
+        "fillers are distinct"
+    );
+
+    // Each pool's month root over its own tree; only the root and one proof are kept.
+    let mut prepared = Vec::new();
+    for (pool, n) in pools.iter().zip(SIZES) {
+        let p = prepare(n, &real);
+        eprintln!("timing: built the {n}-leaf claim tree in {:.2?}", p.build);
+        let root = MonthRoot {
+            month_index: JANUARY_2026,
+            claims_root: p.root,
+            total: distributed,
+            claim_price: CLAIM_PRICE,
+        };
+        assert!(finalized(&pool.call(&alice, "submit_month", &root).await));
+        prepared.push(p);
+    }
+
+    // In the claim window: in each pool, the deepest real leaf claims to a fresh beneficiary (its
+    // FLEXE balance cell is new, as for a first claim); Eve relays and pays the cost, with an
+    // allowance left over so that the claim does not free her allowance cell. Every claim then
+    // meets the same storage, whatever the tree size.
+    travel(&chain, FEB_1 + 3600).await;
+    let mut figures = Vec::new();
+    for (i, (pool, p)) in pools.iter().zip(&prepared).enumerate() {
+        let beneficiary = AccountId32([0xb0 + i as u8; 32]);
+        let ClaimLeaf { wallet, amount, .. } = p.leaf;
+        let key = wallets
+            .iter()
+            .find(|k| k.address() == wallet)
+            .expect("a real leaf's key");
+        let message = flex_evm::claim_message(&pool.address.0, JANUARY_2026, &wallet, amount, &beneficiary.0);
+        let signature = key.sign_personal(message.as_bytes()).unwrap();
+        let args = |proof: Vec<Hash>| {
+            (
+                JANUARY_2026,
+                wallet,
+                amount,
+                proof,
+                signature,
+                beneficiary.clone(),
+            )
+        };
+        let cost: Result<u128, ()> = pool.query("claim_cost", (JANUARY_2026, amount)).await;
+        let cost = cost.unwrap();
+        assert!(cost > 0);
+        pay.call(&eve, "PSP22::approve", (&pool.address, 2 * cost)).await;
+
+        // A proof one hash short does not reach the root.
+        let short = p.proof[..p.proof.len() - 1].to_vec();
+        pool.call_fails(&eve, "claim", args(short), "InvalidProof").await;
+
+        assert_eq!(psp22_balance(&flexe, &beneficiary).await, 0);
+        let before = (
+            psp22_balance(&flexe, &beneficiary).await,
+            psp22_balance(&flexe, &pool.address).await,
+            psp22_balance(&pay, &treasury).await,
+        );
+        let call_bytes = pool.data("claim", args(p.proof.clone())).len();
+        let claimed = pool.call(&eve, "claim", args(p.proof.clone())).await;
+        assert_eq!(
+            psp22_balance(&flexe, &beneficiary).await,
+            before.0 + amount,
+            "{} leaves: beneficiary paid",
+            p.n
+        );
+        assert_eq!(psp22_balance(&flexe, &pool.address).await, before.1 - amount);
+        assert_eq!(psp22_balance(&pay, &treasury).await, before.2 + cost);
+        assert!(pool.query::<bool>("is_claimed", (JANUARY_2026, wallet)).await);
+        figures.push((p.n, p.proof.len(), call_bytes, claimed));
+    }
+
+    // The tree's size shows only in the proof: more hashes, more ref_time; same storage.
+    for w in figures.windows(2) {
+        assert!(w[0].3.gas_required.ref_time < w[1].3.gas_required.ref_time);
+        assert_eq!(w[0].3.storage_deposit, w[1].3.storage_deposit);
+    }
+    for (n, proof_len, call_bytes, dry) in figures {
+        eprintln!(
+            "figure: claim, tree of {n} leaves: proof {proof_len} hashes, call data {call_bytes} \
+             bytes; gas_required ref_time {} proof_size {}; gas_consumed ref_time {} proof_size {}; \
+             storage deposit {:?}",
+            dry.gas_required.ref_time,
+            dry.gas_required.proof_size,
+            dry.gas_consumed.ref_time,
+            dry.gas_consumed.proof_size,
+            dry.storage_deposit,
+        );
+    }
+    eprintln!(
+        "figure: baseline PSP22::transfer to a new holder: gas_required ref_time {} proof_size {}; \
+         gas_consumed ref_time {} proof_size {}; storage deposit {:?}",
+        transfer.gas_required.ref_time,
+        transfer.gas_required.proof_size,
+        transfer.gas_consumed.ref_time,
+        transfer.gas_consumed.proof_size,
+        transfer.storage_deposit,
+    );
+    for b in [&token_bundle, &pool_bundle] {
+        eprintln!("figure: code size {}: {} bytes of Wasm", b.name, b.wasm.len());
+    }
+}
