@@ -1,0 +1,255 @@
+//! The API's answers and error cases, against a real SQLite store (no chain).
+
+use super::*;
+use flex_store::{ClaimRow, EpochRecord, Phase, ScoreRow, SqliteStore, StoredTree, WalletRow};
+
+async fn get(app: &Router, uri: &str) -> (StatusCode, Value) {
+    use tower_service_call::call;
+    call(app, uri).await
+}
+
+mod tower_service_call {
+    use super::*;
+    pub async fn call(app: &Router, uri: &str) -> (StatusCode, Value) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = app.clone();
+        let server = tokio::spawn(async move { axum::serve(listener, router).await });
+        let (status, body) = raw_get(addr, uri).await;
+        server.abort();
+        let v = serde_json::from_str(&body).unwrap_or(Value::String(body));
+        (status, v)
+    }
+
+    /// A minimal HTTP/1.1 GET (keeps the test free of an HTTP client dependency).
+    async fn raw_get(addr: std::net::SocketAddr, uri: &str) -> (StatusCode, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(format!("GET {uri} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.unwrap();
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        let code: u16 = text[9..12].parse().unwrap();
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|x| x.1.to_string())
+            .unwrap_or_default();
+        (StatusCode::from_u16(code).unwrap(), body)
+    }
+}
+
+fn fixture() -> (tempfile::TempDir, Router) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("k.db")).unwrap();
+    let g = 1_769_644_800i64;
+    store
+        .import(
+            "t",
+            &[WalletRow {
+                address: [0xaa; 20],
+                connected_at: g + 5,
+            }],
+            &[],
+        )
+        .unwrap();
+    let rec = EpochRecord {
+        epoch: 0,
+        month_index: 24312,
+        phase: Phase::Voted,
+        commitment: vec![1, 2],
+        commitment_hash: [1; 32],
+        scores_root: [2; 32],
+        active: 1,
+        ranked: 0,
+        multiplier_sum: 100,
+        total_weight: (5u128 << 64) | (1u128 << 63),
+        pool: 0,
+        distributed: 0,
+        wallet_index: 0,
+        halving: 0,
+        snapshot: 0,
+        forecast: 0,
+        wallets: 1,
+        voted: true,
+        note: String::new(),
+        updated_at: 0,
+    };
+    let rows = [ScoreRow {
+        wallet: [0xaa; 20],
+        score: 15,
+        weight: 5u128 << 64,
+        reward: 42,
+    }];
+    store.save_epoch(&rec, &rows).unwrap();
+    // A two-leaf claim tree built by flex-merkle.
+    let leaves = vec![
+        flex_merkle::ClaimLeaf {
+            month_index: 24312,
+            wallet: [0xaa; 20],
+            amount: 42,
+        },
+        flex_merkle::ClaimLeaf {
+            month_index: 24312,
+            wallet: [0xbb; 20],
+            amount: 8,
+        },
+    ];
+    let tree = flex_merkle::StandardMerkleTree::of(leaves.clone()).unwrap();
+    let stored = StoredTree {
+        root: tree.root(),
+        nodes: tree.tree().to_vec(),
+        leaves: leaves
+            .iter()
+            .enumerate()
+            .map(|(i, l)| ClaimRow {
+                wallet: l.wallet,
+                amount: l.amount,
+                tree_index: tree.tree_index(i).unwrap() as u32,
+            })
+            .collect(),
+    };
+    let month = flex_store::MonthRecord {
+        month_index: 24312,
+        phase: Phase::Finalized,
+        root: vec![],
+        root_hash: [3; 32],
+        claims_root: tree.root(),
+        total: 50,
+        claim_price: 0,
+        first_epoch: 0,
+        end_epoch: 3,
+        claims: 2,
+        voted: true,
+        note: String::new(),
+        updated_at: 0,
+    };
+    store.save_month(&month, &stored).unwrap();
+    let api = Api::new(Arc::new(store), Arc::new(Status::default()), [0x11; 32], Some(g));
+    (dir, api.router())
+}
+
+#[tokio::test]
+async fn answers_and_errors() {
+    let (_dir, app) = fixture();
+    let (s, v) = get(&app, "/v1/wallets/0xAAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["scores"], "F");
+    assert_eq!(v["epochs"][0]["weight"], "5");
+    assert_eq!(v["epochs"][0]["reward"], "42");
+    assert_eq!(v["connection_epoch"], 0);
+
+    let b = "0x2222222222222222222222222222222222222222222222222222222222222222";
+    let (s, v) = get(
+        &app,
+        &format!("/v1/claims/24312/0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa?beneficiary={b}"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["amount"], "42");
+    assert_eq!(v["root_status"], "finalized");
+    assert_eq!(v["claim_status"], "unknown (chain unreachable)");
+    let expected = flex_evm::claim_message(&[0x11; 32], 24312, &[0xaa; 20], 42, &[0x22; 32]);
+    assert_eq!(v["message"], expected.as_str());
+    // The proof verifies against the root.
+    let proof: Vec<[u8; 32]> = v["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| <[u8; 32]>::try_from(hex::decode(&h.as_str().unwrap()[2..]).unwrap()).unwrap())
+        .collect();
+    let root = <[u8; 32]>::try_from(hex::decode(&v["claims_root"].as_str().unwrap()[2..]).unwrap()).unwrap();
+    let leaf = flex_merkle::ClaimLeaf {
+        month_index: 24312,
+        wallet: [0xaa; 20],
+        amount: 42,
+    };
+    assert!(flex_merkle::verify(&root, &leaf, &proof));
+
+    let (s, v) = get(&app, "/v1/epochs/0").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["total_weight"], "5.5");
+    assert_eq!(v["status"], "voted");
+
+    for (uri, status, code) in [
+        ("/v1/wallets/0x12", StatusCode::BAD_REQUEST, "bad_address"),
+        (
+            "/v1/wallets/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            StatusCode::BAD_REQUEST,
+            "bad_address",
+        ),
+        (
+            "/v1/wallets/0xzzaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            StatusCode::BAD_REQUEST,
+            "bad_address",
+        ),
+        (
+            "/v1/wallets/0xcccccccccccccccccccccccccccccccccccccccc",
+            StatusCode::NOT_FOUND,
+            "unknown_wallet",
+        ),
+        (
+            "/v1/claims/jan/0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            StatusCode::BAD_REQUEST,
+            "bad_month",
+        ),
+        (
+            "/v1/claims/-1/0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            StatusCode::BAD_REQUEST,
+            "bad_month",
+        ),
+        (
+            "/v1/claims/24313/0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            StatusCode::NOT_FOUND,
+            "unknown_month",
+        ),
+        (
+            "/v1/claims/24312/0xcccccccccccccccccccccccccccccccccccccccc",
+            StatusCode::NOT_FOUND,
+            "no_claim",
+        ),
+        ("/v1/claims/24312/0xbad", StatusCode::BAD_REQUEST, "bad_address"),
+        (
+            "/v1/claims/24312/0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa?beneficiary=0x12",
+            StatusCode::BAD_REQUEST,
+            "bad_beneficiary",
+        ),
+        ("/v1/epochs/x", StatusCode::BAD_REQUEST, "bad_epoch"),
+        ("/v1/epochs/9", StatusCode::NOT_FOUND, "unknown_epoch"),
+        ("/v2/nothing", StatusCode::NOT_FOUND, "not_found"),
+    ] {
+        let (s, v) = get(&app, uri).await;
+        assert_eq!(s, status, "{uri}: {v}");
+        assert_eq!(v["error"]["code"], code, "{uri}: {v}");
+        assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+
+    let (s, v) = get(&app, "/health").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["status"], "degraded", "no chain connected");
+    assert_eq!(v["last_epoch"], 0);
+    let (s, v) = get(&app, "/v1/openapi.json").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["openapi"], "3.1.0");
+    assert!(v["paths"]["/v1/claims/{month}/{address}"].is_object());
+    let (s, v) = get(&app, "/metrics").await;
+    assert_eq!(s, StatusCode::OK);
+    let text = v.as_str().unwrap();
+    assert!(
+        text.contains("flex_api_requests_total{route=\"claims\",status=\"4xx\"} 6"),
+        "{text}"
+    );
+    assert!(text.contains("flex_chain_connected 0"));
+}
+
+#[test]
+fn exact_weight_decimals() {
+    assert_eq!(u64f64_decimal(0), "0");
+    assert_eq!(u64f64_decimal(5 << 64), "5");
+    assert_eq!(u64f64_decimal(1 << 62), "0.25");
+    assert_eq!(
+        u64f64_decimal(1),
+        "0.0000000000000000000542101086242752217003726400434970855712890625"
+    );
+}
