@@ -2,8 +2,10 @@
 
 use clap::{Parser, Subcommand};
 
+mod claim_cmd;
 mod merkle_cmd;
 mod replay;
+mod run_cmd;
 
 #[derive(Parser)]
 #[command(name = "flex-keeper", version, about = "Flex epoch rewards keeper")]
@@ -18,15 +20,24 @@ enum Command {
     Merkle(merkle_cmd::MerkleArgs),
     /// Replay epochs from a pool file and a weight table; prints one JSON document.
     Replay(replay::ReplayArgs),
+    /// Run the keeper service: import activity, close epochs, commit on chain, serve the API.
+    Run(run_cmd::RunArgs),
+    /// Claim a month's reward for an EVM wallet: proof from a keeper's API, signed, submitted.
+    Claim(claim_cmd::ClaimArgs),
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run(_)) {
+        // `run` sets up its logs from its config.
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     match cli.command {
+        Command::Run(args) => run_cmd::run(args),
+        Command::Claim(args) => claim_cmd::run(args),
         Command::Merkle(args) => merkle_cmd::run(args),
         Command::Replay(args) => replay::run(args),
     }

@@ -1,0 +1,162 @@
+//! `flex-keeper claim`: a wallet claims its month's reward. Fetches the amount and proof from a
+//! keeper's API, checks the message against `docs/PROTOCOL.md`, signs it with the wallet's EVM key
+//! (EIP-191), pays the claim cost from the submitting account and submits the claim.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use anyhow::{anyhow, bail, Context};
+use clap::Args;
+use flex_chain::{AccountId32, Chain, ContractBundle, Keypair};
+use flex_evm::EvmKey;
+use flex_service::config::parse_account;
+use flex_service::PoolClient;
+use serde_json::{json, Value};
+use subxt_signer::SecretUri;
+
+/// `PSP22::approve` (the PSP22 standard's selector, as `flex_token` implements it).
+const PSP22_APPROVE: [u8; 4] = [0xb2, 0x0f, 0x1b, 0xbd];
+
+#[derive(Debug, Args)]
+pub struct ClaimArgs {
+    /// Month index (year*12 + month-1).
+    #[arg(long)]
+    month: u32,
+    /// File holding the wallet's secp256k1 private key (64 hex digits).
+    #[arg(long, value_name = "FILE")]
+    wallet_key: PathBuf,
+    /// The 32-byte account that receives the tokens (0x + 64 hex digits).
+    #[arg(long, value_name = "ACCOUNT")]
+    beneficiary: String,
+    /// A keeper's API.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    api: String,
+    /// The chain's WebSocket RPC.
+    #[arg(long, default_value = "ws://127.0.0.1:9944")]
+    url: String,
+    /// Secret URI of the account that submits the claim and pays its cost (a dev account by default).
+    #[arg(
+        long,
+        default_value = "//Alice",
+        env = "FLEX_CLAIM_SIGNER",
+        hide_env_values = true
+    )]
+    signer: String,
+    /// The reward pool's .contract bundle (default: $FLEX_INK_DIR, $CARGO_TARGET_DIR/ink or target/ink).
+    #[arg(long, value_name = "FILE")]
+    bundle: Option<PathBuf>,
+}
+
+fn default_bundle() -> PathBuf {
+    let dir = std::env::var_os("FLEX_INK_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(|t| PathBuf::from(t).join("ink")))
+        .unwrap_or_else(|| PathBuf::from("target/ink"));
+    dir.join("flex_reward_pool/flex_reward_pool.contract")
+}
+
+fn hex_bytes<const N: usize>(v: &Value, what: &str) -> anyhow::Result<[u8; N]> {
+    let s = v
+        .as_str()
+        .ok_or_else(|| anyhow!("the API answer has no {what}"))?;
+    let bytes = hex::decode(s.trim_start_matches("0x")).with_context(|| format!("{what} is not hex"))?;
+    <[u8; N]>::try_from(bytes).map_err(|_| anyhow!("{what} is not {N} bytes"))
+}
+
+pub fn run(args: ClaimArgs) -> anyhow::Result<()> {
+    let key = EvmKey::from_file(&args.wallet_key)?;
+    let beneficiary = parse_account(&args.beneficiary).map_err(|e| anyhow!("--beneficiary: {e}"))?;
+    let uri = SecretUri::from_str(&args.signer).map_err(|_| anyhow!("--signer: not a secret URI"))?;
+    let signer = Keypair::from_uri(&uri).map_err(|_| anyhow!("--signer: not a valid sr25519 secret"))?;
+    let bundle_path = args.bundle.clone().unwrap_or_else(default_bundle);
+    let bundle = ContractBundle::load(&bundle_path)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let wallet = key.address();
+        let url = format!(
+            "{}/v1/claims/{}/{}?beneficiary=0x{}",
+            args.api.trim_end_matches('/'),
+            args.month,
+            flex_evm::address_hex(&wallet),
+            hex::encode(beneficiary)
+        );
+        let resp = reqwest::get(&url).await.with_context(|| format!("GET {url}"))?;
+        let status = resp.status();
+        let body: Value = resp
+            .json()
+            .await
+            .with_context(|| format!("GET {url}: not JSON"))?;
+        if !status.is_success() {
+            bail!(
+                "the keeper API refused ({status}): {}",
+                body["error"]["message"].as_str().unwrap_or("?")
+            );
+        }
+        let amount: u128 = body["amount"]
+            .as_str()
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(|| anyhow!("the API answer has no amount"))?;
+        let contract: [u8; 32] = hex_bytes(&body["contract"], "contract")?;
+        let proof = body["proof"]
+            .as_array()
+            .ok_or_else(|| anyhow!("the API answer has no proof"))?
+            .iter()
+            .map(|h| hex_bytes::<32>(h, "proof element"))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        // Sign only the message we build ourselves; the API's copy must match it.
+        let message = flex_evm::claim_message(&contract, args.month, &wallet, amount, &beneficiary);
+        if body["message"].as_str() != Some(message.as_str()) {
+            bail!("the API's claim message differs from docs/PROTOCOL.md's; not signing");
+        }
+        let signature = key.sign_personal(message.as_bytes())?;
+        let chain = Chain::connect(&args.url).await?;
+        let pool = PoolClient {
+            chain: chain.clone(),
+            bundle,
+            address: AccountId32(contract),
+            signer: signer.clone(),
+        };
+        let cost: Result<u128, ()> = pool.query("claim_cost", (args.month, amount)).await?;
+        let cost = cost.map_err(|_| anyhow!("month {} is not finalised on chain", args.month))?;
+        if cost > 0 {
+            let token: AccountId32 = pool.query("payment_token", ()).await?;
+            let mut data = PSP22_APPROVE.to_vec();
+            codec::Encode::encode_to(&(&pool.address, cost), &mut data);
+            chain
+                .call(&signer, &token, 0, &data)
+                .await
+                .context("approving the claim cost on the payment token")?;
+        }
+        let block = pool
+            .call(
+                "claim",
+                (
+                    args.month,
+                    wallet,
+                    amount,
+                    proof,
+                    signature,
+                    AccountId32(beneficiary),
+                ),
+            )
+            .await?;
+        let claimed = pool.is_claimed(args.month, wallet).await?;
+        println!(
+            "{}",
+            json!({
+                "month_index": args.month,
+                "wallet": flex_evm::address_hex(&wallet),
+                "amount": amount.to_string(),
+                "beneficiary": format!("0x{}", hex::encode(beneficiary)),
+                "cost": cost.to_string(),
+                "submitter": flex_chain::account_of(&signer).to_string(),
+                "block": block,
+                "claimed": claimed,
+            })
+        );
+        Ok(())
+    })
+}

@@ -1,0 +1,91 @@
+//! `flex-keeper run --config keeper.toml`: the keeper service and its API.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use flex_service::{Config, Keeper, LogFormat, Status};
+use flex_store::SqliteStore;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The keeper's configuration (TOML; every key can be overridden by FLEX_<SECTION>_<KEY>).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+}
+
+fn init_logs(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second init (tests calling twice) is harmless.
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    let config = Config::load(&args.config)?;
+    init_logs(&config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let store = Arc::new(
+            SqliteStore::open(&config.store_path).with_context(|| format!("{}: store.path", config.file))?,
+        );
+        let status = Arc::new(Status::default());
+        let keeper = Keeper::new(config.clone(), store.clone(), status.clone())?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut api_task = None;
+        if let Some(addr) = config.listen {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("{}: api.listen: cannot listen on {addr}", config.file))?;
+            tracing::info!(%addr, "API listening");
+            let api = flex_api::Api::new(store.clone(), status.clone(), config.contract, config.genesis);
+            let mut rx = stop_rx.clone();
+            api_task = Some(tokio::spawn(async move {
+                let stop = async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                };
+                if let Err(e) = api.serve(listener, stop).await {
+                    tracing::error!(error = %e, "API server failed");
+                }
+            }));
+        }
+        let result = keeper.run(shutdown_signal()).await;
+        let _ = stop_tx.send(true);
+        if let Some(t) = api_task {
+            let _ = t.await;
+        }
+        result.map_err(anyhow::Error::from)
+    })
+}
