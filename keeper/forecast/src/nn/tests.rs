@@ -1,0 +1,141 @@
+use super::*;
+
+fn tiny() -> Network<f64> {
+    // LSTM(1) -> LSTM(1) -> Dense(1) on one feature; gate order i, f, g, o.
+    let shape = Shape {
+        input: 1,
+        hidden1: 1,
+        hidden2: 1,
+    };
+    let mut params = Vec::new();
+    params.extend([0.5, -0.25, 0.75, 1.0]); // l1 wx
+    params.extend([0.1, 0.2, -0.3, 0.4]); // l1 wh
+    params.extend([0.0, 1.0, 0.0, 0.0]); // l1 b
+    params.extend([-0.6, 0.3, 0.9, 0.2]); // l2 wx
+    params.extend([0.5, -0.5, 0.25, 0.1]); // l2 wh
+    params.extend([0.1, 1.0, -0.1, 0.0]); // l2 b
+    params.extend([1.5, -0.2]); // dense w, b
+    assert_eq!(params.len(), Layout::new(shape).len);
+    Network { shape, params }
+}
+
+#[test]
+fn cell_forward_matches_hand_computation() {
+    // Step 1 of layer 1 with x = 0.5, h = c = 0: z = b + wx * x = (0.25, 0.875, 0.375, 0.5);
+    // i = s(0.25) = 0.5621765, f = s(0.875), g = tanh(0.375) = 0.3583574, o = s(0.5) = 0.6224593;
+    // c = i * g = 0.2014601; h = o * tanh(c) = 0.1237313. Step 2 (x = -1) and layer 2 the same
+    // way, written out in double precision; output = 1.5 * h2[last] - 0.2.
+    let net = tiny();
+    let mut ws = Workspace::default();
+    let out = net.forward(&[0.5, -1.0], 2, 1, &mut ws).to_vec();
+    let h1 = [0.12373130917646843, -0.025691869518105852];
+    let h2 = [0.0029115450496113465, -0.030017306125241918];
+    for t in 0..2 {
+        assert!((ws.l1.h[t] - h1[t]).abs() < 1e-15, "layer 1 step {t}");
+        assert!((ws.l2.h[t] - h2[t]).abs() < 1e-15, "layer 2 step {t}");
+    }
+    assert!((out[0] - -0.24502595918786288).abs() < 1e-15);
+    assert!((ws.l1.c[0] - 0.2014601).abs() < 1e-6);
+    assert!((ws.l1.h[0] - 0.1237313).abs() < 1e-6);
+}
+
+fn sample(n: usize, rng: &mut Rng) -> Vec<f64> {
+    (0..n).map(|_| rng.normal()).collect()
+}
+
+#[test]
+fn gradient_matches_finite_differences() {
+    let shape = Shape {
+        input: 2,
+        hidden1: 3,
+        hidden2: 2,
+    };
+    let mut net = Network::<f64>::new(shape, 7);
+    let mut rng = Rng::new(99);
+    // Move every parameter off Keras' init so every path carries gradient.
+    for p in net.params.iter_mut() {
+        *p += 0.3 * rng.normal();
+    }
+    let (steps, batch) = (4, 3);
+    let x = sample(steps * batch * shape.input, &mut rng);
+    let y = sample(batch, &mut rng);
+    let mut ws = Workspace::default();
+    let mut grad = vec![0.0; net.params.len()];
+    net.loss_and_grad(&x, &y, steps, batch, &mut ws, &mut grad);
+    let eps = 1e-6;
+    let mut scratch = vec![0.0; net.params.len()];
+    for k in 0..net.params.len() {
+        let orig = net.params[k];
+        net.params[k] = orig + eps;
+        let up = net.loss_and_grad(&x, &y, steps, batch, &mut ws, &mut scratch);
+        net.params[k] = orig - eps;
+        let down = net.loss_and_grad(&x, &y, steps, batch, &mut ws, &mut scratch);
+        net.params[k] = orig;
+        let numeric = (up - down) / (2.0 * eps);
+        let err = (numeric - grad[k]).abs() / (numeric.abs() + grad[k].abs()).max(1e-6);
+        assert!(err < 1e-5, "param {k}: analytic {} numeric {numeric}", grad[k]);
+    }
+}
+
+#[test]
+fn adam_step_matches_keras_formula() {
+    let mut p = vec![1.0f64, -2.0];
+    let mut adam = Adam::new(2, 0.1);
+    adam.step(&mut p, &[0.5, -4.0]);
+    // First step: m = 0.1 g, v = 0.001 g^2, lr_t = lr * sqrt(1 - 0.999) / (1 - 0.9).
+    let lr_t = 0.1 * 0.001f64.sqrt() / 0.1;
+    let exp0 = 1.0 - lr_t * 0.05 / ((0.001f64 * 0.25).sqrt() + 1e-7);
+    let exp1 = -2.0 + lr_t * 0.4 / ((0.001f64 * 16.0).sqrt() + 1e-7);
+    assert!((p[0] - exp0).abs() < 1e-12);
+    assert!((p[1] - exp1).abs() < 1e-12);
+}
+
+#[test]
+fn init_is_seeded_and_keras_shaped() {
+    let shape = Shape::seed(4);
+    let a = Network::<f32>::new(shape, 1);
+    let b = Network::<f32>::new(shape, 1);
+    let c = Network::<f32>::new(shape, 2);
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    let lay = a.layout();
+    let h = shape.hidden1;
+    let bias = &a.params[lay.l1_b..lay.l2_wx];
+    assert!(bias[..h].iter().all(|&v| v == 0.0));
+    assert!(bias[h..2 * h].iter().all(|&v| v == 1.0));
+    let wh = &a.params[lay.l1_wh..lay.l1_b];
+    for r in 0..3 {
+        for q in 0..3 {
+            let d: f32 = (0..4 * h).map(|k| wh[r * 4 * h + k] * wh[q * 4 * h + k]).sum();
+            let want = if r == q { 1.0 } else { 0.0 };
+            assert!((d - want).abs() < 1e-5, "rows {r},{q}: {d}");
+        }
+    }
+}
+
+#[test]
+fn training_reduces_loss_on_a_learnable_batch() {
+    let shape = Shape {
+        input: 1,
+        hidden1: 8,
+        hidden2: 4,
+    };
+    let mut net = Network::<f32>::new(shape, 3);
+    let (steps, batch) = (5, 8);
+    let mut rng = Rng::new(5);
+    let xs: Vec<f32> = (0..steps * batch).map(|_| rng.normal() as f32).collect();
+    // Target: the window's mean.
+    let y: Vec<f32> = (0..batch)
+        .map(|r| (0..steps).map(|t| xs[t * batch + r]).sum::<f32>() / 5.0)
+        .collect();
+    let mut ws = Workspace::default();
+    let mut grad = vec![0.0; net.params.len()];
+    let mut adam = Adam::new(net.params.len(), 1e-2);
+    let first = net.loss_and_grad(&xs, &y, steps, batch, &mut ws, &mut grad);
+    let mut last = first;
+    for _ in 0..300 {
+        last = net.loss_and_grad(&xs, &y, steps, batch, &mut ws, &mut grad);
+        adam.step(&mut net.params, &grad);
+    }
+    assert!(last < first * 0.05, "{first} -> {last}");
+}

@@ -1,0 +1,121 @@
+//! Windows, the chronological split and normalisation.
+//!
+//! Sample `k` (for `k` in `0..rows - window`) feeds rows `k..k + window` (every column, oldest
+//! first) and predicts the target column at row `k + window`. The first
+//! `floor(samples * train_fraction)` samples train the model, the rest are held out: the split is
+//! chronological, so every held-out target comes after every training target.
+//!
+//! Normalisation is a per-column z-score, `(v - mean) / std`, with `mean` and the population `std`
+//! taken over the rows the training samples touch (`0..train + window`), never the held-out
+//! rows; a column with zero spread gets `std = 1`. The statistics are stored with the model and
+//! reused unchanged for evaluation and prediction.
+
+use serde::{Deserialize, Serialize};
+
+use crate::history::History;
+use crate::ForecastError;
+
+/// Per-column z-score statistics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Normaliser {
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
+}
+
+impl Normaliser {
+    pub fn fit(h: &History, rows: usize) -> Self {
+        let mut mean = Vec::new();
+        let mut std = Vec::new();
+        for col in &h.data {
+            let xs = &col[..rows.min(col.len())];
+            let n = xs.len().max(1) as f64;
+            let m = xs.iter().sum::<f64>() / n;
+            let v = xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n;
+            mean.push(m);
+            std.push(if v > 0.0 { v.sqrt() } else { 1.0 });
+        }
+        Self { mean, std }
+    }
+
+    pub fn apply(&self, col: usize, v: f64) -> f64 {
+        (v - self.mean[col]) / self.std[col]
+    }
+
+    pub fn invert(&self, col: usize, v: f64) -> f64 {
+        v * self.std[col] + self.mean[col]
+    }
+
+    /// The whole history, normalised, column-major.
+    pub fn transform(&self, h: &History) -> Vec<Vec<f64>> {
+        h.data
+            .iter()
+            .enumerate()
+            .map(|(c, col)| col.iter().map(|&v| self.apply(c, v)).collect())
+            .collect()
+    }
+}
+
+/// How a history splits into training and held-out samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    pub window: usize,
+    pub samples: usize,
+    pub train: usize,
+}
+
+impl Split {
+    pub fn new(rows: usize, window: usize, train_fraction: f64) -> Result<Self, ForecastError> {
+        if window == 0 {
+            return Err(ForecastError::Config("window must be at least 1".into()));
+        }
+        if !(train_fraction > 0.0 && train_fraction < 1.0) {
+            return Err(ForecastError::Config(format!(
+                "train fraction {train_fraction} is not in (0, 1)"
+            )));
+        }
+        let samples = rows.saturating_sub(window);
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let train = (samples as f64 * train_fraction).floor() as usize;
+        if train < 1 || train >= samples {
+            let needed = window + (2.0 / train_fraction.min(1.0 - train_fraction)).ceil() as usize;
+            return Err(ForecastError::TooShort {
+                rows,
+                window,
+                train_fraction,
+                needed,
+            });
+        }
+        Ok(Self {
+            window,
+            samples,
+            train,
+        })
+    }
+
+    /// Rows touched by training samples (inputs and targets).
+    pub fn train_rows(&self) -> usize {
+        self.train + self.window
+    }
+
+    pub fn test(&self) -> std::ops::Range<usize> {
+        self.train..self.samples
+    }
+}
+
+/// Gathers samples (each starting at row `start`) into a time-major `window x batch x columns`
+/// `f32` buffer; `starts` may go past `samples` for the final forecast (rows must exist).
+pub fn gather(norm: &[Vec<f64>], window: usize, starts: &[usize], out: &mut Vec<f32>) {
+    let d = norm.len();
+    let b = starts.len();
+    out.clear();
+    out.resize(window * b * d, 0.0);
+    for (r, &s) in starts.iter().enumerate() {
+        for t in 0..window {
+            for (c, col) in norm.iter().enumerate() {
+                #[allow(clippy::cast_possible_truncation)]
+                let v = col[s + t] as f32;
+                out[(t * b + r) * d + c] = v;
+            }
+        }
+    }
+}
