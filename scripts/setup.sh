@@ -22,6 +22,13 @@ die() { printf '\033[1;31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
 
 mkdir -p "$FLEX_CACHE/bin"
 
+# One setup at a time per cache: two concurrent `npm ci` in one directory break each other's builds.
+exec 9>"$FLEX_CACHE/setup.lock"
+if ! flock -n 9; then
+    log "another setup is running; waiting for it"
+    flock 9
+fi
+
 apt_packages() {
     local pkgs=(rustc-web cargo-web rust-web-src rust-web-clippy lld-22 binaryen wabt
         pkg-config libssl-dev nodejs wrk sqlite3 ca-certificates curl)
