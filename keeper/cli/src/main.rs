@@ -2,7 +2,9 @@
 
 use clap::{Parser, Subcommand};
 
+mod balance_cmd;
 mod claim_cmd;
+mod forecast_cmd;
 mod merkle_cmd;
 mod replay;
 mod run_cmd;
@@ -24,6 +26,10 @@ enum Command {
     Run(run_cmd::RunArgs),
     /// Claim a month's reward for an EVM wallet: proof from a keeper's API, signed, submitted.
     Claim(claim_cmd::ClaimArgs),
+    /// Forecasts (prediction layer): train, predict, evaluate an LSTM against naive baselines.
+    Forecast(forecast_cmd::ForecastArgs),
+    /// Assign tasks to validators minimising the variance of their load factor.
+    Balance(balance_cmd::BalanceArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,5 +46,7 @@ fn main() -> anyhow::Result<()> {
         Command::Claim(args) => claim_cmd::run(args),
         Command::Merkle(args) => merkle_cmd::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Forecast(args) => forecast_cmd::run(args),
+        Command::Balance(args) => balance_cmd::run(args),
     }
 }

@@ -1,7 +1,7 @@
 //! Forecaster training benchmark (not a test), the Rust side of `bench/keras_reference.py`: same
 //! CSV, window, split, normalisation, batch size and epochs. Prints seconds per epoch and held-out
 //! MSE (normalised and in the target's units) with the baselines.
-//! Run: `cargo bench -p flex-forecast --bench train -- CSV TARGET WINDOW EPOCHS SEASON`.
+//! Run: `cargo bench -p flex-forecast --bench train -- CSV TARGET WINDOW EPOCHS SEASON [SEED]`.
 
 use std::path::PathBuf;
 
@@ -19,6 +19,7 @@ fn main() {
         window: num(2, 14),
         epochs: num(3, 30),
         season: num(4, 7),
+        seed: num(5, 1) as u64,
         ..Default::default()
     };
     let h = History::read(&csv).unwrap_or_else(|e| panic!("{e}"));
@@ -26,11 +27,12 @@ fn main() {
     let m = &f.models[0];
     let e = &m.evaluation;
     println!(
-        "rust {} target={} window={} epochs={} train_samples={} test_samples={}",
+        "rust {} target={} window={} epochs={} seed={} train_samples={} test_samples={}",
         csv.display(),
         target,
         config.window,
         config.epochs,
+        config.seed,
         m.train.samples,
         e.test_samples
     );

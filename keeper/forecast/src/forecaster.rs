@@ -316,7 +316,10 @@ pub fn evaluate_target(
         published: Source::Model,
     };
     if let Some(best) = ev.best_baseline() {
-        if !(mse < best.mse.unwrap_or(f64::INFINITY)) {
+        // The model must be strictly better (a NaN error never is).
+        let model_wins =
+            mse.partial_cmp(&best.mse.unwrap_or(f64::INFINITY)) == Some(std::cmp::Ordering::Less);
+        if !model_wins {
             ev.published = Source::Baseline(best.baseline);
         }
     }

@@ -213,7 +213,7 @@ impl History {
             index_name: "epoch".into(),
             index: Vec::with_capacity(epochs),
             columns: EPOCH_COLUMNS.iter().map(|s| (*s).to_owned()).collect(),
-            data: vec![Vec::with_capacity(epochs); 4],
+            data: (0..4).map(|_| Vec::with_capacity(epochs)).collect(),
         };
         for t in 0..epochs {
             let tf = t as f64;

@@ -64,7 +64,7 @@ fn gradient_matches_finite_differences() {
     net.loss_and_grad(&x, &y, steps, batch, &mut ws, &mut grad);
     let eps = 1e-6;
     let mut scratch = vec![0.0; net.params.len()];
-    for k in 0..net.params.len() {
+    for (k, &analytic) in grad.iter().enumerate() {
         let orig = net.params[k];
         net.params[k] = orig + eps;
         let up = net.loss_and_grad(&x, &y, steps, batch, &mut ws, &mut scratch);
@@ -72,8 +72,8 @@ fn gradient_matches_finite_differences() {
         let down = net.loss_and_grad(&x, &y, steps, batch, &mut ws, &mut scratch);
         net.params[k] = orig;
         let numeric = (up - down) / (2.0 * eps);
-        let err = (numeric - grad[k]).abs() / (numeric.abs() + grad[k].abs()).max(1e-6);
-        assert!(err < 1e-5, "param {k}: analytic {} numeric {numeric}", grad[k]);
+        let err = (numeric - analytic).abs() / (numeric.abs() + analytic.abs()).max(1e-6);
+        assert!(err < 1e-5, "param {k}: analytic {analytic} numeric {numeric}");
     }
 }
 
@@ -138,4 +138,39 @@ fn training_reduces_loss_on_a_learnable_batch() {
         adam.step(&mut net.params, &grad);
     }
     assert!(last < first * 0.05, "{first} -> {last}");
+}
+
+#[test]
+fn fast_activations_are_accurate() {
+    let mut worst_exp: f64 = 0.0;
+    let mut worst_act: f64 = 0.0;
+    for k in -8000..=8000 {
+        let x = k as f32 * 0.01;
+        let e = f64::from(fast_exp(x));
+        let want = f64::from(x).exp();
+        worst_exp = worst_exp.max((e - want).abs() / want);
+        let s = f64::from(x.sigmoid()) - 1.0 / (1.0 + (-f64::from(x)).exp());
+        let t = f64::from(x.tanh_act()) - f64::from(x).tanh();
+        worst_act = worst_act.max(s.abs()).max(t.abs());
+    }
+    assert!(worst_exp < 5e-7, "exp {worst_exp}");
+    assert!(worst_act < 5e-7, "activations {worst_act}");
+    assert_eq!(fast_exp(-1000.0), fast_exp(-87.0));
+    assert!(fast_exp(1000.0).is_finite());
+}
+
+#[test]
+fn vector_paths_agree_bit_for_bit() {
+    let shape = Shape::seed(3);
+    let net = Network::<f32>::new(shape, 11);
+    let mut rng = Rng::new(1);
+    let (steps, batch) = (6, 5);
+    let x: Vec<f32> = (0..steps * batch * 3).map(|_| rng.normal() as f32).collect();
+    let y: Vec<f32> = (0..batch).map(|_| rng.normal() as f32).collect();
+    let (mut ws1, mut ws2) = (Workspace::default(), Workspace::default());
+    let (mut g1, mut g2) = (vec![0.0; net.params.len()], vec![0.0; net.params.len()]);
+    let l1 = net.loss_and_grad_impl(&x, &y, steps, batch, &mut ws1, &mut g1);
+    let l2 = net.loss_and_grad(&x, &y, steps, batch, &mut ws2, &mut g2);
+    assert_eq!(l1.to_bits(), l2.to_bits());
+    assert!(g1.iter().zip(&g2).all(|(a, b)| a.to_bits() == b.to_bits()));
 }
