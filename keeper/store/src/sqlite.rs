@@ -94,6 +94,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (kind, id)
     );
     "#,
+    // 2: the epoch read covers (timestamp, wallet, kind) from the index alone, without a lookup
+    // of each action row by its id (19 s -> about 1 s for 1.5M actions).
+    r#"
+    DROP INDEX actions_by_time;
+    CREATE INDEX actions_by_time ON actions (timestamp, wallet, kind);
+    "#,
 ];
 
 const READERS: usize = 4;
@@ -181,6 +187,12 @@ impl SqliteStore {
 
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// Copies the WAL into the database file and truncates it (after a large import).
+    pub fn checkpoint(&self) -> Result<()> {
+        lock(&self.writer).execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
+        Ok(())
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
