@@ -13,6 +13,8 @@ use std::{
 
 use flex_chain::{Chain, ContractBundle, Keypair};
 
+pub mod scenario;
+
 pub use codec::{Decode, Encode};
 pub use flex_chain::AccountId32;
 
