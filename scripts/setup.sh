@@ -94,7 +94,8 @@ NPM_PROJECTS=("$ROOT/scripts/chain" "$ROOT/tests/oz")
 
 npm_project() {
     local dir="$1" stamp="$1/node_modules/.flex-stamp" want
-    want="$(cat "$dir/package-lock.json" "$dir"/patches/* 2>/dev/null | sha256sum | cut -c1-16)"
+    # The stamp covers the lockfile and any patches (tests/oz has none).
+    want="$(cat "$dir/package-lock.json" $(compgen -G "$dir/patches/*" || true) | sha256sum | cut -c1-16)"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
         log "npm: ${dir#"$ROOT"/} up to date"
         return
