@@ -42,10 +42,13 @@ struct Inner {
     contract: [u8; 32],
     genesis: Option<i64>,
     months: RwLock<HashMap<u32, Arc<MonthCache>>>,
-    claimed: Mutex<HashMap<(u32, [u8; 20]), (bool, Instant)>>,
+    claimed: Mutex<ClaimedCache>,
     metrics: Metrics,
     started: Instant,
 }
+
+/// `(month, wallet)` -> (claimed, when asked).
+type ClaimedCache = HashMap<(u32, [u8; 20]), (bool, Instant)>;
 
 struct MonthCache {
     record: RwLock<(MonthRecord, Instant)>,

@@ -16,6 +16,9 @@ use flex_evm::EvmKey;
 use flex_service::contract::{EpochCommitment, EpochInfo, MonthInfo};
 use serde_json::{json, Value};
 
+/// `epoch_votes`: each commitment hash with the commitment and its voters.
+type EpochVotes = Vec<([u8; 32], (EpochCommitment, Vec<AccountId32>))>;
+
 const DAY: i64 = 86_400;
 /// 2026-01-29: January 2026 has three epochs.
 const GENESIS: i64 = 1_769_644_800;
@@ -390,8 +393,7 @@ async fn three_keepers_reach_quorum_and_a_wallet_claims() {
             .await
             .expect("finalised");
         distributed += info.distributed;
-        let votes: Vec<([u8; 32], (EpochCommitment, Vec<AccountId32>))> =
-            w.pool.query("epoch_votes", e).await;
+        let votes: EpochVotes = w.pool.query("epoch_votes", e).await;
         assert_eq!(votes.len(), 1, "one commitment, byte-identical from all keepers");
         // The three keepers, each once (Dave never runs).
         assert_eq!(votes[0].1 .1.len(), 3, "epoch {e}: three votes");
@@ -565,7 +567,7 @@ async fn killed_keepers_resume_without_losing_or_repeating_votes() {
     })
     .await;
     // Each keeper voted once; nobody voted after finalisation.
-    let votes: Vec<([u8; 32], (EpochCommitment, Vec<AccountId32>))> = w.pool.query("epoch_votes", 0u64).await;
+    let votes: EpochVotes = w.pool.query("epoch_votes", 0u64).await;
     assert_eq!(votes.len(), 1);
     let voters = &votes[0].1 .1;
     assert_eq!(voters.len(), 3, "{voters:?}");

@@ -319,23 +319,7 @@ const MONTH_COLS: &str =
     "month_index, phase, root, root_hash, claims_root, total, claim_price, first_epoch, \
      end_epoch, claims, voted, note, updated_at";
 
-fn month_from_row(
-    r: &Row<'_>,
-) -> rusqlite::Result<(
-    i64,
-    String,
-    Vec<u8>,
-    Vec<u8>,
-    Vec<u8>,
-    String,
-    String,
-    i64,
-    i64,
-    i64,
-    bool,
-    String,
-    i64,
-)> {
+fn month_from_row(r: &Row<'_>) -> rusqlite::Result<RawMonth> {
     Ok((
         r.get(0)?,
         r.get(1)?,
