@@ -11,197 +11,16 @@
 //! checks the claim pays the beneficiary, the proof has the length OZ's layout gives for that
 //! leaf, and a shortened proof is refused.
 
-use std::{collections::BTreeMap, time::Instant};
+use std::time::Instant;
 
-use flex_chain::{Chain, ChainError, ContractBundle, DryRun, Keypair};
-use flex_e2e::{account, bundle, call_data, dev, AccountId32, Decode, Devnet, Encode};
-use flex_engine::{
-    Action, Address, ConnectionBonus, EpochReport, Genesis, Replay, ReplayConfig, Wallet, WeightTable,
+use flex_e2e::scenario::{
+    commitment_of, evm_wallets, finalized, month_totals, sample_replay, travel, Contract, MonthRoot,
+    CLAIM_PRICE, DAY, DEPOSIT, FEB_1, GENESIS, JANUARY_2026, TREASURY,
 };
-use flex_evm::EvmKey;
-use flex_merkle::{ClaimLeaf, Hash, Leaf, ScoreLeaf, StandardMerkleTree};
+use flex_e2e::{account, bundle, call_data, dev, AccountId32, Devnet};
+use flex_merkle::{ClaimLeaf, Hash, Leaf, StandardMerkleTree};
 
-const DAY: i64 = 86_400;
-/// 2026-01-29 00:00:00 UTC: January then has three epochs (29th, 30th, 31st).
-const GENESIS: i64 = 1_769_644_800;
-const JANUARY_2026: u32 = 2026 * 12;
-const FEB_1: i64 = 1_769_904_000;
-const DEPOSIT: u128 = 1_000_000_000_000_000_000;
-/// 0.5 payment-token units per FLEXE unit (both tokens have 12 decimals), 18-decimal fixed point.
-const CLAIM_PRICE: u128 = 500_000_000_000_000_000;
-const TREASURY: [u8; 32] = [7; 32];
-/// Claim tree sizes measured.
 const SIZES: [usize; 3] = [2, 1_000, 1_000_000];
-
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
-struct EpochCommitment {
-    epoch: u64,
-    scores_root: [u8; 32],
-    active_count: u64,
-    total_weight_bits: u128,
-    multiplier_sum: u128,
-    pool: u128,
-    forecast: u128,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
-struct MonthRoot {
-    month_index: u32,
-    claims_root: [u8; 32],
-    total: u128,
-    claim_price: u128,
-}
-
-/// A deployed contract and its bundle, with small call helpers.
-struct Contract {
-    chain: Chain,
-    bundle: ContractBundle,
-    address: AccountId32,
-}
-
-impl Contract {
-    fn data(&self, message: &str, args: impl Encode) -> Vec<u8> {
-        call_data(self.bundle.message(message).expect("message in metadata"), args)
-    }
-
-    async fn query<T: Decode>(&self, message: &str, args: impl Encode) -> T {
-        let data = self.data(message, args);
-        self.chain
-            .query(&account(&dev("alice")), &self.address, &data)
-            .await
-            .expect(message)
-    }
-
-    /// Calls a message that returns `Result<_, Error>` and must succeed; returns its dry run.
-    async fn call(&self, signer: &Keypair, message: &str, args: impl Encode) -> DryRun {
-        let data = self.data(message, args);
-        match self.chain.call(signer, &self.address, 0, &data).await {
-            Ok(outcome) => outcome.dry_run,
-            Err(ChainError::Reverted { output, .. }) => {
-                panic!(
-                    "{message} reverted with {:?}",
-                    self.bundle.error_variant("Error", &output)
-                )
-            }
-            Err(e) => panic!("{message}: {e}"),
-        }
-    }
-
-    /// Calls a message that must fail with the contract error `expected` (nothing is submitted).
-    async fn call_fails(&self, signer: &Keypair, message: &str, args: impl Encode, expected: &str) {
-        let data = self.data(message, args);
-        match self.chain.call(signer, &self.address, 0, &data).await {
-            Err(ChainError::Reverted { output, .. }) => {
-                let error = self.bundle.error_variant("Error", &output);
-                assert_eq!(error.as_deref(), Some(expected), "{message}: wrong error");
-            }
-            Ok(_) => panic!("{message} succeeded, expected {expected}"),
-            Err(e) => panic!("{message}: {e}, expected {expected}"),
-        }
-    }
-}
-
-/// `submit_epoch` / `submit_month` answer `Ok(finalized)`.
-fn finalized(dry: &DryRun) -> bool {
-    match dry.output.as_slice() {
-        [0, 0, b] => *b == 1,
-        other => panic!("unexpected vote output {other:?}"),
-    }
-}
-
-async fn psp22_balance(token: &Contract, who: &AccountId32) -> u128 {
-    token.query("PSP22::balance_of", who).await
-}
-
-/// Moves chain time to `unix_s` and builds a block there.
-async fn travel(chain: &Chain, unix_s: i64) {
-    flex_chain::dev::time_travel(chain.rpc(), (unix_s * 1000) as u64)
-        .await
-        .expect("time travel");
-    flex_chain::dev::new_blocks(chain.rpc(), 1)
-        .await
-        .expect("new block");
-}
-
-fn evm_wallets() -> Vec<EvmKey> {
-    (1u8..=5)
-        .map(|i| EvmKey::from_hex(&hex::encode([i; 32]), "test wallet").unwrap())
-        .collect()
-}
-
-/// The month of `reward_pool.rs`: wallets join over the three days and the active count grows
-/// each day.
-fn sample_replay(wallets: &[EvmKey]) -> Vec<EpochReport> {
-    let mut table = WeightTable::new();
-    let swap = table.insert_str("swap", "2.5").unwrap();
-    let stake = table.insert_str("stake", "4").unwrap();
-    let post = table.insert_str("post", "1").unwrap();
-    let connected = [
-        GENESIS + 100,
-        GENESIS + 300,
-        GENESIS + DAY + 5,
-        GENESIS + 2 * DAY + 1,
-        GENESIS + 500,
-    ];
-    let pool: Vec<Wallet> = wallets
-        .iter()
-        .zip(connected)
-        .map(|(k, at)| Wallet {
-            address: Address(k.address()),
-            connected_at: at,
-        })
-        .collect();
-    let act = |wallet: u32, kind: u16, at: i64| Action {
-        wallet,
-        kind,
-        timestamp: at,
-    };
-    let actions = vec![
-        act(0, swap, GENESIS + 200),
-        act(1, post, GENESIS + 400),
-        act(0, stake, GENESIS + DAY + 50),
-        act(0, swap, GENESIS + DAY + 60),
-        act(1, swap, GENESIS + DAY + 70),
-        act(2, swap, GENESIS + DAY + 80),
-        act(0, post, GENESIS + 2 * DAY + 10),
-        act(1, stake, GENESIS + 2 * DAY + 20),
-        act(1, stake, GENESIS + 2 * DAY + 30),
-        act(2, swap, GENESIS + 2 * DAY + 40),
-        act(2, post, GENESIS + 2 * DAY + 50),
-        act(3, stake, GENESIS + 2 * DAY + 60),
-        act(4, post, GENESIS + 2 * DAY + 70),
-    ];
-    let config = ReplayConfig {
-        genesis: Genesis::new(GENESIS).unwrap(),
-        balance: DEPOSIT,
-        bonus: ConnectionBonus::Active,
-        epochs: Some(3),
-    };
-    let mut replay = Replay::new(&pool, &actions, &table, config).unwrap();
-    std::iter::from_fn(|| replay.next_epoch()).collect()
-}
-
-fn commitment_of(report: &EpochReport) -> EpochCommitment {
-    let leaves: Vec<ScoreLeaf> = (0..report.wallets.len())
-        .map(|i| ScoreLeaf {
-            epoch: report.epoch,
-            wallet: report.wallets[i].0,
-            score: report.scores[i],
-            weight_bits: report.weights[i],
-            reward: report.rewards[i],
-        })
-        .collect();
-    let tree = StandardMerkleTree::of(leaves).unwrap();
-    EpochCommitment {
-        epoch: report.epoch,
-        scores_root: tree.root(),
-        active_count: report.active,
-        total_weight_bits: report.total_weight,
-        multiplier_sum: u128::from(report.multiplier_sum),
-        pool: report.pool,
-        forecast: 0,
-    }
-}
 
 /// Filler wallet `i`: `0xf1` x 16 then `i` big-endian; no real (keccak-derived) address looks so.
 fn filler(i: u32) -> [u8; 20] {
@@ -276,7 +95,7 @@ async fn claim_weight_and_deposit_for_2_1k_and_1m_leaves() {
     let (alice, eve) = (dev("alice"), dev("eve"));
     let eve_acc = account(&eve);
     let treasury = AccountId32(TREASURY);
-    travel(&chain, GENESIS - DAY).await;
+    travel(&chain, GENESIS - DAY).await.unwrap();
 
     // The tokens once; Eve, the relayer, gets payment tokens for the claim costs, and the treasury
     // already holds some (as after earlier claims), so no claim creates its balance cell.
@@ -292,11 +111,7 @@ async fn claim_weight_and_deposit_for_2_1k_and_1m_leaves() {
             ),
         )
     };
-    let token = |address| Contract {
-        chain: chain.clone(),
-        bundle: token_bundle.clone(),
-        address,
-    };
+    let token = |address| Contract::new(&chain, &token_bundle, address);
     let flexe = chain
         .instantiate(&alice, &token_bundle, &new_token("FLEXE"), b"flexe")
         .await
@@ -327,17 +142,13 @@ async fn claim_weight_and_deposit_for_2_1k_and_1m_leaves() {
             .instantiate(&alice, &pool_bundle, &ctor, format!("pool-{n}").as_bytes())
             .await
             .expect("deploy pool");
-        let pool = Contract {
-            chain: chain.clone(),
-            bundle: pool_bundle.clone(),
-            address: deployed.address,
-        };
+        let pool = Contract::new(&chain, &pool_bundle, deployed.address);
         assert_eq!(pool.query::<u32>("threshold", ()).await, 1, "one keeper");
         flexe
             .call(&alice, "PSP22::approve", (&pool.address, DEPOSIT))
             .await;
         pool.call(&alice, "deposit", DEPOSIT).await;
-        assert_eq!(psp22_balance(&flexe, &pool.address).await, DEPOSIT);
+        assert_eq!(flexe.balance_of(&pool.address).await.unwrap(), DEPOSIT);
         pools.push(pool);
     }
     let addresses: Vec<_> = pools.iter().map(|p| p.address.clone()).collect();
@@ -347,16 +158,18 @@ async fn claim_weight_and_deposit_for_2_1k_and_1m_leaves() {
     );
 
     // The engine's month, committed to every pool; the single vote finalises.
-    let wallets = evm_wallets();
-    let reports = sample_replay(&wallets);
+    let wallets = evm_wallets().unwrap();
+    let reports = sample_replay(&wallets).unwrap();
     assert_eq!(reports.len(), 3);
     let mut distributed = 0u128;
     for report in &reports {
-        let commitment = commitment_of(report);
-        travel(&chain, GENESIS + (report.epoch as i64 + 1) * DAY + 60).await;
+        let commitment = commitment_of(report).unwrap();
+        travel(&chain, GENESIS + (report.epoch as i64 + 1) * DAY + 60)
+            .await
+            .unwrap();
         for pool in &pools {
             let vote = pool.call(&alice, "submit_epoch", &commitment).await;
-            assert!(finalized(&vote), "one vote of one keeper finalises");
+            assert!(finalized(&vote).unwrap(), "one vote of one keeper finalises");
             assert_eq!(pool.query::<u64>("next_epoch", ()).await, report.epoch + 1);
         }
         distributed += report.distributed;
@@ -364,12 +177,7 @@ async fn claim_weight_and_deposit_for_2_1k_and_1m_leaves() {
     assert!(distributed > 0);
 
     // The month's real claim leaves: each wallet's total over January's epochs.
-    let mut totals: BTreeMap<[u8; 20], u128> = BTreeMap::new();
-    for report in &reports {
-        for (w, r) in report.wallets.iter().zip(&report.rewards) {
-            *totals.entry(w.0).or_default() += r;
-        }
-    }
+    let totals = month_totals(&reports);
     let real: Vec<ClaimLeaf> = totals
         .iter()
         .filter(|(_, amount)| **amount > 0)
@@ -397,7 +205,7 @@ async fn claim_weight_and_deposit_for_2_1k_and_1m_leaves() {
             total: distributed,
             claim_price: CLAIM_PRICE,
         };
-        assert!(finalized(&pool.call(&alice, "submit_month", &root).await));
+        assert!(finalized(&pool.call(&alice, "submit_month", &root).await).unwrap());
         prepared.push(p);
     }
 
@@ -405,7 +213,7 @@ async fn claim_weight_and_deposit_for_2_1k_and_1m_leaves() {
     // FLEXE balance cell is new, as for a first claim); Eve relays and pays the cost, with an
     // allowance left over so that the claim does not free her allowance cell. Every claim then
     // meets the same storage, whatever the tree size.
-    travel(&chain, FEB_1 + 3600).await;
+    travel(&chain, FEB_1 + 3600).await.unwrap();
     let mut figures = Vec::new();
     for (i, (pool, p)) in pools.iter().zip(&prepared).enumerate() {
         let beneficiary = AccountId32([0xb0 + i as u8; 32]);
@@ -435,22 +243,22 @@ async fn claim_weight_and_deposit_for_2_1k_and_1m_leaves() {
         let short = p.proof[..p.proof.len() - 1].to_vec();
         pool.call_fails(&eve, "claim", args(short), "InvalidProof").await;
 
-        assert_eq!(psp22_balance(&flexe, &beneficiary).await, 0);
+        assert_eq!(flexe.balance_of(&beneficiary).await.unwrap(), 0);
         let before = (
-            psp22_balance(&flexe, &beneficiary).await,
-            psp22_balance(&flexe, &pool.address).await,
-            psp22_balance(&pay, &treasury).await,
+            flexe.balance_of(&beneficiary).await.unwrap(),
+            flexe.balance_of(&pool.address).await.unwrap(),
+            pay.balance_of(&treasury).await.unwrap(),
         );
-        let call_bytes = pool.data("claim", args(p.proof.clone())).len();
+        let call_bytes = pool.data("claim", args(p.proof.clone())).unwrap().len();
         let claimed = pool.call(&eve, "claim", args(p.proof.clone())).await;
         assert_eq!(
-            psp22_balance(&flexe, &beneficiary).await,
+            flexe.balance_of(&beneficiary).await.unwrap(),
             before.0 + amount,
             "{} leaves: beneficiary paid",
             p.n
         );
-        assert_eq!(psp22_balance(&flexe, &pool.address).await, before.1 - amount);
-        assert_eq!(psp22_balance(&pay, &treasury).await, before.2 + cost);
+        assert_eq!(flexe.balance_of(&pool.address).await.unwrap(), before.1 - amount);
+        assert_eq!(pay.balance_of(&treasury).await.unwrap(), before.2 + cost);
         assert!(pool.query::<bool>("is_claimed", (JANUARY_2026, wallet)).await);
         figures.push((p.n, p.proof.len(), call_bytes, claimed));
     }
