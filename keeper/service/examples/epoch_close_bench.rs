@@ -68,6 +68,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(actions);
 
     let t = Instant::now();
+    let w = store.wallets_connected_before(g.unix_seconds() + 86_400)?;
+    let t_wallets = t.elapsed();
+    let t = Instant::now();
+    let a = store.actions_between(g.unix_seconds(), g.unix_seconds() + 86_400)?;
+    let t_actions = t.elapsed();
+    eprintln!(
+        "  store reads: {} wallets {t_wallets:?}, {} actions {t_actions:?}",
+        w.len(),
+        a.len()
+    );
+    drop((w, a));
+    let t = Instant::now();
     let inputs = compute::epoch_inputs(&store, g, &table, 0)?;
     let read = t.elapsed();
     // A second read, warm (what a restart after a crash during compute pays again).
