@@ -1,9 +1,10 @@
 //! The weight table file: a JSON object or a TOML table from kind to weight.
 //!
 //! A weight is a decimal string such as `"2.5"`. An integer number (`2`, `10`) is also accepted,
-//! since it is exact. A non-integer number (`2.5` unquoted) is rejected: JSON and TOML parsers read
-//! it as binary floating point, which is not the decimal that was written, and SPEC section 2
-//! rules out floating point.
+//! since it is exact. In JSON an unquoted number (`2.5`) is read as the literal text that was
+//! written (never through binary floating point) and converted like the string `"2.5"`. In TOML a
+//! non-integer number is rejected: TOML defines floats as binary64, which is not the decimal that
+//! was written, and SPEC section 2 rules out floating point.
 
 use std::path::Path;
 
@@ -120,20 +121,22 @@ impl<'de> Visitor<'de> for JsonTable {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::new();
         while let Some(kind) = map.next_key::<String>()? {
-            let v: serde_json::Value = map.next_value()?;
-            let raw = match v {
-                serde_json::Value::String(s) => Raw::Str(s),
-                serde_json::Value::Number(n) => match (n.as_u64(), n.as_i64()) {
-                    (Some(u), _) => Raw::Int(u.into()),
-                    (None, Some(i)) => Raw::Int(i.into()),
-                    _ => Raw::Other(format!("the number {n}")),
-                },
-                other => Raw::Other(match other {
-                    serde_json::Value::Null => "null".into(),
-                    serde_json::Value::Bool(b) => format!("{b}"),
-                    serde_json::Value::Array(_) => "an array".into(),
-                    _ => "an object".into(),
-                }),
+            // The raw JSON text of the value, so a number is read as written, not as an f64.
+            let raw_value: Box<serde_json::value::RawValue> = map.next_value()?;
+            let text = raw_value.get();
+            let raw = if text.starts_with('-') || text.starts_with(|c: char| c.is_ascii_digit()) {
+                match text.parse::<i128>() {
+                    Ok(i) => Raw::Int(i),
+                    Err(_) => Raw::Str(text.to_string()),
+                }
+            } else {
+                match serde_json::from_str::<serde_json::Value>(text).map_err(serde::de::Error::custom)? {
+                    serde_json::Value::String(s) => Raw::Str(s),
+                    serde_json::Value::Null => Raw::Other("null".into()),
+                    serde_json::Value::Bool(b) => Raw::Other(format!("{b}")),
+                    serde_json::Value::Array(_) => Raw::Other("an array".into()),
+                    _ => Raw::Other("an object".into()),
+                }
             };
             out.push((kind, raw));
         }
@@ -158,11 +161,36 @@ mod tests {
     }
 
     #[test]
+    fn json_numbers_are_read_as_the_decimal_that_was_written() {
+        // A hair above 1 + 2^-33 (halfway between two U32F32 values): read as written it rounds up
+        // to 1 + 2^-32; through f64 it would become exactly the halfway point and round to even (1).
+        let above_half = "1.0000000001164153218269348144531250000000001";
+        let j = parse_weight_table(
+            &format!(r#"{{"swap":2.5,"above":{above_half},"ten":10.000}}"#),
+            WeightFormat::Json,
+        )
+        .unwrap();
+        let s = parse_weight_table(
+            &format!(r#"{{"swap":"2.5","above":"{above_half}","ten":"10.000"}}"#),
+            WeightFormat::Json,
+        )
+        .unwrap();
+        for k in ["swap", "above", "ten"] {
+            assert_eq!(j.weight(j.kind(k).unwrap()), s.weight(s.kind(k).unwrap()), "{k}");
+        }
+        assert_eq!(
+            j.weight(j.kind("above").unwrap()).map(|w| w.to_bits()),
+            Some((1u64 << 32) + 1)
+        );
+    }
+
+    #[test]
     fn errors_name_the_kind() {
         let cases = [
             (r#"{"swap":"2.5","mint":"10.5"}"#, WeightFormat::Json, "\"mint\""),
             (r#"{"mint":0}"#, WeightFormat::Json, "\"mint\""),
-            (r#"{"mint":2.5}"#, WeightFormat::Json, "\"mint\""),
+            (r#"{"mint":10.5}"#, WeightFormat::Json, "\"mint\""),
+            (r#"{"mint":1e1}"#, WeightFormat::Json, "\"mint\""),
             (r#"{"mint":"abc"}"#, WeightFormat::Json, "\"mint\""),
             (r#"{"mint":"2","mint":"3"}"#, WeightFormat::Json, "\"mint\" twice"),
             ("mint = 2.5", WeightFormat::Toml, "\"mint\""),
