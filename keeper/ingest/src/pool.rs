@@ -428,9 +428,15 @@ struct TimestampField;
 impl Field for TimestampField {
     type Out = i64;
     fn expecting(&self) -> &'static str {
-        "an RFC 3339 date-time string or integer unix seconds"
+        "an RFC 3339 date-time string or unix seconds (an integer, or a string of digits)"
     }
     fn on_str(self, v: &str) -> Result<i64, String> {
+        // Unix seconds written as a string ("1767225600"): no RFC 3339 date-time is all digits.
+        if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+            return v
+                .parse::<i64>()
+                .map_err(|_| format!("unix seconds {v} out of range"));
+        }
         parse_rfc3339(v)
     }
     fn on_int(self, v: i128) -> Result<i64, String> {

@@ -303,3 +303,21 @@ proptest! {
         prop_assert_eq!(replay(&a), replay(&b));
     }
 }
+
+#[test]
+fn unix_seconds_may_be_written_as_a_string_of_digits() {
+    let as_string = format!(
+        r#"{{"wallets":[{{"address":"{A}","connected_at":"1767225600","actions":{{
+            "onchain":[{{"action_id":"s","kind":"swap","timestamp":"1767229200"}}]}}}}]}}"#
+    );
+    let as_number = format!(
+        r#"{{"wallets":[{{"address":"{A}","connected_at":1767225600,"actions":{{
+            "onchain":[{{"action_id":"s","kind":"swap","timestamp":1767229200}}]}}}}]}}"#
+    );
+    let (s, n) = (parse(&as_string).unwrap(), parse(&as_number).unwrap());
+    assert_eq!(s.wallets, n.wallets);
+    assert_eq!(s.actions, n.actions);
+    // Not digits and not RFC 3339: still an error naming the field.
+    let bad = as_string.replace("\"1767229200\"", "\"1767229200s\"");
+    assert!(err(&bad).contains("\"timestamp\""), "{}", err(&bad));
+}
