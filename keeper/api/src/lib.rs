@@ -29,6 +29,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 mod openapi;
+mod web;
 
 /// Shared state of the API.
 #[derive(Clone)]
@@ -45,6 +46,8 @@ struct Inner {
     claimed: Mutex<ClaimedCache>,
     metrics: Metrics,
     started: Instant,
+    /// Submits relayed claims and pays their cost (`web`).
+    relayer: std::sync::OnceLock<flex_chain::Keypair>,
 }
 
 /// `(month, wallet)` -> (claimed, when asked).
@@ -195,6 +198,7 @@ impl Api {
                 claimed: Mutex::new(HashMap::new()),
                 metrics: Metrics::default(),
                 started: Instant::now(),
+                relayer: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -207,6 +211,7 @@ impl Api {
             .route("/health", get(health))
             .route("/metrics", get(metrics))
             .route("/v1/openapi.json", get(openapi))
+            .merge(web::routes())
             .fallback(|| async {
                 ApiError::not_found("not_found", "no such endpoint (see /v1/openapi.json)")
             })

@@ -1,6 +1,7 @@
 //! `flex-keeper run --config keeper.toml`: the keeper service and its API.
 
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -50,6 +51,21 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// The account that submits claims relayed by the API (`POST /v1/claims/{month}/{address}/relay`)
+/// and pays their cost: the secret URI in `FLEX_RELAYER_KEY`, else the keeper's own key
+/// (`chain.key_file` or `FLEX_KEEPER_KEY`). It must hold the payment token.
+fn relayer_key(config: &Config) -> anyhow::Result<flex_chain::Keypair> {
+    match std::env::var("FLEX_RELAYER_KEY") {
+        Ok(uri) if !uri.trim().is_empty() => {
+            let uri = subxt_signer::SecretUri::from_str(uri.trim())
+                .map_err(|_| anyhow::anyhow!("FLEX_RELAYER_KEY: not a secret URI"))?;
+            flex_chain::Keypair::from_uri(&uri)
+                .map_err(|_| anyhow::anyhow!("FLEX_RELAYER_KEY: not a valid sr25519 secret"))
+        }
+        _ => flex_service::runner::load_signer(config).map_err(anyhow::Error::from),
+    }
+}
+
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let config = Config::load(&args.config)?;
     init_logs(&config);
@@ -71,6 +87,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("{}: api.listen: cannot listen on {addr}", config.file))?;
             tracing::info!(%addr, "API listening");
             let api = flex_api::Api::new(store.clone(), status.clone(), config.contract, config.genesis);
+            api.set_relayer(relayer_key(&config)?);
             let mut rx = stop_rx.clone();
             api_task = Some(tokio::spawn(async move {
                 let stop = async move {

@@ -1,0 +1,282 @@
+//! The claimer page and the claim relay.
+//!
+//! - `GET /` (and `/app.js`, `/claim.js`, `/style.css`): a static page bundled into the binary
+//!   (`keeper/api/web/`), served from the API's origin. It shows a wallet's score array, monthly
+//!   totals and claim status, the latest epochs, and claims through the relay.
+//! - `GET /v1/info`: the pool contract, genesis, the relayer's account and the latest epoch.
+//! - `POST /v1/claims/{month}/{address}/relay` with `{"signature": "0x…65 bytes", "beneficiary":
+//!   "0x…32 bytes"}`: checks the claim (known leaf, finalised root, not claimed, signature by the
+//!   wallet over the `docs/PROTOCOL.md` message), then the relayer approves the claim cost on the
+//!   payment token, submits `claim` and answers the transaction result. The relayer's key is
+//!   [`Api::set_relayer`]'s (`flex-keeper run`: `FLEX_RELAYER_KEY`, else the keeper's own key);
+//!   it pays the claim cost and the transaction fees.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use flex_chain::{AccountId32, Keypair};
+use flex_service::compute::proof_from_nodes;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{hex20, hex32, month_name, parse_account, parse_address, Api, ApiError};
+
+/// `PSP22::approve` (the PSP22 standard's selector, as `flex_token` implements it).
+const PSP22_APPROVE: [u8; 4] = [0xb2, 0x0f, 0x1b, 0xbd];
+
+const INDEX_HTML: &str = include_str!("../web/index.html");
+const APP_JS: &str = include_str!("../web/app.js");
+const CLAIM_JS: &str = include_str!("../web/claim.js");
+const STYLE_CSS: &str = include_str!("../web/style.css");
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+pub(crate) fn routes() -> Router<Api> {
+    Router::new()
+        .route(
+            "/",
+            get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }),
+        )
+        .route(
+            "/index.html",
+            get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }),
+        )
+        .route(
+            "/app.js",
+            get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
+        )
+        .route(
+            "/claim.js",
+            get(|| async { asset("text/javascript; charset=utf-8", CLAIM_JS) }),
+        )
+        .route(
+            "/style.css",
+            get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }),
+        )
+        .route("/v1/info", get(info))
+        .route("/v1/claims/{month}/{address}/relay", post(relay))
+}
+
+impl Api {
+    /// The account that submits relayed claims and pays their cost. Without one the relay
+    /// answers 503. Only the first call takes effect.
+    pub fn set_relayer(&self, relayer: Keypair) {
+        let _ = self.inner.relayer.set(relayer);
+    }
+}
+
+async fn info(State(api): State<Api>) -> Response {
+    let st = &api.inner.status;
+    let last = api.inner.store.last_epoch().ok().flatten();
+    Json(json!({
+        "contract": hex32(&api.inner.contract),
+        "genesis": api.inner.genesis,
+        "relayer": api.inner.relayer.get().map(|k| hex32(&flex_chain::account_of(k).0)),
+        "chain": {
+            "connected": st.chain_connected.load(std::sync::atomic::Ordering::Relaxed),
+            "time_ms": st.chain_time_ms.load(std::sync::atomic::Ordering::Relaxed),
+        },
+        "last_epoch": last,
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct RelayBody {
+    signature: String,
+    beneficiary: String,
+}
+
+fn parse_signature(s: &str) -> Result<[u8; 65], ApiError> {
+    let bad = || {
+        ApiError::bad(
+            "bad_signature",
+            "signature is not 0x followed by 130 hex digits (65 bytes r || s || v)",
+        )
+    };
+    let digits = s.strip_prefix("0x").ok_or_else(bad)?;
+    let bytes = hex::decode(digits).map_err(|_| bad())?;
+    <[u8; 65]>::try_from(bytes).map_err(|_| bad())
+}
+
+async fn relay(
+    State(api): State<Api>,
+    Path((month, address)): Path<(String, String)>,
+    body: Result<Json<RelayBody>, JsonRejection>,
+) -> Response {
+    match relay_inner(&api, &month, &address, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn relay_inner(
+    api: &Api,
+    month: &str,
+    address: &str,
+    body: Result<Json<RelayBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let m: u32 = month.parse().map_err(|_| {
+        ApiError::bad(
+            "bad_month",
+            format!("{month:?} is not a month index (year*12 + month-1)"),
+        )
+    })?;
+    let wallet = parse_address(address)?;
+    let Json(body) = body.map_err(|e| {
+        ApiError::bad(
+            "bad_body",
+            format!("expected JSON {{\"signature\": \"0x…\", \"beneficiary\": \"0x…\"}}: {e}"),
+        )
+    })?;
+    let signature = parse_signature(body.signature.trim())?;
+    let beneficiary = parse_account(body.beneficiary.trim())?;
+    let Some(cache) = api.month_cache(m)? else {
+        return Err(ApiError::not_found(
+            "unknown_month",
+            format!("month {m} ({}) has no claim root at this keeper", month_name(m)),
+        ));
+    };
+    let Some(&(amount, index)) = cache.by_wallet.get(&wallet) else {
+        return Err(ApiError::not_found(
+            "no_claim",
+            format!(
+                "wallet {} earned nothing in month {m} ({})",
+                hex20(&wallet),
+                month_name(m)
+            ),
+        ));
+    };
+    let finalized = cache
+        .record
+        .read()
+        .map(|r| r.0.phase == flex_store::Phase::Finalized)
+        .map_err(ApiError::internal)?;
+    if !finalized {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "root_not_finalized",
+            format!("the claim root of month {m} is not finalised on chain yet"),
+        ));
+    }
+    let message = flex_evm::claim_message(&api.inner.contract, m, &wallet, amount, &beneficiary);
+    let signer = flex_evm::recover_personal(message.as_bytes(), &signature)
+        .map_err(|e| ApiError::bad("bad_signature", format!("the signature cannot be recovered: {e}")))?;
+    if signer != wallet {
+        return Err(ApiError::bad(
+            "signer_mismatch",
+            format!(
+                "the signature is by {}, not by the wallet {} over this claim's message (month, amount, beneficiary)",
+                hex20(&signer),
+                hex20(&wallet)
+            ),
+        ));
+    }
+    let Some(relayer) = api.inner.relayer.get().cloned() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_relayer",
+            "this keeper has no relayer key",
+        ));
+    };
+    let Some(client) = api.inner.status.client() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "chain_unavailable",
+            "the keeper is not connected to the chain; try again later",
+        ));
+    };
+    let pool = flex_service::PoolClient {
+        signer: relayer.clone(),
+        ..client
+    };
+    let chain_err = |what: &str, e: &dyn std::fmt::Display| {
+        tracing::warn!(error = %e, "relay: {what}");
+        ApiError::new(StatusCode::BAD_GATEWAY, "chain_error", format!("{what}: {e}"))
+    };
+    let claimed = pool
+        .is_claimed(m, wallet)
+        .await
+        .map_err(|e| chain_err("is_claimed", &e))?;
+    if claimed {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_claimed",
+            format!("wallet {} already claimed month {m}", hex20(&wallet)),
+        ));
+    }
+    let cost: Result<u128, ()> = pool
+        .query("claim_cost", (m, amount))
+        .await
+        .map_err(|e| chain_err("claim_cost", &e))?;
+    let cost = cost.map_err(|_| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "root_not_finalized",
+            format!("month {m} is not finalised on chain"),
+        )
+    })?;
+    if cost > 0 {
+        let token: AccountId32 = pool
+            .query("payment_token", ())
+            .await
+            .map_err(|e| chain_err("payment_token", &e))?;
+        let mut data = PSP22_APPROVE.to_vec();
+        codec::Encode::encode_to(&(&pool.address, cost), &mut data);
+        pool.chain
+            .call(&relayer, &token, 0, &data)
+            .await
+            .map_err(|e| chain_err("approving the claim cost on the payment token", &e))?;
+    }
+    let proof = proof_from_nodes(&cache.nodes, index as usize);
+    let block = match pool
+        .call(
+            "claim",
+            (m, wallet, amount, proof, signature, AccountId32(beneficiary)),
+        )
+        .await
+    {
+        Ok(b) => b,
+        Err(e) => {
+            if let Some(name) = e.contract_error() {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "claim_refused",
+                    format!("the reward pool refused the claim: {name}"),
+                ));
+            }
+            return Err(chain_err("claim", &e));
+        }
+    };
+    let claimed = pool.is_claimed(m, wallet).await.unwrap_or(false);
+    if let Ok(mut map) = api.inner.claimed.lock() {
+        map.insert((m, wallet), (claimed, std::time::Instant::now()));
+    }
+    tracing::info!(month = m, wallet = %hex20(&wallet), %block, "relayed a claim");
+    Ok(Json(json!({
+        "month_index": m,
+        "month": month_name(m),
+        "wallet": hex20(&wallet),
+        "amount": amount.to_string(),
+        "beneficiary": hex32(&beneficiary),
+        "cost": cost.to_string(),
+        "submitter": hex32(&flex_chain::account_of(&relayer).0),
+        "block": block,
+        "claimed": claimed,
+        "claim_status": if claimed { "claimed" } else { "unclaimed" },
+    }))
+    .into_response())
+}

@@ -1,0 +1,535 @@
+//! The claimer page served by `flex-keeper run` at `/`, in headless Chromium against three real
+//! keepers on a devnet: a wallet's score array renders as one cell per epoch, the page builds the
+//! `docs/PROTOCOL.md` claim message, an injected EIP-1193 provider signs it with a real secp256k1
+//! key, the claim goes through the keeper's relay (`POST /v1/claims/{month}/{address}/relay`) and
+//! the page shows it claimed. Also: the page's JS claim message against `flex_evm::claim_message`
+//! vectors, and the relay's 4xx answers.
+//!
+//! Needs Debian's `chromium` and `npm ci` in `tests/web` (both installed by `scripts/setup.sh`);
+//! the tests fail, never skip, without them.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use codec::{Decode, Encode};
+use flex_chain::{AccountId32, Chain, Keypair};
+use flex_e2e::{account, bundle, call_data, dev, Devnet};
+use flex_evm::EvmKey;
+use flex_service::contract::MonthInfo;
+use serde_json::{json, Value};
+
+const DAY: i64 = 86_400;
+/// 2026-01-29: January 2026 has three epochs.
+const GENESIS: i64 = 1_769_644_800;
+const JAN: u32 = 2026 * 12;
+const FEB_1: i64 = 1_769_904_000;
+const DEPOSIT: u128 = 1_000_000_000_000_000_000;
+const CLAIM_PRICE: u128 = 500_000_000_000_000_000;
+const KEEPER: &str = env!("CARGO_BIN_EXE_flex-keeper");
+
+fn web_dir() -> PathBuf {
+    flex_e2e::repo_root().join("tests").join("web")
+}
+
+/// Fails (never skips) when the browser or the npm packages are missing.
+fn require_browser_tools() {
+    let chromium = Path::new("/usr/bin/chromium");
+    assert!(
+        chromium.exists(),
+        "/usr/bin/chromium is missing: install Debian's `chromium` package (scripts/setup.sh does)"
+    );
+    let pw = web_dir().join("node_modules").join("playwright-core");
+    let ethers = web_dir().join("node_modules").join("ethers");
+    assert!(
+        pw.exists() && ethers.exists(),
+        "{} is missing: run `npm ci` in tests/web (scripts/setup.sh does)",
+        pw.display()
+    );
+}
+
+fn out_dir(name: &str) -> PathBuf {
+    let dir = flex_e2e::repo_root().join("target").join("web-e2e").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the test output dir");
+    dir
+}
+
+fn node(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
+    let mut cmd = Command::new("node");
+    cmd.args(args).current_dir(web_dir());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output()
+        .expect("cannot run `node` (scripts/setup.sh installs it)")
+}
+
+/// contract, month, wallet, amount, beneficiary.
+type Vector = ([u8; 32], u32, [u8; 20], u128, [u8; 32]);
+
+/// The page's claim message (keeper/api/web/claim.js, run by node) equals the Rust reference.
+#[test]
+fn the_pages_claim_message_matches_flex_evm() {
+    let cases: [Vector; 5] = [
+        ([0x11; 32], 24311, [0xaa; 20], 1000, [0x22; 32]),
+        ([0; 32], 24312, [0; 20], 0, [0; 32]),
+        ([0xff; 32], u32::MAX, [0xff; 20], u128::MAX, [0xff; 32]),
+        (
+            [0x5a; 32],
+            2026 * 12 + 11,
+            [0x0f; 20],
+            1_234_567_890_123_456_789,
+            [0xa5; 32],
+        ),
+        ([0x01; 32], 0, [0x10; 20], 7, [0x02; 32]),
+    ];
+    let vectors: Vec<Value> = cases
+        .iter()
+        .map(|(c, m, w, a, b)| {
+            json!({
+                "contract": format!("0x{}", hex::encode(c)),
+                "month_index": m,
+                "wallet": flex_evm::address_hex(w),
+                "amount": a.to_string(),
+                "beneficiary": format!("0x{}", hex::encode(b)),
+                "message": flex_evm::claim_message(c, *m, w, *a, b),
+            })
+        })
+        .collect();
+    let dir = out_dir("claim-message");
+    let file = dir.join("vectors.json");
+    std::fs::write(&file, Value::Array(vectors).to_string()).unwrap();
+    let out = node(&["claim_message.mjs", &file.display().to_string()], &[]);
+    assert!(
+        out.status.success(),
+        "the page's claim message differs from flex_evm::claim_message:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{}", String::from_utf8_lossy(&out.stdout).trim());
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A blocking HTTP request on loopback: (status, JSON body or the raw text).
+fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> Option<(u16, Value)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(120))).ok()?;
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let code = buf.get(9..12)?.parse().ok()?;
+    let body = buf.split_once("\r\n\r\n")?.1;
+    Some((
+        code,
+        serde_json::from_str(body).unwrap_or(Value::String(body.to_string())),
+    ))
+}
+
+async fn travel(chain: &Chain, unix_s: i64) {
+    flex_chain::dev::time_travel(chain.rpc(), (unix_s * 1000) as u64)
+        .await
+        .expect("time travel");
+    flex_chain::dev::new_blocks(chain.rpc(), 1)
+        .await
+        .expect("new block");
+}
+
+struct Deployed {
+    chain: Chain,
+    bundle: flex_chain::ContractBundle,
+    address: AccountId32,
+}
+
+impl Deployed {
+    async fn query<T: Decode>(&self, message: &str, args: impl Encode) -> T {
+        let data = call_data(self.bundle.message(message).expect("message"), args);
+        self.chain
+            .query(&account(&dev("alice")), &self.address, &data)
+            .await
+            .unwrap_or_else(|e| panic!("query {message}: {e}"))
+    }
+    async fn call(&self, signer: &Keypair, message: &str, args: impl Encode) {
+        let data = call_data(self.bundle.message(message).expect("message"), args);
+        self.chain
+            .call(signer, &self.address, 0, &data)
+            .await
+            .unwrap_or_else(|e| panic!("call {message}: {e}"));
+    }
+}
+
+/// Where `flex_e2e::bundle` finds the pool's bundle.
+fn pool_bundle_path() -> PathBuf {
+    std::env::var_os("FLEX_INK_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(|t| PathBuf::from(t).join("ink")))
+        .unwrap_or_else(|| flex_e2e::repo_root().join("target").join("ink"))
+        .join("flex_reward_pool/flex_reward_pool.contract")
+}
+
+/// The sample month of keeper_service.rs: wallets join over three days, activity grows.
+fn write_sample(dir: &Path, wallets: &[EvmKey]) {
+    let connected = [
+        GENESIS + 100,
+        GENESIS + 300,
+        GENESIS + DAY + 5,
+        GENESIS + 2 * DAY + 1,
+        GENESIS + 500,
+    ];
+    let acts: [(usize, &str, i64); 13] = [
+        (0, "swap", GENESIS + 200),
+        (1, "post", GENESIS + 400),
+        (0, "stake", GENESIS + DAY + 50),
+        (0, "swap", GENESIS + DAY + 60),
+        (1, "swap", GENESIS + DAY + 70),
+        (2, "swap", GENESIS + DAY + 80),
+        (0, "post", GENESIS + 2 * DAY + 10),
+        (1, "stake", GENESIS + 2 * DAY + 20),
+        (1, "stake", GENESIS + 2 * DAY + 30),
+        (2, "swap", GENESIS + 2 * DAY + 40),
+        (2, "post", GENESIS + 2 * DAY + 50),
+        (3, "stake", GENESIS + 2 * DAY + 60),
+        (4, "post", GENESIS + 2 * DAY + 70),
+    ];
+    let list: Vec<Value> = wallets
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let onchain: Vec<Value> = acts
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| a.0 == i)
+                .map(|(j, a)| json!({"action_id": format!("act-{j}"), "kind": a.1, "timestamp": a.2}))
+                .collect();
+            json!({"address": flex_evm::address_hex(&k.address()), "connected_at": connected[i], "actions": {"onchain": onchain}})
+        })
+        .collect();
+    std::fs::write(dir.join("pool.json"), json!({ "wallets": list }).to_string()).unwrap();
+    std::fs::write(
+        dir.join("weights.toml"),
+        "swap = \"2.5\"\nstake = \"4\"\npost = \"1\"\n",
+    )
+    .unwrap();
+}
+
+struct KeeperProc {
+    name: String,
+    child: Child,
+    log: PathBuf,
+    port: u16,
+}
+
+impl KeeperProc {
+    /// `flex-keeper run` as `name` (its key `//Name`); `relayer`: `FLEX_RELAYER_KEY`.
+    fn start(dir: &Path, url: &str, pool: &AccountId32, name: &str, relayer: Option<&str>) -> Self {
+        let port = free_port();
+        let cfg = dir.join(format!("{name}.toml"));
+        std::fs::write(
+            dir.join(format!("{name}.key")),
+            format!("//{}{}", name[..1].to_uppercase(), &name[1..]),
+        )
+        .unwrap();
+        std::fs::write(
+            &cfg,
+            format!(
+                "[chain]\nurl = \"{url}\"\ncontract = \"0x{}\"\nbundle = \"{}\"\nkey_file = \"{name}.key\"\n\
+                 [protocol]\nweights = \"weights.toml\"\ngenesis = {GENESIS}\ngrace_seconds = 60\nclaim_price = \"{CLAIM_PRICE}\"\n\
+                 [input]\npool = \"pool.json\"\n[store]\npath = \"{name}.db\"\n[api]\nlisten = \"127.0.0.1:{port}\"\n\
+                 [service]\npoll_ms = 200\nbackoff_max_ms = 1000\n[log]\nformat = \"json\"\nlevel = \"info\"\n",
+                hex::encode(pool.0),
+                pool_bundle_path().display()
+            ),
+        )
+        .unwrap();
+        let log = dir.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let mut cmd = Command::new(KEEPER);
+        cmd.args(["run", "--config"])
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(file)
+            .env_remove("FLEX_KEEPER_PAUSE_AT")
+            .env_remove("FLEX_KEEPER_KEY")
+            .env_remove("FLEX_RELAYER_KEY")
+            .env("RUST_LOG", "info");
+        if let Some(r) = relayer {
+            cmd.env("FLEX_RELAYER_KEY", r);
+        }
+        KeeperProc {
+            name: name.into(),
+            child: cmd.spawn().expect("spawn flex-keeper run"),
+            log,
+            port,
+        }
+    }
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for KeeperProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn logs(keepers: &[KeeperProc]) -> String {
+    keepers
+        .iter()
+        .map(|k| format!("--- {} ---\n{}\n", k.name, k.log_text()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn claimer_page_in_headless_chromium() {
+    require_browser_tools();
+    let out = out_dir("claimer-page");
+    let devnet = Devnet::start();
+    let chain = devnet.connect().await;
+    travel(&chain, GENESIS - DAY).await;
+    let alice = dev("alice");
+    let token = bundle("flex_token");
+    let mut tokens = Vec::new();
+    for (sym, salt) in [("FLEXE", b"flexe".as_slice()), ("PAY", b"pay".as_slice())] {
+        let data = call_data(
+            token.constructor("new").unwrap(),
+            (
+                10 * DEPOSIT,
+                Some(format!("Flex {sym}")),
+                Some(sym.to_string()),
+                12u8,
+            ),
+        );
+        let inst = chain
+            .instantiate(&alice, &token, &data, salt)
+            .await
+            .expect("deploy token");
+        tokens.push(Deployed {
+            chain: chain.clone(),
+            bundle: token.clone(),
+            address: inst.address,
+        });
+    }
+    let pay = tokens.pop().unwrap();
+    let flexe = tokens.pop().unwrap();
+    let pool_bundle = bundle("flex_reward_pool");
+    let keeper_accounts: Vec<AccountId32> = ["alice", "bob", "charlie", "dave"]
+        .iter()
+        .map(|k| account(&dev(k)))
+        .collect();
+    let data = call_data(
+        pool_bundle.constructor("new").unwrap(),
+        (
+            &flexe.address,
+            &pay.address,
+            AccountId32([7; 32]),
+            GENESIS as u64,
+            keeper_accounts,
+        ),
+    );
+    let inst = chain
+        .instantiate(&alice, &pool_bundle, &data, b"pool")
+        .await
+        .expect("deploy pool");
+    let pool = Deployed {
+        chain: chain.clone(),
+        bundle: pool_bundle,
+        address: inst.address,
+    };
+    flexe
+        .call(&alice, "PSP22::approve", (&pool.address, DEPOSIT))
+        .await;
+    pool.call(&alice, "deposit", DEPOSIT).await;
+    let wallets: Vec<EvmKey> = (1u8..=5)
+        .map(|i| EvmKey::from_hex(&hex::encode([i; 32]), "sample").unwrap())
+        .collect();
+    write_sample(&out, &wallets);
+
+    // Three keepers; Alice's API relays claims with Eve's key (Eve holds the payment token).
+    let keepers: Vec<KeeperProc> = ["alice", "bob", "charlie"]
+        .iter()
+        .map(|n| {
+            let relayer = (*n == "alice").then_some("//Eve");
+            KeeperProc::start(&out, &devnet.url, &pool.address, n, relayer)
+        })
+        .collect();
+    travel(&chain, GENESIS + 3 * DAY + 120).await;
+    let until = Instant::now() + Duration::from_secs(240);
+    while pool.query::<Option<MonthInfo>>("month", JAN).await.is_none() {
+        assert!(
+            Instant::now() < until,
+            "the month root was not finalised:\n{}",
+            logs(&keepers)
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    travel(&chain, FEB_1 + 3600).await;
+    let eve = account(&dev("eve"));
+    pay.call(&alice, "PSP22::transfer", (&eve, DEPOSIT, Vec::<u8>::new()))
+        .await;
+
+    let port = keepers[0].port;
+    let wallet = flex_evm::address_hex(&wallets[0].address());
+    let ferdie = account(&dev("ferdie"));
+    let beneficiary = format!("0x{}", hex::encode(ferdie.0));
+    // The page and its assets come from the keeper.
+    let (s, page) = http(port, "GET", "/", None).unwrap();
+    assert_eq!(s, 200);
+    assert!(page.as_str().unwrap_or("").contains("<title>Flex rewards"));
+    let (s, v) = http(port, "GET", &format!("/v1/wallets/{wallet}"), None).unwrap();
+    assert_eq!(s, 200, "{v}");
+    let scores = v["scores"].as_str().unwrap().to_string();
+    // The sample month's known array for wallet 1: three epochs, scores F, F, 8.
+    assert_eq!(scores, "FF8", "{v}");
+    let epochs: Vec<u64> = v["epochs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["epoch"].as_u64().unwrap())
+        .collect();
+    let (s, c) = http(
+        port,
+        "GET",
+        &format!("/v1/claims/{JAN}/{wallet}?beneficiary={beneficiary}"),
+        None,
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{c}");
+    let amount: u128 = c["amount"].as_str().unwrap().parse().unwrap();
+    let message = flex_evm::claim_message(&pool.address.0, JAN, &wallets[0].address(), amount, &ferdie.0);
+    assert_eq!(c["message"], message.as_str());
+
+    // The relay's input checks (4xx JSON, nothing submitted).
+    let good_sig = format!(
+        "0x{}",
+        hex::encode(wallets[0].sign_personal(message.as_bytes()).unwrap())
+    );
+    let other_sig = format!(
+        "0x{}",
+        hex::encode(wallets[1].sign_personal(message.as_bytes()).unwrap())
+    );
+    let relay = format!("/v1/claims/{JAN}/{wallet}/relay");
+    for (path, body, code, err) in [
+        (relay.clone(), "not json".to_string(), 400, "bad_body"),
+        (
+            relay.clone(),
+            json!({"signature": "0x12", "beneficiary": beneficiary}).to_string(),
+            400,
+            "bad_signature",
+        ),
+        (
+            relay.clone(),
+            json!({"signature": good_sig, "beneficiary": "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"})
+                .to_string(),
+            400,
+            "bad_beneficiary",
+        ),
+        (
+            relay.clone(),
+            json!({"signature": other_sig, "beneficiary": beneficiary}).to_string(),
+            400,
+            "signer_mismatch",
+        ),
+        (
+            relay.clone(),
+            json!({"signature": good_sig, "beneficiary": format!("0x{}", hex::encode([9u8; 32]))})
+                .to_string(),
+            400,
+            "signer_mismatch",
+        ),
+        (
+            format!("/v1/claims/{}/{wallet}/relay", JAN + 1),
+            json!({"signature": good_sig, "beneficiary": beneficiary}).to_string(),
+            404,
+            "unknown_month",
+        ),
+        (
+            format!("/v1/claims/{JAN}/0x12/relay"),
+            json!({"signature": good_sig, "beneficiary": beneficiary}).to_string(),
+            400,
+            "bad_address",
+        ),
+    ] {
+        let (s, v) = http(port, "POST", &path, Some(&body)).unwrap();
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (code, Some(err)),
+            "{path} {body}: {v}"
+        );
+    }
+
+    // The browser: render, sign with the injected provider, claim through the relay.
+    let before: u128 = flexe.query("PSP22::balance_of", &ferdie).await;
+    let pay_before: u128 = pay.query("PSP22::balance_of", &eve).await;
+    let job = json!({
+        "base": format!("http://127.0.0.1:{port}"),
+        "wallet": wallet,
+        "key": format!("0x{}", hex::encode([1u8; 32])),
+        "scores": scores,
+        "epochs": epochs,
+        "month": JAN,
+        "beneficiary": beneficiary,
+        "message": message,
+        "out": out.display().to_string(),
+    });
+    let run =
+        tokio::task::spawn_blocking(move || node(&["claim_page.mjs"], &[("FLEX_WEB_JOB", job.to_string())]))
+            .await
+            .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout).to_string();
+    assert!(
+        run.status.success(),
+        "the browser test failed:\n{stdout}\n{}\n{}",
+        String::from_utf8_lossy(&run.stderr),
+        logs(&keepers)
+    );
+    let result: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or(""))
+        .unwrap_or_else(|_| panic!("the browser test printed no JSON: {stdout}"));
+    assert_eq!(result["month_status"], "claimed");
+    let after: u128 = flexe.query("PSP22::balance_of", &ferdie).await;
+    assert_eq!(after, before + amount, "the beneficiary received the amount");
+    let cost = (amount * CLAIM_PRICE).div_ceil(10u128.pow(19));
+    let pay_after: u128 = pay.query("PSP22::balance_of", &eve).await;
+    assert_eq!(
+        pay_after,
+        pay_before - cost,
+        "the relayer (Eve) paid the claim cost"
+    );
+    assert!(
+        pool.query::<bool>("is_claimed", (JAN, wallets[0].address()))
+            .await
+    );
+    // A second relay is refused before anything is submitted.
+    let (s, v) = http(
+        port,
+        "POST",
+        &relay,
+        Some(&json!({"signature": good_sig, "beneficiary": beneficiary}).to_string()),
+    )
+    .unwrap();
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("already_claimed")),
+        "{v}"
+    );
+    for shot in result["screenshots"].as_array().unwrap() {
+        let path = shot.as_str().unwrap();
+        assert!(Path::new(path).exists(), "{path}");
+        println!("screenshot: {path}");
+    }
+    println!("browser result: {result}");
+}
