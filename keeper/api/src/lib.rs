@@ -459,6 +459,12 @@ async fn epoch(State(api): State<Api>, Path(e): Path<String>) -> Response {
             "halving": r.halving,
             "snapshot": r.snapshot.to_string(),
             "forecast": r.forecast.to_string(),
+            "forecast_value": u64f64_decimal(r.forecast),
+            // How it was made: the next epoch, the history used, what was published (the best
+            // baseline, or none) with its held-out error, and per target every baseline's error
+            // and forecast and the model's (reported, never committed: docs/PROTOCOL.md).
+            "forecast_detail": serde_json::from_str::<serde_json::Value>(&r.forecast_detail)
+                .unwrap_or(serde_json::Value::Null),
             "note": r.note,
         }))
         .into_response())

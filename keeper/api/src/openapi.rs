@@ -76,7 +76,11 @@ pub fn document() -> Value {
                 "voted": {"type": "boolean"}, "commitment_hash": hash, "commitment": {"type": "string", "description": "SCALE bytes, hex"},
                 "scores_root": hash, "active": {"type": "integer"}, "ranked": {"type": "integer"}, "wallets": {"type": "integer"},
                 "multiplier_sum": uint, "total_weight": {"type": "string"}, "total_weight_bits": uint, "pool": uint, "distributed": uint,
-                "wallet_index": {"type": "integer"}, "halving": {"type": "integer"}, "snapshot": uint, "forecast": uint, "note": {"type": "string"}}}
+                "wallet_index": {"type": "integer"}, "halving": {"type": "integer"}, "snapshot": uint,
+                "forecast": {"type": "string", "description": "the committed next-epoch task reward forecast, U64F64 raw bits (0: none)"},
+                "forecast_value": {"type": "string", "description": "the same as a decimal"},
+                "forecast_detail": {"type": ["object", "null"], "description": "epoch, history_epochs, first_epoch, min_history, target, published (a baseline's name or none), published_value, fixed_bits, published_mse, targets: [{target, baselines: [{name, mse, forecast}], best_baseline, best_baseline_forecast, model: {forecast, mse, beats_best_baseline, train_samples, test_samples, seconds} or null, model_note}]"},
+                "note": {"type": "string"}}}
         }}
     })
 }

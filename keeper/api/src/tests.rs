@@ -71,11 +71,27 @@ fn fixture() -> (tempfile::TempDir, Router) {
         halving: 0,
         snapshot: 0,
         forecast: 0,
+        forecast_detail: String::new(),
         wallets: 1,
         voted: true,
         note: String::new(),
         updated_at: 0,
     };
+    // The forecast as the keeper makes it, from 40 epochs of a weekly cycle (reward per active
+    // wallet 700, 800, ..., 400): seasonal naive is exact and is published for epoch 40.
+    let week = [700u128, 800, 900, 1000, 600, 500, 400];
+    let hist: Vec<EpochRecord> = (0..40u64)
+        .map(|e| EpochRecord {
+            epoch: e,
+            active: 10,
+            distributed: week[(e % 7) as usize] * 10,
+            ..rec.clone()
+        })
+        .collect();
+    let f = flex_service::forecast::forecast(&flex_service::forecast::history_of(&hist), false);
+    let mut rec = rec;
+    rec.forecast = f.fixed_bits;
+    rec.forecast_detail = serde_json::to_string(&f).unwrap();
     let rows = [ScoreRow {
         wallet: [0xaa; 20],
         score: 15,
@@ -171,6 +187,24 @@ async fn answers_and_errors() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["total_weight"], "5.5");
     assert_eq!(v["status"], "voted");
+    assert_eq!(v["forecast"], (500u128 << 64).to_string());
+    assert_eq!(v["forecast_value"], "500");
+    let d = &v["forecast_detail"];
+    assert_eq!(
+        (d["epoch"].as_u64(), d["history_epochs"].as_u64()),
+        (Some(40), Some(40))
+    );
+    assert_eq!(d["published"], "seasonal_naive_7");
+    assert_eq!(d["published_mse"], 0.0);
+    assert_eq!(d["targets"][0]["target"], "reward_per_active");
+    let names: Vec<&str> = d["targets"][0]["baselines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["last_value", "moving_average_7", "seasonal_naive_7"]);
+    assert!(d["targets"][0]["model"].is_null());
 
     for (uri, status, code) in [
         ("/v1/wallets/0x12", StatusCode::BAD_REQUEST, "bad_address"),

@@ -416,6 +416,10 @@ async fn three_keepers_reach_quorum_and_a_wallet_claims() {
     let (s, v) = http_get(port, "/v1/epochs/1").unwrap();
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["finalized"], true);
+    // Two epochs of history are below the forecast's minimum: nothing is published.
+    assert_eq!(v["forecast"], "0");
+    assert_eq!(v["forecast_detail"]["published"], "none");
+    assert_eq!(v["forecast_detail"]["history_epochs"], 2);
     let (s, v) = http_get(port, &format!("/v1/wallets/{wallet}")).unwrap();
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["scores"].as_str().unwrap().len(), 3);

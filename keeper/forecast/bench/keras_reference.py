@@ -6,13 +6,16 @@ Same data, window, split, normalisation, batch size and epochs as flex-forecast'
 
   sample k feeds rows k..k+window (all columns) and predicts the target at row k+window;
   the first floor(samples * 0.8) samples train, the rest are held out (chronological);
-  every column is z-scored with mean / population std over rows 0..train+window (std 0 -> 1).
+  with TRANSFORM log1p (the default, as in the Rust bench), a column whose training rows
+  (0..train+window) are all >= 0 is first mapped by log1p(max(v, 0)), and predictions are mapped
+  back by expm1; then every column is z-scored with mean / population std over rows
+  0..train+window (std 0 -> 1).
 
 Setup (CPU TensorFlow from PyPI):
   python3 -m venv ~/.cache/flex/venv-tf
   ~/.cache/flex/venv-tf/bin/pip install tensorflow-cpu statsmodels
 Run:
-  ~/.cache/flex/venv-tf/bin/python keeper/forecast/bench/keras_reference.py CSV TARGET WINDOW EPOCHS [SEED]
+  ~/.cache/flex/venv-tf/bin/python keeper/forecast/bench/keras_reference.py CSV TARGET WINDOW EPOCHS [SEED [TRANSFORM]]
 """
 
 import math
@@ -68,12 +71,17 @@ def main():
     window = int(sys.argv[3]) if len(sys.argv) > 3 else 14
     epochs = int(sys.argv[4]) if len(sys.argv) > 4 else 30
     seed = int(sys.argv[5]) if len(sys.argv) > 5 else 1
+    transform = sys.argv[6] if len(sys.argv) > 6 else "log1p"
+    assert transform in ("none", "log1p"), transform
     tf.keras.utils.set_random_seed(seed)
 
     columns, data = read_csv(path)
     col = columns.index(target)
     samples = len(data) - window
     train = math.floor(samples * 0.8)
+    raw = data
+    log = np.array([transform == "log1p" and bool((data[: train + window, c] >= 0).all()) for c in range(data.shape[1])])
+    data = np.where(log, np.log1p(np.maximum(raw, 0.0)), raw)
     fit_rows = data[: train + window]
     mean = fit_rows.mean(axis=0)
     std = fit_rows.std(axis=0)
@@ -90,12 +98,15 @@ def main():
     total = time.perf_counter() - t0
     pred = model.predict(x_te, batch_size=256, verbose=0)[:, 0].astype(np.float64)
     mse_n = float(np.mean((pred - y_te.astype(np.float64)) ** 2))
-    truth = data[window + train :, col]
-    mse = float(np.mean((pred * std[col] + mean[col] - truth) ** 2))
+    truth = raw[window + train :, col]
+    back = pred * std[col] + mean[col]
+    if log[col]:
+        back = np.expm1(back)
+    mse = float(np.mean((back - truth) ** 2))
     # Mean over epochs after the first (the first includes graph tracing).
     steady = timer.times[1:] if len(timer.times) > 1 else timer.times
     cpu = timer.cpu[1:] if len(timer.cpu) > 1 else timer.cpu
-    print(f"keras {path} target={target} window={window} epochs={epochs} seed={seed} train_samples={train} test_samples={len(y_te)}")
+    print(f"keras {path} target={target} window={window} epochs={epochs} seed={seed} transform={transform} train_samples={train} test_samples={len(y_te)}")
     print(f"keras tensorflow={tf.__version__} threads(intra)={tf.config.threading.get_intra_op_parallelism_threads()} cpus={os.cpu_count()}")
     print(
         f"keras seconds_per_epoch={sum(steady) / len(steady):.4f} (first epoch {timer.times[0]:.3f}s) "

@@ -1,10 +1,12 @@
 //! Forecaster training benchmark (not a test), the Rust side of `bench/keras_reference.py`: same
 //! CSV, window, split, normalisation, batch size and epochs. Prints seconds per epoch and held-out
 //! MSE (normalised and in the target's units) with the baselines.
-//! Run: `cargo bench -p flex-forecast --bench train -- CSV TARGET WINDOW EPOCHS SEASON [SEED]`.
+//! Run: `cargo bench -p flex-forecast --bench train -- CSV TARGET WINDOW EPOCHS SEASON [SEED
+//! [TRANSFORM]]` (TRANSFORM: `none` or `log1p`, the default).
 
 use std::path::PathBuf;
 
+use flex_forecast::prep::Transform;
 use flex_forecast::{ForecastConfig, Forecaster, History};
 
 fn main() {
@@ -20,6 +22,10 @@ fn main() {
         epochs: num(3, 30),
         season: num(4, 7),
         seed: num(5, 1) as u64,
+        transform: match args.get(6).map(String::as_str) {
+            Some("none") => Transform::None,
+            _ => Transform::Log1p,
+        },
         ..Default::default()
     };
     let h = History::read(&csv).unwrap_or_else(|e| panic!("{e}"));
@@ -27,12 +33,13 @@ fn main() {
     let m = &f.models[0];
     let e = &m.evaluation;
     println!(
-        "rust {} target={} window={} epochs={} seed={} train_samples={} test_samples={}",
+        "rust {} target={} window={} epochs={} seed={} transform={:?} train_samples={} test_samples={}",
         csv.display(),
         target,
         config.window,
         config.epochs,
         config.seed,
+        config.transform,
         m.train.samples,
         e.test_samples
     );

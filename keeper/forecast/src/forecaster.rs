@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::baseline::Baseline;
 use crate::history::History;
 use crate::nn::{Adam, Network, Shape, Workspace};
-use crate::prep::{gather, Normaliser, Split};
+use crate::prep::{gather, Normaliser, Split, Transform};
 use crate::rng::Rng;
 use crate::ForecastError;
 
@@ -42,6 +42,9 @@ pub struct ForecastConfig {
     pub moving_average: usize,
     pub hidden1: usize,
     pub hidden2: usize,
+    /// Transform before the z-score (absent in older model files: none).
+    #[serde(default)]
+    pub transform: Transform,
 }
 
 impl Default for ForecastConfig {
@@ -57,6 +60,7 @@ impl Default for ForecastConfig {
             moving_average: 7,
             hidden1: 64,
             hidden2: 32,
+            transform: Transform::None,
         }
     }
 }
@@ -118,11 +122,7 @@ pub struct Evaluation {
 
 impl Evaluation {
     pub fn best_baseline(&self) -> Option<&BaselineScore> {
-        self.baselines.iter().filter(|b| b.mse.is_some()).min_by(|a, b| {
-            a.mse
-                .unwrap_or(f64::INFINITY)
-                .total_cmp(&b.mse.unwrap_or(f64::INFINITY))
-        })
+        best_baseline(&self.baselines)
     }
 
     pub fn published_mse(&self) -> f64 {
@@ -264,6 +264,43 @@ fn predict_normalised(net: &Network<f32>, norm: &[Vec<f64>], window: usize, star
     out
 }
 
+/// Each baseline's mean squared error over the held-out targets of `split` (rows
+/// `split.train + split.window..split.samples + split.window` of `series`), accumulated in `f64`
+/// in row order: plain IEEE additions, subtractions, multiplications and divisions only, so the
+/// same series gives the same bits on every machine (the keeper's published baseline relies on
+/// this, `docs/PROTOCOL.md`).
+pub fn baseline_scores(series: &[f64], split: &Split, baselines: &[Baseline]) -> Vec<BaselineScore> {
+    let n = split.test().len() as f64;
+    baselines
+        .iter()
+        .map(|&b| {
+            let mut acc = Some(0.0);
+            for s in split.test() {
+                let at = s + split.window;
+                acc = match (acc, b.predict(series, at), series.get(at)) {
+                    (Some(a), Some(p), Some(&y)) => Some(a + (p - y) * (p - y) / n),
+                    _ => None,
+                };
+            }
+            BaselineScore {
+                baseline: b,
+                name: b.name(),
+                mse: acc,
+            }
+        })
+        .collect()
+}
+
+/// The baseline with the lowest held-out error (the first of equals, in `scores` order), if any
+/// could predict every held-out target.
+pub fn best_baseline(scores: &[BaselineScore]) -> Option<&BaselineScore> {
+    scores.iter().filter(|b| b.mse.is_some()).min_by(|a, b| {
+        a.mse
+            .unwrap_or(f64::INFINITY)
+            .total_cmp(&b.mse.unwrap_or(f64::INFINITY))
+    })
+}
+
 /// Scores a network and the baselines on the held-out samples of `h`.
 pub fn evaluate_target(
     h: &History,
@@ -286,25 +323,7 @@ pub fn evaluate_target(
         let en = p - norm[target][at];
         mse_n += en * en / n;
     }
-    let baselines = config
-        .baselines()
-        .into_iter()
-        .map(|b| {
-            let mut acc = Some(0.0);
-            for &s in &starts {
-                let at = s + split.window;
-                acc = match (acc, b.predict(series, at)) {
-                    (Some(a), Some(p)) => Some(a + (p - series[at]) * (p - series[at]) / n),
-                    _ => None,
-                };
-            }
-            BaselineScore {
-                baseline: b,
-                name: b.name(),
-                mse: acc,
-            }
-        })
-        .collect();
+    let baselines = baseline_scores(series, split, &config.baselines());
     let mut ev = Evaluation {
         target: h.columns[target].clone(),
         test_samples: starts.len(),
@@ -335,7 +354,7 @@ impl Forecaster {
         }
         let cols: Vec<usize> = targets.iter().map(|t| h.column(t)).collect::<Result<_, _>>()?;
         let split = Split::new(h.rows(), config.window, config.train_fraction)?;
-        let norm_stats = Normaliser::fit(h, split.train_rows());
+        let norm_stats = Normaliser::fit_with(h, split.train_rows(), config.transform);
         let norm = norm_stats.transform(h);
         let mut models = Vec::new();
         for (k, &col) in cols.iter().enumerate() {

@@ -9,40 +9,86 @@
 //! taken over the rows the training samples touch (`0..train + window`), never the held-out
 //! rows; a column with zero spread gets `std = 1`. The statistics are stored with the model and
 //! reused unchanged for evaluation and prediction.
+//!
+//! With [`Transform::Log1p`], a column whose training rows are all non-negative is first mapped
+//! by `ln(1 + max(v, 0))` (deterministic, no fitted parameter) and z-scored in that space; model
+//! outputs are mapped back with `exp(z * std + mean) - 1`. Series whose scale drifts by orders of
+//! magnitude (a reward per wallet that falls as the pool halves and wallets join) then keep their
+//! held-out range instead of being compressed by the early, large values. Columns with a negative
+//! training value stay linear. Which columns are transformed is decided on the training rows only
+//! and stored with the model.
 
 use serde::{Deserialize, Serialize};
 
 use crate::history::History;
 use crate::ForecastError;
 
-/// Per-column z-score statistics.
+/// A deterministic per-column transform applied before the z-score.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transform {
+    /// The raw values.
+    #[default]
+    None,
+    /// `ln(1 + max(v, 0))` for columns whose training rows are all non-negative.
+    Log1p,
+}
+
+/// Per-column z-score statistics (in the transformed space for `log1p` columns).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Normaliser {
     pub mean: Vec<f64>,
     pub std: Vec<f64>,
+    /// Columns mapped by `ln(1 + max(v, 0))` before the z-score (absent in older model files:
+    /// none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log1p: Vec<bool>,
 }
 
 impl Normaliser {
+    /// Z-score over rows `0..rows`, no transform.
     pub fn fit(h: &History, rows: usize) -> Self {
+        Self::fit_with(h, rows, Transform::None)
+    }
+
+    /// Z-score over rows `0..rows` after `transform` (decided per column on those rows).
+    pub fn fit_with(h: &History, rows: usize, transform: Transform) -> Self {
         let mut mean = Vec::new();
         let mut std = Vec::new();
+        let mut log1p = Vec::new();
         for col in &h.data {
             let xs = &col[..rows.min(col.len())];
+            let log = transform == Transform::Log1p && xs.iter().all(|&x| x >= 0.0);
+            let f = |x: f64| if log { x.max(0.0).ln_1p() } else { x };
             let n = xs.len().max(1) as f64;
-            let m = xs.iter().sum::<f64>() / n;
-            let v = xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n;
+            let m = xs.iter().map(|&x| f(x)).sum::<f64>() / n;
+            let v = xs.iter().map(|&x| (f(x) - m) * (f(x) - m)).sum::<f64>() / n;
             mean.push(m);
             std.push(if v > 0.0 { v.sqrt() } else { 1.0 });
+            log1p.push(log);
         }
-        Self { mean, std }
+        if transform == Transform::None {
+            log1p.clear();
+        }
+        Self { mean, std, log1p }
+    }
+
+    fn is_log(&self, col: usize) -> bool {
+        self.log1p.get(col).copied().unwrap_or(false)
     }
 
     pub fn apply(&self, col: usize, v: f64) -> f64 {
+        let v = if self.is_log(col) { v.max(0.0).ln_1p() } else { v };
         (v - self.mean[col]) / self.std[col]
     }
 
     pub fn invert(&self, col: usize, v: f64) -> f64 {
-        v * self.std[col] + self.mean[col]
+        let v = v * self.std[col] + self.mean[col];
+        if self.is_log(col) {
+            v.exp_m1()
+        } else {
+            v
+        }
     }
 
     /// The whole history, normalised, column-major.

@@ -173,7 +173,10 @@ pub fn from_bytes(file: &Path, bytes: &[u8]) -> Result<Forecaster, ForecastError
     if params.next().is_some() {
         return Err(bad("more parameters than the models use".into()));
     }
-    if header.norm.mean.len() != header.columns.len() || header.norm.std.len() != header.columns.len() {
+    if header.norm.mean.len() != header.columns.len()
+        || header.norm.std.len() != header.columns.len()
+        || !(header.norm.log1p.is_empty() || header.norm.log1p.len() == header.columns.len())
+    {
         return Err(bad("normalisation does not cover every column".into()));
     }
     Ok(Forecaster {

@@ -105,7 +105,22 @@ pub struct ClosedEpoch {
     pub commitment: EpochCommitment,
 }
 
-/// Computes epoch `e` from its inputs and the pool `P_e`.
+impl ClosedEpoch {
+    /// Puts the forecast's bits in the commitment (re-encoding it and its hash) and its report
+    /// in the record.
+    pub fn set_forecast(&mut self, f: &crate::forecast::EpochForecast) -> Result<(), ServiceError> {
+        self.commitment.forecast = f.fixed_bits;
+        self.record.forecast = f.fixed_bits;
+        self.record.commitment = codec::Encode::encode(&self.commitment);
+        self.record.commitment_hash = self.commitment.hash();
+        self.record.forecast_detail =
+            serde_json::to_string(f).map_err(|e| ServiceError::Invalid(format!("forecast report: {e}")))?;
+        Ok(())
+    }
+}
+
+/// Computes epoch `e` from its inputs and the pool `P_e` (with no forecast: see
+/// [`ClosedEpoch::set_forecast`]).
 pub fn close_epoch(
     e: u64,
     genesis: Genesis,
@@ -174,6 +189,7 @@ pub fn close_epoch(
         halving: figures.halving,
         snapshot: figures.snapshot,
         forecast: 0,
+        forecast_detail: String::new(),
         wallets: rows.len() as u64,
         voted: false,
         note: String::new(),

@@ -5,6 +5,7 @@
 //! - [`config`]: `keeper.toml` with `FLEX_*` environment overrides.
 //! - [`source`]: activity sources (pool JSON, JSON-lines log) imported idempotently.
 //! - [`compute`]: an epoch and a month from the store, with the engine and the merkle trees.
+//! - [`forecast`]: the next-epoch forecast committed with each epoch (and its report for the API).
 //! - [`contract`]: the reward pool's SCALE types and a typed client.
 //! - [`runner`]: the loop and the per-epoch / per-month state machine persisted in the store.
 //!
@@ -15,6 +16,7 @@
 pub mod compute;
 pub mod config;
 pub mod contract;
+pub mod forecast;
 pub mod runner;
 pub mod source;
 

@@ -30,6 +30,7 @@ use subxt_signer::SecretUri;
 
 use crate::compute::{self, epoch_bounds, month_index_of, PoolFigures};
 use crate::contract::{CallError, EpochCommitment, MonthRoot, PoolClient};
+use crate::forecast;
 use crate::source::{self, ActionLog, ActivitySource, PoolFile};
 use crate::{Config, ServiceError, Status};
 
@@ -300,6 +301,14 @@ impl Keeper {
         let closed =
             tokio::task::block_in_place(|| compute::close_epoch(e, g, &inputs, figures, self.config.bonus))?;
         let compute_ms = t.elapsed().as_millis() as u64;
+        // The next epoch's forecast from the stored history and this epoch (forecast module).
+        let t = Instant::now();
+        let mut closed = closed;
+        tokio::task::block_in_place(|| -> Result<(), ServiceError> {
+            let h = forecast::epoch_history(&*store, &closed.record)?;
+            closed.set_forecast(&forecast::forecast(&h, true))
+        })?;
+        let forecast_ms = t.elapsed().as_millis() as u64;
         pause_point("compute").await;
         let t = Instant::now();
         let rows = closed.rows;
@@ -320,6 +329,8 @@ impl Keeper {
             ignored_actions = inputs.ignored_actions,
             read_ms,
             compute_ms,
+            forecast_ms,
+            forecast = %record.forecast,
             store_ms,
             "epoch closed"
         );

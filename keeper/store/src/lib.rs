@@ -140,7 +140,10 @@ pub struct EpochRecord {
     pub wallet_index: u8,
     pub halving: u64,
     pub snapshot: u128,
+    /// The published next-epoch forecast, raw `U64F64` bits (0: none).
     pub forecast: u128,
+    /// How the forecast was made (JSON, `flex-service`'s `forecast` module; empty: none).
+    pub forecast_detail: String,
     /// Wallets listed (leaves of the scores tree).
     pub wallets: u64,
     /// Whether this keeper's vote is on chain.

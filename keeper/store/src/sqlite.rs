@@ -100,6 +100,10 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX actions_by_time;
     CREATE INDEX actions_by_time ON actions (timestamp, wallet, kind);
     "#,
+    // 3: the forecast's details (JSON) beside the published bits, for the API.
+    r#"
+    ALTER TABLE epochs ADD COLUMN forecast_detail TEXT NOT NULL DEFAULT '';
+    "#,
 ];
 
 const READERS: usize = 4;
@@ -258,12 +262,13 @@ fn epoch_from_row(r: &Row<'_>) -> rusqlite::Result<RawEpoch> {
         voted: r.get(17)?,
         note: r.get(18)?,
         updated_at: r.get(19)?,
+        forecast_detail: r.get(20)?,
     })
 }
 
 const EPOCH_COLS: &str = "epoch, month_index, phase, commitment, commitment_hash, scores_root, active, ranked, \
      multiplier_sum, total_weight, pool, distributed, wallet_index, halving, snapshot, forecast, wallets, voted, \
-     note, updated_at";
+     note, updated_at, forecast_detail";
 
 struct RawEpoch {
     epoch: i64,
@@ -286,6 +291,7 @@ struct RawEpoch {
     voted: bool,
     note: String,
     updated_at: i64,
+    forecast_detail: String,
 }
 
 impl RawEpoch {
@@ -311,6 +317,7 @@ impl RawEpoch {
             voted: self.voted,
             note: self.note,
             updated_at: self.updated_at,
+            forecast_detail: self.forecast_detail,
         })
     }
 }
@@ -494,7 +501,7 @@ impl Store for SqliteStore {
             tx.execute("DELETE FROM wallet_epochs WHERE epoch = ?1", [epoch])?;
             tx.execute("DELETE FROM epochs WHERE epoch = ?1", [epoch])?;
             tx.execute(
-                &format!("INSERT INTO epochs ({EPOCH_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"),
+                &format!("INSERT INTO epochs ({EPOCH_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"),
                 params![
                     epoch,
                     e.month_index,
@@ -516,6 +523,7 @@ impl Store for SqliteStore {
                     e.voted,
                     e.note,
                     now(),
+                    e.forecast_detail,
                 ],
             )?;
             let mut ins = tx.prepare_cached(

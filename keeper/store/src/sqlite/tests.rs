@@ -61,7 +61,8 @@ fn record(epoch: u64) -> EpochRecord {
         wallet_index: 1,
         halving: 0,
         snapshot: 1000,
-        forecast: 0,
+        forecast: 3 << 63,
+        forecast_detail: format!("{{\"epoch\":{epoch}}}"),
         wallets: 2,
         voted: false,
         note: String::new(),
@@ -101,6 +102,10 @@ fn epochs_persist_across_reopen_with_phases() {
         (Phase::Finalized, true, "block 0x01")
     );
     assert_eq!(e0.total_weight, u128::MAX);
+    assert_eq!(
+        (e0.forecast, e0.forecast_detail.as_str()),
+        (3 << 63, "{\"epoch\":0}")
+    );
     assert_eq!(s.open_epochs().unwrap(), vec![1]);
     assert_eq!(s.last_epoch().unwrap(), Some(1));
     let hist = s.wallet_epochs(&[1; 20], 0, 10).unwrap();
