@@ -4,13 +4,17 @@
 #   scripts/demo.sh                setup (idempotent), build the contracts and the demo, start a fresh devnet,
 #                                  run `flex-demo` against it, and leave the devnet running
 #   scripts/demo.sh --skip-setup   the same without scripts/setup.sh, on a machine already set up
+#   scripts/demo.sh [--skip-setup] --in-process   the earlier narration: the demo casts the votes itself
 #   scripts/demo.sh --stop         stop the devnet the demo started
 #
-# The demo deploys FLEXE, a payment token and the reward pool with four keepers, funds the pool, lets
-# the keeper engine compute January 2026's epochs from sample activity, has the keepers commit them to
-# quorum, posts the month's claim root, moves chain time into February for an EVM wallet's signed claim
-# (a relayer pays the claim cost), shows a second claim failing, then sweeps the rest to the treasury
-# once the claim window is over.
+# The demo deploys FLEXE, a payment token and the reward pool with four keepers and funds the pool,
+# then starts three real keeper processes (`flex-keeper run`, release build) over the shipped sample
+# pool (scripts/demo/: pool.json, weights.toml, the config template keeper.toml.in). It moves chain
+# time through January 2026 epoch by epoch while the keepers close each epoch, vote it to quorum and
+# then vote the month's claim root; in February an EVM wallet claims with `flex-keeper claim` against
+# a keeper's API (a relayer pays the claim cost) and a second claim fails; the keepers are stopped and
+# the rest is swept to the treasury once the claim window is over. It prints what happened at each
+# step. The keepers' configs, databases and logs stay in <state dir>/keepers.
 #
 # Environment: FLEX_DEVNET_PORT (default 9944) and FLEX_DEVNET_DIR (default <repo>/.devnet) choose the
 # devnet's port and state dir. A devnet already running from that state dir is stopped first, so the
@@ -36,18 +40,25 @@ stop_hint() {
 }
 
 SETUP=1
+DEMO_ARGS=()
+if [ "${2:-}" = "--in-process" ]; then
+    DEMO_ARGS+=(--in-process)
+elif [ -n "${2:-}" ]; then
+    die "unknown argument '$2' (only --in-process may follow --skip-setup)"
+fi
 case "${1:-}" in
     "") ;;
     --skip-setup) SETUP=0 ;;
+    --in-process) DEMO_ARGS+=(--in-process) ;;
     --stop)
         scripts/devnet stop --state-dir "$STATE_DIR"
         exit 0
         ;;
     -h | --help)
-        sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
-    *) die "unknown argument '$1' (use --skip-setup, --stop, or nothing)" ;;
+    *) die "unknown argument '$1' (use --skip-setup, --in-process, --stop, or nothing)" ;;
 esac
 
 if ((SETUP)); then
@@ -58,8 +69,10 @@ fi
 step "contracts to Wasm"
 scripts/build-contracts.sh
 
-step "build the demo"
-cargo build --release -p flex-e2e --bin flex-demo
+step "build the demo and the keeper (release)"
+cargo build --release -p flex-e2e -p flex-keeper --bin flex-demo --bin flex-keeper
+KEEPER_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/flex-keeper"
+[ -x "$KEEPER_BIN" ] || die "no keeper binary at $KEEPER_BIN after the build"
 
 step "fresh devnet on port $PORT"
 # Stop a devnet left running from this state dir (says "not running" otherwise): start from genesis.
@@ -68,7 +81,9 @@ scripts/devnet start --port "$PORT" --state-dir "$STATE_DIR"
 
 step "the demo"
 if ! cargo run --release --quiet -p flex-e2e --bin flex-demo -- \
-    --url "ws://127.0.0.1:$PORT" --contracts-dir "$INK_DIR"; then
+    --url "ws://127.0.0.1:$PORT" --contracts-dir "$INK_DIR" \
+    --keeper-bin "$KEEPER_BIN" --demo-dir "$ROOT/scripts/demo" --work-dir "$STATE_DIR/keepers" \
+    ${DEMO_ARGS[@]+"${DEMO_ARGS[@]}"}; then
     printf '\nThe demo failed. The devnet is still running (log: %s/chopsticks.log).\nStop it with: %s\n' \
         "$STATE_DIR" "$(stop_hint)" >&2
     exit 1

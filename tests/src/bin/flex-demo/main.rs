@@ -1,10 +1,16 @@
 //! `flex-demo`: one month of Flex epoch rewards on a running local devnet, narrated.
 //!
-//! Deploys FLEXE, a payment token and the reward pool (four keepers), funds the pool, lets the
-//! keeper engine compute January 2026's three epochs from sample activity, has the keepers vote
-//! each epoch to quorum and then the month's claim root, travels into February for an EVM wallet's
-//! signed claim (a relayer pays the claim cost), shows a second claim failing, then travels past
-//! the claim window and sweeps the rest to the treasury. Every step is printed in plain language.
+//! Deploys FLEXE, a payment token and the reward pool (four keepers), funds the pool, then starts
+//! three real keeper processes (`flex-keeper run`, Alice, Bob and Charlie) over the shipped sample
+//! pool (`scripts/demo/pool.json`, `weights.toml`, configs from `keeper.toml.in`). It moves chain
+//! time epoch by epoch through January 2026 and narrates what the keepers did (their votes, the
+//! finalisations, the month's claim root), read from the chain and the keepers' API. In February an
+//! EVM wallet claims with `flex-keeper claim` against a keeper's API (a relayer pays the claim cost),
+//! a second claim fails, the keepers are stopped, and after the claim window the rest is swept to
+//! the treasury. Every step is printed in plain language.
+//!
+//! `--in-process` runs the earlier narration instead: the engine computes in this process and the
+//! demo casts each keeper's vote itself (showing an early vote and a vote after quorum refused).
 //!
 //! The chain must be fresh (from genesis): `scripts/demo.sh` starts one and runs this.
 
@@ -27,6 +33,9 @@ use flex_e2e::{
     AccountId32,
 };
 use flex_engine::{score::MULTIPLIERS, EpochReport, WeightTotal};
+use keepers::{check_shipped_sample, KeeperPaths};
+
+mod keepers;
 
 /// Runs a narrated month of Flex epoch rewards against a running local devnet.
 #[derive(Parser)]
@@ -39,6 +48,20 @@ struct Args {
     /// default is not there, `$CARGO_TARGET_DIR/ink` and the repository's `target/ink` are tried.
     #[arg(long, env = "FLEX_INK_DIR", default_value = "target/ink")]
     contracts_dir: PathBuf,
+    /// The `flex-keeper` binary the keepers run (default: next to this binary, i.e. the release
+    /// build `scripts/demo.sh` makes).
+    #[arg(long, value_name = "FILE")]
+    keeper_bin: Option<PathBuf>,
+    /// The shipped sample: `pool.json`, `weights.toml` and the keeper config template `keeper.toml.in`.
+    #[arg(long, value_name = "DIR")]
+    demo_dir: Option<PathBuf>,
+    /// Where the keepers' configs, keys, databases and logs go (emptied first; default
+    /// `<repo>/target/demo-keepers`).
+    #[arg(long, value_name = "DIR")]
+    work_dir: Option<PathBuf>,
+    /// Vote from inside the demo instead of running keeper processes (the earlier narration).
+    #[arg(long)]
+    in_process: bool,
 }
 
 #[tokio::main]
@@ -179,6 +202,18 @@ async fn run(args: &Args) -> Result<()> {
     section("3. The month's activity (sample data)");
     let keys = evm_wallets()?;
     let activity = sample_activity(&keys)?;
+    let demo_dir = args
+        .demo_dir
+        .clone()
+        .unwrap_or_else(|| repo_root().join("scripts").join("demo"));
+    if !args.in_process {
+        check_shipped_sample(&demo_dir, &activity)?;
+        say(&format!(
+            "The keepers read it from the shipped sample pool {} and weights {}.",
+            demo_dir.join("pool.json").display(),
+            demo_dir.join("weights.toml").display()
+        ));
+    }
     say("Five EVM wallets connect to the app:");
     for (i, w) in activity.wallets.iter().enumerate() {
         say(&format!(
@@ -199,10 +234,38 @@ async fn run(args: &Args) -> Result<()> {
         reports.len()
     ));
 
+    let month = if args.in_process {
+        in_process_month(&chain, &cast, &d, &activity, &keys, &reports, threshold).await?
+    } else {
+        let paths = KeeperPaths::resolve(args, &contracts_dir, demo_dir)?;
+        keepers::month(&args.url, &chain, &cast, &d, &activity, &keys, &reports, &paths).await?
+    };
+    sweep_and_finish(&chain, &cast, &d, &keys, &month).await
+}
+
+/// What the month left for the sweep: the claim tree, what January distributed, what W1 claimed.
+struct MonthOutcome {
+    tree: flex_merkle::StandardMerkleTree<flex_merkle::ClaimLeaf>,
+    distributed: u128,
+    claimed: u128,
+}
+
+/// Sections 4 to 7 with the votes cast from this process: each epoch computed by the engine here,
+/// each keeper's vote shown (an early vote and a vote after quorum refused), the month root, W1's
+/// claim signed and submitted here, a second claim refused.
+async fn in_process_month(
+    chain: &Chain,
+    cast: &Cast,
+    d: &Deployed,
+    activity: &Activity,
+    keys: &[flex_evm::EvmKey],
+    reports: &[EpochReport],
+    threshold: u32,
+) -> Result<MonthOutcome> {
     section("4. Epochs: the engine computes, the keepers commit");
     let mut distributed = 0u128;
-    for report in &reports {
-        distributed += narrate_epoch(&chain, &cast, &d, &activity, report).await?;
+    for report in reports {
+        distributed += narrate_epoch(chain, cast, d, activity, report).await?;
     }
     say(&format!(
         "January's three epochs distributed {} in total; {} stay unallocated.",
@@ -211,12 +274,12 @@ async fn run(args: &Args) -> Result<()> {
     ));
 
     section("5. The month's claim root");
-    let tree = claim_tree(&reports, JANUARY_2026)?;
+    let tree = claim_tree(reports, JANUARY_2026)?;
     say("Each wallet's January total becomes a leaf (month, wallet, amount) of the claim tree:");
     for leaf in tree.values() {
         say(&format!(
             "  {} {}  {}",
-            label(&activity, &leaf.wallet),
+            label(activity, &leaf.wallet),
             flex_evm::address_hex(&leaf.wallet),
             tokens(leaf.amount, "FLEXE")
         ));
@@ -264,7 +327,7 @@ async fn run(args: &Args) -> Result<()> {
     ));
 
     section("6. A wallet claims (February)");
-    travel(&chain, FEB_1 + 3600).await?;
+    travel(chain, FEB_1 + 3600).await?;
     say(&format!("Chain clock moved to {}.", utc(FEB_1 + 3600)));
     let ferdie = account(&cast.ferdie);
     let eve = account(&cast.eve);
@@ -326,9 +389,9 @@ async fn run(args: &Args) -> Result<()> {
     say(&format!(
         "Eve tries to redirect the tokens to herself: refused with {error} (the signature names Ferdie)."
     ));
-    let before = Balances::read(&d, &cast).await?;
+    let before = Balances::read(d, cast).await?;
     d.pool.try_call(&cast.eve, "claim", claim.args(&ferdie)).await?;
-    let after = Balances::read(&d, &cast).await?;
+    let after = Balances::read(d, cast).await?;
     say("Eve submits the claim as signed: accepted.");
     say(&format!(
         "  Ferdie's FLEXE: {} -> {} (+{})",
@@ -376,14 +439,32 @@ async fn run(args: &Args) -> Result<()> {
         "the second claim changed Ferdie's balance"
     );
 
+    Ok(MonthOutcome {
+        tree,
+        distributed,
+        claimed: claim.amount,
+    })
+}
+
+/// Section 8 and the final balances: past the claim window a late claim is refused and Bob sweeps
+/// January's unclaimed rest to the treasury.
+async fn sweep_and_finish(
+    chain: &Chain,
+    cast: &Cast,
+    d: &Deployed,
+    keys: &[flex_evm::EvmKey],
+    month: &MonthOutcome,
+) -> Result<()> {
+    let (tree, distributed) = (&month.tree, month.distributed);
+    let eve = account(&cast.eve);
     section("8. Past the window: sweep the rest to the treasury");
     let error = d.pool.call_error(&cast.bob, "sweep", JANUARY_2026).await?;
     say(&format!(
         "Bob tries to sweep January during February: refused with {error}."
     ));
-    travel(&chain, MAR_1 + 60).await?;
+    travel(chain, MAR_1 + 60).await?;
     say(&format!("Chain clock moved to {}.", utc(MAR_1 + 60)));
-    let late = SignedClaim::sign(&d.pool.address, &tree, &keys[1], &eve)?;
+    let late = SignedClaim::sign(&d.pool.address, tree, &keys[1], &eve)?;
     let error = d.pool.call_error(&cast.eve, "claim", late.args(&eve)).await?;
     say(&format!(
         "W2 tries to claim its {} now: refused with {error}.",
@@ -395,20 +476,20 @@ async fn run(args: &Args) -> Result<()> {
     let swept = swept.map_err(|()| anyhow::anyhow!("sweep answered an error"))?;
     let treasury_after = d.flexe.balance_of(&cast.treasury).await?;
     ensure!(
-        treasury_after == treasury_before + swept && swept == distributed - claim.amount,
+        treasury_after == treasury_before + swept && swept == distributed - month.claimed,
         "the sweep moved another amount than the unclaimed rest"
     );
     say(&format!(
         "Bob sweeps January: {} unclaimed (total {} minus W1's {}) goes to the treasury.",
         tokens(swept, "FLEXE"),
         tokens(distributed, "FLEXE"),
-        tokens(claim.amount, "FLEXE")
+        tokens(month.claimed, "FLEXE")
     ));
     let error = d.pool.call_error(&cast.bob, "sweep", JANUARY_2026).await?;
     say(&format!("A second sweep: refused with {error}."));
 
     section("Final balances");
-    let end = Balances::read(&d, &cast).await?;
+    let end = Balances::read(d, cast).await?;
     let unallocated: u128 = d.pool.try_query("unallocated", ()).await?;
     let rest = if end.pool_flexe == unallocated {
         "all unallocated, left for the coming epochs".to_string()
@@ -442,40 +523,8 @@ async fn narrate_epoch(
     activity: &Activity,
     report: &EpochReport,
 ) -> Result<u128> {
+    let (start, end) = narrate_day(activity, report.epoch)?;
     let e = i64::try_from(report.epoch).context("epoch number")?;
-    let start = GENESIS + e * DAY;
-    let end = start + DAY;
-    println!();
-    say(&format!("Epoch {} ({}, UTC day):", report.epoch, date(start)));
-    // What happened that day, wallet by wallet (in the order of the wallet list).
-    let mut day: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
-    for a in activity
-        .actions
-        .iter()
-        .filter(|a| (start..end).contains(&a.timestamp))
-    {
-        let kind = activity
-            .kinds
-            .iter()
-            .find(|(id, _)| *id == a.kind)
-            .map_or("?", |(_, name)| *name);
-        day.entry(a.wallet as usize).or_default().push(kind);
-    }
-    let joined: Vec<String> = activity
-        .wallets
-        .iter()
-        .enumerate()
-        .filter(|(_, w)| (start..end).contains(&w.connected_at))
-        .map(|(i, _)| format!("W{}", i + 1))
-        .collect();
-    if !joined.is_empty() {
-        say(&format!("  connects: {}", joined.join(", ")));
-    }
-    let acts: Vec<String> = day
-        .iter()
-        .map(|(w, kinds)| format!("W{} {}", w + 1, kinds.join(" + ")))
-        .collect();
-    say(&format!("  activity: {}", acts.join("; ")));
 
     say(&format!(
         "  engine: {} active wallets, {} ranked; wallet index Wi = {} ({}% of P_t); halving H = {}",
@@ -570,6 +619,45 @@ async fn narrate_epoch(
         tokens(unallocated, "FLEXE")
     ));
     Ok(report.distributed)
+}
+
+/// Prints the epoch's heading and what happened that day; returns the day's start and end.
+fn narrate_day(activity: &Activity, epoch: u64) -> Result<(i64, i64)> {
+    let e = i64::try_from(epoch).context("epoch number")?;
+    let start = GENESIS + e * DAY;
+    let end = start + DAY;
+    println!();
+    say(&format!("Epoch {} ({}, UTC day):", epoch, date(start)));
+    // What happened that day, wallet by wallet (in the order of the wallet list).
+    let mut day: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
+    for a in activity
+        .actions
+        .iter()
+        .filter(|a| (start..end).contains(&a.timestamp))
+    {
+        let kind = activity
+            .kinds
+            .iter()
+            .find(|(id, _)| *id == a.kind)
+            .map_or("?", |(_, name)| *name);
+        day.entry(a.wallet as usize).or_default().push(kind);
+    }
+    let joined: Vec<String> = activity
+        .wallets
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| (start..end).contains(&w.connected_at))
+        .map(|(i, _)| format!("W{}", i + 1))
+        .collect();
+    if !joined.is_empty() {
+        say(&format!("  connects: {}", joined.join(", ")));
+    }
+    let acts: Vec<String> = day
+        .iter()
+        .map(|(w, kinds)| format!("W{} {}", w + 1, kinds.join(" + ")))
+        .collect();
+    say(&format!("  activity: {}", acts.join("; ")));
+    Ok((start, end))
 }
 
 /// One line per listed wallet (in the order W1, W2, ...): score, multiplier, weight, reward.
