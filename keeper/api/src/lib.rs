@@ -534,7 +534,12 @@ async fn metrics(State(api): State<Api>) -> Response {
 }
 
 async fn openapi(State(api): State<Api>) -> Response {
-    timed(&api, 5, async { Ok(Json(openapi::document()).into_response()) }).await
+    timed(&api, 5, async {
+        let mut doc = openapi::document();
+        web::openapi_extend(&mut doc);
+        Ok(Json(doc).into_response())
+    })
+    .await
 }
 
 #[cfg(test)]

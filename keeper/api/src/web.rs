@@ -27,6 +27,13 @@ use crate::{hex20, hex32, month_name, parse_account, parse_address, Api, ApiErro
 /// `PSP22::approve` (the PSP22 standard's selector, as `flex_token` implements it).
 const PSP22_APPROVE: [u8; 4] = [0xb2, 0x0f, 0x1b, 0xbd];
 
+/// One relayed claim at a time: the relayer's transactions (approve, claim) must not race for
+/// nonces or allowance.
+static RELAY_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// How long a relayed claim may take on chain before the API answers 504.
+const RELAY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
+
 const INDEX_HTML: &str = include_str!("../web/index.html");
 const APP_JS: &str = include_str!("../web/app.js");
 const CLAIM_JS: &str = include_str!("../web/claim.js");
@@ -203,6 +210,50 @@ async fn relay_inner(
         signer: relayer.clone(),
         ..client
     };
+    let _guard = RELAY_LOCK.lock().await;
+    match tokio::time::timeout(
+        RELAY_TIMEOUT,
+        submit(
+            api,
+            pool,
+            relayer,
+            m,
+            wallet,
+            amount,
+            index,
+            &cache.nodes,
+            signature,
+            beneficiary,
+        ),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => Err(ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "chain_timeout",
+            format!(
+                "the claim did not complete within {} s; check the claim status before retrying",
+                RELAY_TIMEOUT.as_secs()
+            ),
+        )),
+    }
+}
+
+/// The chain part of the relay: checks, approve, claim.
+#[allow(clippy::too_many_arguments)]
+async fn submit(
+    api: &Api,
+    pool: flex_service::PoolClient,
+    relayer: Keypair,
+    m: u32,
+    wallet: [u8; 20],
+    amount: u128,
+    index: u32,
+    nodes: &[[u8; 32]],
+    signature: [u8; 65],
+    beneficiary: [u8; 32],
+) -> Result<Response, ApiError> {
     let chain_err = |what: &str, e: &dyn std::fmt::Display| {
         tracing::warn!(error = %e, "relay: {what}");
         ApiError::new(StatusCode::BAD_GATEWAY, "chain_error", format!("{what}: {e}"))
@@ -241,7 +292,7 @@ async fn relay_inner(
             .await
             .map_err(|e| chain_err("approving the claim cost on the payment token", &e))?;
     }
-    let proof = proof_from_nodes(&cache.nodes, index as usize);
+    let proof = proof_from_nodes(nodes, index as usize);
     let block = match pool
         .call(
             "claim",
@@ -279,4 +330,95 @@ async fn relay_inner(
         "claim_status": if claimed { "claimed" } else { "unclaimed" },
     }))
     .into_response())
+}
+
+/// Adds the page, `/v1/info` and the relay to the OpenAPI document.
+pub(crate) fn openapi_extend(doc: &mut serde_json::Value) {
+    let err = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        paths.insert(
+            "/".into(),
+            json!({"get": {"summary": "The claimer page (HTML; /app.js, /claim.js, /style.css)",
+            "responses": {"200": {"description": "text/html"}}}}),
+        );
+        paths.insert("/v1/info".into(), json!({"get": {"summary": "The pool contract, genesis, the relayer's account, chain time and the latest closed epoch",
+            "responses": {"200": {"description": "info", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Info"}}}}}}}));
+        paths.insert("/v1/claims/{month}/{address}/relay".into(), json!({"post": {
+            "summary": "Submit a wallet's signed claim on chain; the keeper's relayer pays the claim cost and fees",
+            "parameters": [
+                {"name": "month", "in": "path", "required": true, "description": "month index, year*12 + month-1", "schema": {"type": "integer", "minimum": 0}},
+                {"name": "address", "in": "path", "required": true, "description": "EVM wallet address, 0x + 40 hex digits", "schema": {"type": "string", "pattern": "^0[xX][0-9a-fA-F]{40}$"}}
+            ],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RelayRequest"}}}},
+            "responses": {
+                "200": {"description": "the claim transaction's result", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RelayResult"}}}},
+                "400": err("bad_month, bad_address, bad_body, bad_signature, bad_beneficiary or signer_mismatch (the signature is not the wallet's over this claim's message)"),
+                "404": err("unknown_month or no_claim"),
+                "409": err("root_not_finalized, already_claimed or claim_refused (the contract's error name in the message)"),
+                "502": err("chain_error"),
+                "503": err("chain_unavailable or no_relayer"),
+                "504": err("chain_timeout")
+            }}}));
+    }
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(|p| p.as_object_mut())
+    {
+        let uint = json!({"type": "string", "pattern": "^[0-9]+$"});
+        schemas.insert("Info".into(), json!({"type": "object", "properties": {
+            "contract": {"type": "string"}, "genesis": {"type": ["integer", "null"]}, "relayer": {"type": ["string", "null"]},
+            "chain": {"type": "object", "properties": {"connected": {"type": "boolean"}, "time_ms": {"type": "integer"}}},
+            "last_epoch": {"type": ["integer", "null"]}}}));
+        schemas.insert("RelayRequest".into(), json!({"type": "object", "required": ["signature", "beneficiary"], "properties": {
+            "signature": {"type": "string", "pattern": "^0x[0-9a-fA-F]{130}$", "description": "65 bytes r || s || v, EIP-191 personal_sign over the claim message"},
+            "beneficiary": {"type": "string", "pattern": "^0x[0-9a-fA-F]{64}$", "description": "the 32-byte account to pay (hex; SS58 is not accepted)"}}}));
+        schemas.insert("RelayResult".into(), json!({"type": "object", "properties": {
+            "month_index": {"type": "integer"}, "month": {"type": "string"}, "wallet": {"type": "string"}, "amount": uint.clone(),
+            "beneficiary": {"type": "string"}, "cost": uint, "submitter": {"type": "string"}, "block": {"type": "string"},
+            "claimed": {"type": "boolean"}, "claim_status": {"type": "string", "enum": ["claimed", "unclaimed"]}}}));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_are_65_bytes_of_hex() {
+        let good = format!("0x{}", "ab".repeat(65));
+        assert_eq!(parse_signature(&good).map(|s| s[64]).ok(), Some(0xab));
+        for bad in [
+            "",
+            "0x",
+            &"ab".repeat(65),
+            &format!("0x{}", "ab".repeat(64)),
+            &format!("0x{}zz", "ab".repeat(64)),
+        ] {
+            assert!(parse_signature(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_openapi_document_lists_the_relay() {
+        let mut doc = crate::openapi::document();
+        openapi_extend(&mut doc);
+        assert!(doc
+            .pointer("/paths/~1v1~1claims~1{month}~1{address}~1relay/post")
+            .is_some());
+        assert!(doc.pointer("/components/schemas/RelayRequest").is_some());
+        assert!(doc.pointer("/paths/~1v1~1info/get").is_some());
+    }
+
+    #[test]
+    fn the_page_links_only_bundled_assets() {
+        for asset in ["/style.css", "/claim.js", "/app.js"] {
+            assert!(INDEX_HTML.contains(asset), "{asset}");
+        }
+        for text in [INDEX_HTML, APP_JS, CLAIM_JS, STYLE_CSS] {
+            assert!(
+                !text.contains("http://") && !text.contains("https://"),
+                "no external resources"
+            );
+        }
+    }
 }
