@@ -379,6 +379,57 @@ mod tests {
         assert_eq!(f.published_value, 39.0 * 3.0 + 100.0);
     }
 
+    /// The close path: the forecast from the stored history goes into the commitment's bytes and
+    /// hash; two keepers whose stores hold the same epochs (saved in another order) commit the
+    /// same bytes.
+    #[test]
+    fn the_commitment_carries_the_forecast_and_keepers_agree() {
+        use codec::Decode;
+        use flex_engine::{ConnectionBonus, Genesis};
+
+        use crate::compute::{close_epoch, EpochInputs, PoolFigures};
+        use crate::contract::EpochCommitment;
+
+        let g = Genesis::new(1_769_644_800).unwrap();
+        let figures = PoolFigures {
+            wallet_index: 0,
+            halving: 0,
+            snapshot: 0,
+            pool: 0,
+        };
+        let e = MIN_HISTORY as u64 + 3;
+        let mut commitments = Vec::new();
+        for order in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SqliteStore::open(dir.path().join("k.db")).unwrap();
+            let mut epochs: Vec<u64> = (0..e).collect();
+            if order {
+                epochs.reverse();
+            }
+            for k in epochs {
+                store.save_epoch(&weekly(k), &[]).unwrap();
+            }
+            let mut closed =
+                close_epoch(e, g, &EpochInputs::default(), figures, ConnectionBonus::default()).unwrap();
+            assert_eq!(closed.commitment.forecast, 0);
+            let h = epoch_history(&store, &closed.record).unwrap();
+            // Epoch e itself (nobody active: reward 0) ends the history.
+            assert_eq!((h.rows(), h.data[3].last()), (e as usize + 1, Some(&0.0)));
+            let f = forecast(&h, false);
+            assert!(f.fixed_bits > 0, "{f:?}");
+            closed.set_forecast(&f).unwrap();
+            let decoded = EpochCommitment::decode(&mut &closed.record.commitment[..]).unwrap();
+            assert_eq!(decoded, closed.commitment);
+            assert_eq!(decoded.forecast, f.fixed_bits);
+            assert_eq!(closed.record.forecast, f.fixed_bits);
+            assert_eq!(closed.record.commitment_hash, decoded.hash());
+            let back: EpochForecast = serde_json::from_str(&closed.record.forecast_detail).unwrap();
+            assert_eq!(back, f);
+            commitments.push(closed.record.commitment);
+        }
+        assert_eq!(commitments[0], commitments[1]);
+    }
+
     #[test]
     fn the_model_is_reported_beside_the_baselines() {
         let recs: Vec<EpochRecord> = (0..MODEL_MIN_HISTORY as u64).map(weekly).collect();
