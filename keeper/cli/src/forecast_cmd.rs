@@ -58,6 +58,10 @@ struct TrainArgs {
     /// Span of the moving-average baseline.
     #[arg(long, default_value_t = 7)]
     moving_average: usize,
+    /// Transform before the z-score: `none`, or `log1p` (ln(1 + v) for columns whose training
+    /// rows are all non-negative; what the keeper uses for the task reward).
+    #[arg(long, default_value = "none", value_parser = ["none", "log1p"])]
+    transform: String,
 }
 
 #[derive(Debug, Args)]
@@ -124,6 +128,11 @@ pub fn run(args: ForecastArgs) -> anyhow::Result<()> {
                 train_fraction: a.train_fraction,
                 season: a.season,
                 moving_average: a.moving_average,
+                transform: if a.transform == "log1p" {
+                    flex_forecast::prep::Transform::Log1p
+                } else {
+                    flex_forecast::prep::Transform::None
+                },
                 ..ForecastConfig::default()
             };
             let f = Forecaster::train(&h, &targets, &config)

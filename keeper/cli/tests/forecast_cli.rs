@@ -62,6 +62,8 @@ fn synth_train_evaluate_predict() {
         "7",
         "--epochs",
         "2",
+        "--transform",
+        "log1p",
     ]));
     let targets = train["targets"].as_array().unwrap();
     assert_eq!(targets.len(), 2);
@@ -108,6 +110,8 @@ fn synth_train_evaluate_predict() {
         "7",
         "--epochs",
         "2",
+        "--transform",
+        "log1p",
     ]));
     let pred2 = ok_json(&keeper(&[
         "forecast",
