@@ -165,3 +165,44 @@ pub fn gather(norm: &[Vec<f64>], window: usize, starts: &[usize], out: &mut Vec<
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn history(cols: Vec<Vec<f64>>) -> History {
+        let n = cols[0].len();
+        History {
+            index_name: "t".into(),
+            index: (0..n as i64).collect(),
+            columns: (0..cols.len()).map(|c| format!("c{c}")).collect(),
+            data: cols,
+        }
+    }
+
+    #[test]
+    fn log1p_by_hand_and_decided_on_the_training_rows() {
+        let e = std::f64::consts::E;
+        // c0 non-negative in the training rows (a negative value after them does not count);
+        // c1 has a negative training value and stays linear.
+        let h = history(vec![vec![0.0, e - 1.0, -5.0], vec![1.0, -1.0, 3.0]]);
+        let n = Normaliser::fit_with(&h, 2, Transform::Log1p);
+        assert_eq!(n.log1p, vec![true, false]);
+        // ln(1 + 0) = 0 and ln(e) = 1: mean 0.5, population std 0.5.
+        assert!((n.mean[0] - 0.5).abs() < 1e-15 && (n.std[0] - 0.5).abs() < 1e-15);
+        assert_eq!((n.mean[1], n.std[1]), (0.0, 1.0));
+        assert!((n.apply(0, e - 1.0) - 1.0).abs() < 1e-12);
+        // Negative values are clamped to 0 before ln(1 + v).
+        assert_eq!(n.apply(0, -5.0), -1.0);
+        assert_eq!(n.apply(1, -1.0), -1.0);
+        for v in [0.0, 1.5, 1e6] {
+            let back = n.invert(0, n.apply(0, v));
+            assert!((back - v).abs() <= 1e-9 * v.max(1.0), "{v} -> {back}");
+        }
+        // No transform: the plain z-score, and no flags stored (older model files read the same).
+        let plain = Normaliser::fit_with(&h, 2, Transform::None);
+        assert!(plain.log1p.is_empty());
+        assert_eq!(plain, Normaliser::fit(&h, 2));
+        assert_eq!(plain.apply(0, 0.0), (0.0 - plain.mean[0]) / plain.std[0]);
+    }
+}
