@@ -12,8 +12,14 @@ vm.createContext(ctx);
 vm.runInContext(readFileSync(here + "../../keeper/api/web/claim.js", "utf8"), ctx, { filename: "claim.js" });
 const C = ctx.FlexClaim;
 
-const vectors = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const { messages: vectors, ss58 } = JSON.parse(readFileSync(process.argv[2], "utf8"));
 let failed = 0;
+// SS58 addresses (from subxt's AccountId32, prefix 42) decode to their accounts.
+for (const v of ss58) {
+  let got;
+  try { got = C.parseAccount(v.ss58); } catch (e) { got = "error: " + e.message; }
+  if (got !== v.hex) { failed++; console.error("SS58 " + v.ss58 + " -> " + got + ", expected " + v.hex); }
+}
 for (const v of vectors) {
   const got = C.claimMessage(v.contract, v.month_index, v.wallet, v.amount, v.beneficiary);
   if (got !== v.message) {
@@ -29,7 +35,15 @@ for (const v of vectors) {
 // Input checks the page relies on.
 const throws = (f) => { try { f(); return false; } catch (_) { return true; } };
 const checks = [
-  ["SS58 beneficiary refused", throws(() => C.parseAccount("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"))],
+  ["blake2b-512(abc), RFC 7693", Buffer.from(C.blake2b512(new TextEncoder().encode("abc"))).toString("hex") ===
+    "ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d17d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923"],
+  ["blake2b-512 over two blocks", Buffer.from(C.blake2b512(new Uint8Array(200))).toString("hex").length === 128],
+  ["SS58 with a bad checksum refused", throws(() => C.parseAccount("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQZ"))],
+  ["Polkadot (prefix 0) Alice", C.parseAccount("15oF4uVJwmo4TdGW7VfQxNLavjCXviqxT9S1MgbjMNHr6Sp5") ===
+    "0xd43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d"],
+  ["Kusama (prefix 2) Alice", C.parseAccount("HNZata7iMYWmk5RvZRTiAsSDhV8366zq2YGb3tLH5Upf74F") ===
+    "0xd43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d"],
+  ["garbage beneficiary refused", throws(() => C.parseAccount("0x1234"))],
   ["short wallet refused", throws(() => C.parseWallet("0x1234"))],
   ["leading zeros dropped", C.parseAmount("000120") === "120"],
   ["v 0/1 -> 27/28", C.parseSignature("0x" + "11".repeat(64) + "01").endsWith("1c")],
@@ -37,4 +51,5 @@ const checks = [
 ];
 for (const [name, ok] of checks) if (!ok) { failed++; console.error("check failed: " + name); }
 if (failed) { console.error(failed + " failure(s)"); process.exit(1); }
-console.log("claim message: " + vectors.length + " vectors match flex_evm::claim_message; " + checks.length + " input checks pass");
+console.log("claim message: " + vectors.length + " vectors match flex_evm::claim_message; " + ss58.length +
+  " SS58 addresses decode; " + checks.length + " input checks pass");

@@ -1,6 +1,6 @@
 // Drives the keeper's claimer page in headless Chromium (Debian's /usr/bin/chromium, Playwright's
 // playwright-core). Run by keeper/cli/tests/web_page.rs with a JSON job in $FLEX_WEB_JOB:
-// { base, wallet, key, scores, epochs, month, beneficiary, message, out }. Prints one JSON line.
+// { base, wallet, key, scores, epochs, month, beneficiary, beneficiary_ss58, message, out }. Prints one JSON line.
 import { chromium } from "playwright-core";
 import { Wallet, getBytes } from "ethers";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -81,11 +81,12 @@ try {
   if ((await page.textContent(monthRow)) !== "unclaimed") fail("month status before: " + (await page.textContent(monthRow)));
 
   // Bad input is refused with a message.
-  await page.fill("#beneficiary", "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY");
+  await page.fill("#beneficiary", job.beneficiary_ss58.slice(0, -1) + (job.beneficiary_ss58.endsWith("A") ? "B" : "A"));
   await page.click("#build");
   await page.waitForFunction(() => document.getElementById("claim-err").textContent.includes("SS58"));
   // Build, check the exact bytes, sign through the provider, claim through the relay.
-  await page.fill("#beneficiary", job.beneficiary);
+  // The beneficiary as SS58: the page decodes it (checksum verified) to the hex the message binds.
+  await page.fill("#beneficiary", job.beneficiary_ss58);
   await page.click("#build");
   await page.waitForFunction(() => document.getElementById("message").value.length > 0);
   const message = await page.inputValue("#message");

@@ -67,7 +67,7 @@
         el("td", { class: "mono", title: v.scores_root + " (commitment " + v.commitment_hash + ")", "aria-label": v.scores_root },
           v.scores_root.slice(0, 10) + "…" + v.scores_root.slice(-8)),
         el("td", {}, String(v.active)), el("td", { class: "mono" }, v.distributed),
-        el("td", { class: "mono" }, String(v.forecast)));
+        el("td", { class: "mono", title: "U64F64 bits " + v.forecast }, String(v.forecast_value ?? v.forecast)));
       tbody.append(tr);
     });
   }

@@ -98,9 +98,23 @@ fn the_pages_claim_message_matches_flex_evm() {
             })
         })
         .collect();
+    // SS58 (prefix 42, as subxt writes it) of dev accounts and a few byte patterns.
+    let mut accounts: Vec<AccountId32> = ["alice", "bob", "eve", "ferdie"]
+        .iter()
+        .map(|n| account(&dev(n)))
+        .collect();
+    accounts.extend([
+        AccountId32([0; 32]),
+        AccountId32([0xff; 32]),
+        AccountId32([0x22; 32]),
+    ]);
+    let ss58: Vec<Value> = accounts
+        .iter()
+        .map(|a| json!({"ss58": a.to_string(), "hex": format!("0x{}", hex::encode(a.0))}))
+        .collect();
     let dir = out_dir("claim-message");
     let file = dir.join("vectors.json");
-    std::fs::write(&file, Value::Array(vectors).to_string()).unwrap();
+    std::fs::write(&file, json!({"messages": vectors, "ss58": ss58}).to_string()).unwrap();
     let out = node(&["claim_message.mjs", &file.display().to_string()], &[]);
     assert!(
         out.status.success(),
@@ -483,6 +497,7 @@ async fn claimer_page_in_headless_chromium() {
         "epochs": epochs,
         "month": JAN,
         "beneficiary": beneficiary,
+        "beneficiary_ss58": ferdie.to_string(),
         "message": message,
         "out": out.display().to_string(),
     });
