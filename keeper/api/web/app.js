@@ -86,7 +86,7 @@
       const date = isoDay(epochStart(ep.epoch));
       const label = "Epoch " + ep.epoch + ", " + date + ": score " + ep.score + ", weight " + ep.weight + ", reward " + ep.reward;
       const b = el("button", {
-        type: "button", class: "cell", role: "listitem", "aria-label": label, title: label,
+        type: "button", class: "cell", "aria-label": label, title: label,
         "data-epoch": String(ep.epoch), "data-score": ep.score,
       }, ep.score);
       b.style.background = col.bg;
@@ -94,7 +94,9 @@
       b.addEventListener("mouseenter", () => showDetail(ep, date));
       b.addEventListener("focus", () => showDetail(ep, date));
       b.addEventListener("click", () => showDetail(ep, date));
-      cells.append(b);
+      const item = el("span", { class: "hex", role: "listitem" });
+      item.append(b);
+      cells.append(item);
     }
     const legend = $("legend");
     legend.replaceChildren(el("span", { style: "width:auto;padding-right:4px" }, "score"));
@@ -145,7 +147,12 @@
         el("td", {}, isoDay(open) + " to " + isoDay(close - DAY_MS) + " (" + windowState + ")"));
       tbody.append(tr);
     });
-    $("claim").hidden = select.options.length === 0;
+    const claimable = select.options.length;
+    if (!claimable) select.append(el("option", { value: "" }, "No month to claim"));
+    select.disabled = !claimable;
+    $("build").disabled = $("sign").disabled = $("submit").disabled = !claimable;
+    // Keep the section (and an outcome shown in it) once it has been used.
+    $("claim").hidden = !claimable && !$("claim-result").textContent;
   }
 
   async function show(address) {
@@ -212,7 +219,7 @@
       await renderMonths(current.address, monthsOf(current.wallet));
       $("claim").hidden = false;
     } finally {
-      $("submit").disabled = false;
+      $("submit").disabled = $("claim-month").disabled;
     }
   }
 
