@@ -31,7 +31,7 @@ fi
 
 apt_packages() {
     local pkgs=(rustc-web cargo-web rust-web-src rust-web-clippy lld-22 binaryen wabt
-        pkg-config libssl-dev nodejs wrk sqlite3 ca-certificates curl)
+        pkg-config libssl-dev nodejs wrk sqlite3 ca-certificates curl chromium)
     local missing=()
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -89,8 +89,9 @@ cargo_contract() {
 }
 
 # npm projects pinned by their lockfiles: the chain tooling (chopsticks, with our patch applied by
-# patch-package on install) and OpenZeppelin's merkle-tree library for the cross-check tests.
-NPM_PROJECTS=("$ROOT/scripts/chain" "$ROOT/tests/oz")
+# patch-package on install), OpenZeppelin's merkle-tree library for the cross-check tests, and
+# playwright-core + ethers for the claimer page's browser test (Debian's chromium runs it).
+NPM_PROJECTS=("$ROOT/scripts/chain" "$ROOT/tests/oz" "$ROOT/tests/web")
 
 npm_project() {
     local dir="$1" stamp="$1/node_modules/.flex-stamp" want
