@@ -245,7 +245,7 @@ impl Chain {
                 contract,
                 value,
                 data,
-                dry_run.gas_required,
+                gas_limit(&dry_run),
                 deposit_limit(&dry_run),
             )
             .await?;
@@ -314,7 +314,7 @@ impl Chain {
         }
         let common = [
             Value::u128(0),
-            weight_value(dry_run.gas_required),
+            weight_value(gas_limit(&dry_run)),
             option_u128(deposit_limit(&dry_run)),
         ];
         let tx = match code {
@@ -478,9 +478,26 @@ fn contract_events(events: &ExtrinsicEvents<Config>) -> Result<Vec<ContractEvent
     Ok(out)
 }
 
+/// The dry run measures the call in the state it saw; by the time the transaction lands the state
+/// may differ (another keeper's vote makes ours the finalising one, which does more work and stores
+/// more). Unused weight is refunded and the deposit limit is only a cap, so both get headroom.
+const HEADROOM_PERCENT: u64 = 50;
+
+fn with_headroom(v: u64) -> u64 {
+    v.saturating_add(v / 100 * HEADROOM_PERCENT)
+}
+
+fn gas_limit(dry_run: &DryRun) -> Weight {
+    Weight {
+        ref_time: with_headroom(dry_run.gas_required.ref_time),
+        proof_size: with_headroom(dry_run.gas_required.proof_size),
+    }
+}
+
 fn deposit_limit(dry_run: &DryRun) -> Option<u128> {
     match dry_run.storage_deposit {
-        StorageDeposit::Charge(c) => Some(c),
+        StorageDeposit::Charge(c) => Some(c.saturating_add(c / 100 * u128::from(HEADROOM_PERCENT))),
+        // A refund in the dry run gives no amount to scale: no cap (the signer's balance bounds it).
         StorageDeposit::Refund(_) => None,
     }
 }
