@@ -85,81 +85,15 @@ fn chain_err(what: impl Into<String>) -> impl FnOnce(ChainError) -> ScenarioErro
     move |source| ScenarioError::Chain { what, source }
 }
 
-/// A keeper's commitment for one epoch (SCALE layout of the contract's `EpochCommitment`).
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
-pub struct EpochCommitment {
-    pub epoch: u64,
-    pub scores_root: [u8; 32],
-    pub active_count: u64,
-    pub total_weight_bits: u128,
-    pub multiplier_sum: u128,
-    pub pool: u128,
-    pub forecast: u128,
-}
-
-impl EpochCommitment {
-    /// `keccak256` of the SCALE encoding: how the contract identifies (and counts votes for) it.
-    pub fn hash(&self) -> [u8; 32] {
-        flex_evm::keccak256(&self.encode())
-    }
-}
-
-/// A keeper's commitment for one month's claims (the contract's `MonthRoot`).
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
-pub struct MonthRoot {
-    pub month_index: u32,
-    pub claims_root: [u8; 32],
-    pub total: u128,
-    pub claim_price: u128,
-}
-
-impl MonthRoot {
-    pub fn hash(&self) -> [u8; 32] {
-        flex_evm::keccak256(&self.encode())
-    }
-}
-
-/// A finalised epoch, as the contract's `epoch` getter returns it.
-#[derive(Debug, Clone, Decode)]
-pub struct EpochInfo {
-    pub commitment: EpochCommitment,
-    pub commitment_hash: [u8; 32],
-    pub month_index: u32,
-    /// `Wi` in hundredths.
-    pub wallet_index: u8,
-    pub halving: u64,
-    /// `P_t`.
-    pub snapshot: u128,
-    pub distributed: u128,
-    /// Block time of finalisation, milliseconds.
-    pub finalized_at: u64,
-}
-
-/// A finalised month, as the contract's `month` getter returns it.
-#[derive(Debug, Clone, Decode)]
-pub struct MonthInfo {
-    pub root: MonthRoot,
-    pub commitment_hash: [u8; 32],
-    pub claimed: u128,
-    pub claims: u64,
-    pub finalized_at: u64,
-}
+/// The contract's SCALE types are the keeper's own (`flex_service::contract`): the demo and the tests
+/// vote with exactly the bytes the keeper service does.
+pub use flex_service::contract::{EpochCommitment, EpochInfo, EpochPreview, MonthInfo, MonthRoot};
 
 /// A commitment and the keepers who voted for it, in voting order (`epoch_votes`, `month_votes`).
 #[derive(Debug, Clone, Decode)]
 pub struct Proposal<C> {
     pub commitment: C,
     pub voters: Vec<AccountId32>,
-}
-
-/// What the contract expects for the next epoch (`expected_epoch`).
-#[derive(Debug, Clone, PartialEq, Eq, Decode)]
-pub struct EpochPreview {
-    pub epoch: u64,
-    pub wallet_index: u8,
-    pub halving: u64,
-    pub snapshot: u128,
-    pub pool: u128,
 }
 
 /// Loads `<dir>/<name>/<name>.contract`, a bundle built by `scripts/build-contracts.sh`.
