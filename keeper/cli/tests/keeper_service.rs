@@ -4,14 +4,14 @@
 //! and while waiting for quorum resume with nothing lost and no second vote; the API keeps serving
 //! with the chain down; the API's error cases on a live keeper.
 
+use flex_e2e::scenario::{deploy_pool, deploy_token, Contract as Deployed, TREASURY};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use codec::{Decode, Encode};
-use flex_chain::{AccountId32, Chain, Keypair};
-use flex_e2e::{account, bundle, call_data, dev, Devnet};
+use flex_chain::{AccountId32, Chain};
+use flex_e2e::{account, bundle, dev, Devnet};
 use flex_evm::EvmKey;
 use flex_service::contract::{EpochCommitment, EpochInfo, MonthInfo};
 use serde_json::{json, Value};
@@ -59,30 +59,6 @@ async fn travel(chain: &Chain, unix_s: i64) {
         .expect("new block");
 }
 
-/// A deployed contract with call helpers.
-struct Deployed {
-    chain: Chain,
-    bundle: flex_chain::ContractBundle,
-    address: AccountId32,
-}
-
-impl Deployed {
-    async fn query<T: Decode>(&self, message: &str, args: impl Encode) -> T {
-        let data = call_data(self.bundle.message(message).expect("message"), args);
-        self.chain
-            .query(&account(&dev("alice")), &self.address, &data)
-            .await
-            .unwrap_or_else(|e| panic!("query {message}: {e}"))
-    }
-    async fn call(&self, signer: &Keypair, message: &str, args: impl Encode) {
-        let data = call_data(self.bundle.message(message).expect("message"), args);
-        self.chain
-            .call(signer, &self.address, 0, &data)
-            .await
-            .unwrap_or_else(|e| panic!("call {message}: {e}"));
-    }
-}
-
 struct World {
     devnet: Devnet,
     chain: Chain,
@@ -101,53 +77,27 @@ async fn world(name: &str) -> World {
     travel(&chain, GENESIS - DAY).await;
     let alice = dev("alice");
     let token = bundle("flex_token");
-    let mut tokens = Vec::new();
-    for (sym, salt) in [("FLEXE", b"flexe".as_slice()), ("PAY", b"pay".as_slice())] {
-        let data = call_data(
-            token.constructor("new").unwrap(),
-            (
-                10 * DEPOSIT,
-                Some(format!("Flex {sym}")),
-                Some(sym.to_string()),
-                12u8,
-            ),
-        );
-        let inst = chain
-            .instantiate(&alice, &token, &data, salt)
-            .await
-            .expect("deploy token");
-        tokens.push(Deployed {
-            chain: chain.clone(),
-            bundle: token.clone(),
-            address: inst.address,
-        });
-    }
-    let pay = tokens.pop().unwrap();
-    let flexe = tokens.pop().unwrap();
-    let pool_bundle = bundle("flex_reward_pool");
+    let flexe = deploy_token(&chain, &alice, &token, "FLEXE", b"flexe")
+        .await
+        .expect("deploy FLEXE");
+    let pay = deploy_token(&chain, &alice, &token, "PAY", b"pay")
+        .await
+        .expect("deploy PAY");
     let keepers: Vec<AccountId32> = ["alice", "bob", "charlie", "dave"]
         .iter()
         .map(|k| account(&dev(k)))
         .collect();
-    let data = call_data(
-        pool_bundle.constructor("new").unwrap(),
-        (
-            &flexe.address,
-            &pay.address,
-            AccountId32([7; 32]),
-            GENESIS as u64,
-            keepers,
-        ),
-    );
-    let inst = chain
-        .instantiate(&alice, &pool_bundle, &data, b"pool")
-        .await
-        .expect("deploy pool");
-    let pool = Deployed {
-        chain: chain.clone(),
-        bundle: pool_bundle,
-        address: inst.address,
-    };
+    let pool = deploy_pool(
+        &chain,
+        &alice,
+        &bundle("flex_reward_pool"),
+        &flexe.address,
+        &pay.address,
+        &AccountId32(TREASURY),
+        &keepers,
+    )
+    .await
+    .expect("deploy pool");
     flexe
         .call(&alice, "PSP22::approve", (&pool.address, DEPOSIT))
         .await;
