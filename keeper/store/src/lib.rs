@@ -2,6 +2,8 @@
 //!
 //! - **Inputs**: wallets with their connection time, and actions, idempotent by `action_id` (the
 //!   same id again with the same content is skipped; with other content it is an error naming it).
+//! - **Off-chain batches**: per attester the last accepted nonce and each accepted batch's digest,
+//!   written in the same transaction as the batch's actions ([`Store::import_offchain`]).
 //! - **Epochs**: per epoch the computed figures, the SCALE commitment and its hash, and the keeper's
 //!   state machine for it ([`Phase`]); per wallet and epoch the score leaf (score, weight bits,
 //!   reward), which is what the epoch's scores tree is built from.
@@ -38,6 +40,12 @@ pub enum StoreError {
     },
     #[error("corrupt value in {what}")]
     Corrupt { what: &'static str },
+    /// An input the store cannot hold (an unknown side, too many kinds in a batch).
+    #[error("{0}")]
+    Invalid(String),
+    /// An [`Store::import_stream`] whose producer failed: nothing was written.
+    #[error("import of {source_name} abandoned, nothing written: {reason}")]
+    Aborted { source_name: String, reason: String },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -71,6 +79,193 @@ pub struct ImportStats {
     pub actions_new: u64,
     /// Actions whose `action_id` was already stored with the same content.
     pub actions_known: u64,
+}
+
+/// An accepted off-chain batch as [`Store::import_offchain`] records it (`docs/PROTOCOL.md`,
+/// "Off-chain submissions").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffchainBatch<'a> {
+    /// The attester's EVM address.
+    pub attester: Address,
+    pub nonce: u64,
+    /// The keccak256 of the batch's canonical bytes.
+    pub digest: Hash,
+    /// The actions' `source`.
+    pub source: &'a str,
+    /// How it arrived (`http`, or the signed file's path).
+    pub via: &'a str,
+}
+
+/// What [`Store::import_offchain`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffchainImport {
+    /// The nonce was above the attester's last one: the actions and the nonce are stored.
+    Accepted(ImportStats),
+    /// The nonce was not above the attester's last accepted one: nothing was written.
+    Stale { last_nonce: u64 },
+}
+
+/// Which list an action came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActionSide {
+    Onchain,
+    Offchain,
+}
+
+impl ActionSide {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionSide::Onchain => "onchain",
+            ActionSide::Offchain => "offchain",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "onchain" => Some(ActionSide::Onchain),
+            "offchain" => Some(ActionSide::Offchain),
+            _ => None,
+        }
+    }
+}
+
+/// Activity packed for a bulk import ([`Store::import_stream`]): wallets as rows; actions with
+/// their ids back to back in one text buffer and their kinds as indices into the batch's kind
+/// list, so a batch of thousands of actions is a few allocations, reused with [`clear`].
+///
+/// [`clear`]: ImportBatch::clear
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportBatch {
+    pub wallets: Vec<WalletRow>,
+    kinds: Vec<String>,
+    ids: String,
+    actions: Vec<PackedAction>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PackedAction {
+    /// End of the id in `ids` (it starts where the previous one ends).
+    id_end: usize,
+    wallet: Address,
+    kind: u16,
+    side: ActionSide,
+    timestamp: i64,
+    line: u64,
+}
+
+/// One action of an [`ImportBatch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActionView<'a> {
+    pub action_id: &'a str,
+    pub wallet: Address,
+    pub kind: &'a str,
+    pub side: ActionSide,
+    /// Unix seconds.
+    pub timestamp: i64,
+    /// Where the action was read (a line number; 0: unknown), named in conflict errors.
+    pub line: u64,
+}
+
+impl ImportBatch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A batch whose kind indices ([`ImportBatch::push_action`]) index `kinds`.
+    pub fn with_kinds<S: Into<String>>(kinds: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            kinds: kinds.into_iter().map(Into::into).collect(),
+            ..Self::default()
+        }
+    }
+
+    /// The index of `kind` in the batch's kind list, added when new.
+    pub fn kind_index(&mut self, kind: &str) -> Result<u16> {
+        if let Some(i) = self.kinds.iter().position(|k| k == kind) {
+            return Ok(i as u16);
+        }
+        let i = u16::try_from(self.kinds.len())
+            .map_err(|_| StoreError::Invalid(format!("more than {} kinds in one batch", u16::MAX)))?;
+        self.kinds.push(kind.to_string());
+        Ok(i)
+    }
+
+    /// The batch's kind list.
+    pub fn kinds(&self) -> &[String] {
+        &self.kinds
+    }
+
+    /// Adds an action; `kind` indexes [`ImportBatch::kinds`].
+    pub fn push_action(
+        &mut self,
+        action_id: &str,
+        wallet: Address,
+        kind: u16,
+        side: ActionSide,
+        timestamp: i64,
+        line: u64,
+    ) -> Result<()> {
+        if usize::from(kind) >= self.kinds.len() {
+            return Err(StoreError::Invalid(format!(
+                "kind index {kind} out of the batch's {} kinds",
+                self.kinds.len()
+            )));
+        }
+        self.ids.push_str(action_id);
+        self.actions.push(PackedAction {
+            id_end: self.ids.len(),
+            wallet,
+            kind,
+            side,
+            timestamp,
+            line,
+        });
+        Ok(())
+    }
+
+    /// Adds an [`ActionRow`] (its side must be `onchain` or `offchain`).
+    pub fn push_row(&mut self, a: &ActionRow, line: u64) -> Result<()> {
+        let side = ActionSide::parse(&a.side).ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "action_id {:?}: side {:?} is neither \"onchain\" nor \"offchain\"",
+                a.action_id, a.side
+            ))
+        })?;
+        let kind = self.kind_index(&a.kind)?;
+        self.push_action(&a.action_id, a.wallet, kind, side, a.timestamp, line)
+    }
+
+    /// Actions in the batch.
+    pub fn len(&self) -> usize {
+        self.actions.len()
+    }
+
+    /// No wallets and no actions.
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty() && self.wallets.is_empty()
+    }
+
+    /// The actions, in the order they were added.
+    pub fn actions(&self) -> impl ExactSizeIterator<Item = ActionView<'_>> + '_ {
+        self.actions.iter().enumerate().map(move |(i, a)| {
+            let start = if i == 0 { 0 } else { self.actions[i - 1].id_end };
+            ActionView {
+                action_id: &self.ids[start..a.id_end],
+                wallet: a.wallet,
+                kind: self.kinds.get(usize::from(a.kind)).map_or("", String::as_str),
+                side: a.side,
+                timestamp: a.timestamp,
+                line: a.line,
+            }
+        })
+    }
+
+    /// Empties the batch, keeping its kind list and its buffers' capacity.
+    pub fn clear(&mut self) {
+        self.wallets.clear();
+        self.ids.clear();
+        self.actions.clear();
+    }
 }
 
 /// Where the keeper is with an epoch or a month: a state machine persisted with each step, so a
@@ -216,6 +411,34 @@ pub trait Store: Send + Sync {
     /// Adds wallets and actions; idempotent (see [`ImportStats`]). `source` names the input in
     /// errors. All or nothing.
     fn import(&self, source: &str, wallets: &[WalletRow], actions: &[ActionRow]) -> Result<ImportStats>;
+    /// [`Store::import`] for a stream of batches (a large file), as one transaction: the stream
+    /// ending (`None`) commits; an `Err` item (the producer failed: a bad line) or a refused batch
+    /// (a conflict) writes nothing, and the producer should stop when the stream is dropped.
+    /// Conflicts name the action's line when the batch has it (`source:line`). The default
+    /// collects the stream and calls [`Store::import`].
+    fn import_stream(
+        &self,
+        source: &str,
+        batches: &mut dyn Iterator<Item = std::result::Result<ImportBatch, String>>,
+    ) -> Result<ImportStats> {
+        let mut wallets = Vec::new();
+        let mut actions = Vec::new();
+        for b in batches {
+            let b = b.map_err(|reason| StoreError::Aborted {
+                source_name: source.to_string(),
+                reason,
+            })?;
+            wallets.extend_from_slice(&b.wallets);
+            actions.extend(b.actions().map(|a| ActionRow {
+                action_id: a.action_id.to_string(),
+                wallet: a.wallet,
+                kind: a.kind.to_string(),
+                side: a.side.as_str().to_string(),
+                timestamp: a.timestamp,
+            }));
+        }
+        self.import(source, &wallets, &actions)
+    }
     /// Wallets and actions stored.
     fn input_counts(&self) -> Result<(u64, u64)>;
     /// Wallets connected before `before` (unix seconds), by ascending address.
@@ -249,6 +472,16 @@ pub trait Store: Send + Sync {
     fn claim(&self, month_index: u32, wallet: &Address) -> Result<Option<ClaimRow>>;
     /// The whole claim tree of a month.
     fn claim_tree(&self, month_index: u32) -> Result<Option<StoredTree>>;
+
+    /// Stores an off-chain batch's actions (as [`Store::import`], without wallets) and raises the
+    /// attester's nonce to `batch.nonce`, in one transaction, only if `batch.nonce` is above the
+    /// attester's last accepted nonce; otherwise writes nothing and answers
+    /// [`OffchainImport::Stale`]. An action conflict is an error and writes nothing.
+    fn import_offchain(&self, batch: &OffchainBatch<'_>, actions: &[ActionRow]) -> Result<OffchainImport>;
+    /// An attester's last accepted nonce (none before its first batch).
+    fn offchain_nonce(&self, attester: &Address) -> Result<Option<u64>>;
+    /// The digest of the attester's batch accepted with `nonce`, if any.
+    fn offchain_batch(&self, attester: &Address, nonce: u64) -> Result<Option<Hash>>;
 
     /// Small settings the keeper pins (contract, genesis) so a database is never reused against
     /// another deployment.

@@ -13,6 +13,7 @@ use crate::{
     ActionRow, Address, ClaimRow, EpochRecord, Hash, ImportStats, MonthRecord, Phase, Result, ScoreRow,
     Store, StoreError, StoredTree, WalletEpochRow, WalletRow,
 };
+use crate::{OffchainBatch, OffchainImport};
 
 /// Each migration moves the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -103,6 +104,24 @@ const MIGRATIONS: &[&str] = &[
     // 3: the forecast's details (JSON) beside the published bits, for the API.
     r#"
     ALTER TABLE epochs ADD COLUMN forecast_detail TEXT NOT NULL DEFAULT '';
+    "#,
+    // 4: off-chain submissions: each attester's last accepted nonce (u64, 8 bytes big-endian) and
+    // the batches accepted (`sqlite/offchain.rs`).
+    r#"
+    CREATE TABLE offchain_attesters (
+        attester BLOB PRIMARY KEY,
+        last_nonce BLOB NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE offchain_batches (
+        attester BLOB NOT NULL,
+        nonce BLOB NOT NULL,
+        digest BLOB NOT NULL,
+        actions INTEGER NOT NULL,
+        via TEXT NOT NULL,
+        accepted_at INTEGER NOT NULL,
+        PRIMARY KEY (attester, nonce)
+    ) WITHOUT ROWID;
     "#,
 ];
 
@@ -751,6 +770,18 @@ impl Store for SqliteStore {
         })
     }
 
+    fn import_offchain(&self, batch: &OffchainBatch<'_>, actions: &[ActionRow]) -> Result<OffchainImport> {
+        self.offchain_import(batch, actions)
+    }
+
+    fn offchain_nonce(&self, attester: &Address) -> Result<Option<u64>> {
+        self.offchain_last_nonce(attester)
+    }
+
+    fn offchain_batch(&self, attester: &Address, nonce: u64) -> Result<Option<Hash>> {
+        self.offchain_batch_digest(attester, nonce)
+    }
+
     fn meta(&self, key: &str) -> Result<Option<String>> {
         self.read(|c| {
             Ok(c.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
@@ -769,6 +800,8 @@ impl Store for SqliteStore {
         })
     }
 }
+
+mod offchain;
 
 #[cfg(test)]
 mod tests;
