@@ -90,8 +90,9 @@ cargo_contract() {
 
 # npm projects pinned by their lockfiles: the chain tooling (chopsticks, with our patch applied by
 # patch-package on install), OpenZeppelin's merkle-tree library for the cross-check tests, and
-# playwright-core + ethers for the claimer page's browser test (Debian's chromium runs it).
-NPM_PROJECTS=("$ROOT/scripts/chain" "$ROOT/tests/oz" "$ROOT/tests/web")
+# playwright-core + ethers for the claimer page's browser test (Debian's chromium runs it), and a
+# Hardhat EVM node + solc-js for the EVM log follower's test and lag bench (tests/evm).
+NPM_PROJECTS=("$ROOT/scripts/chain" "$ROOT/tests/oz" "$ROOT/tests/web" "$ROOT/tests/evm")
 
 npm_project() {
     local dir="$1" stamp="$1/node_modules/.flex-stamp" want

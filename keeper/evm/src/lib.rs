@@ -4,6 +4,9 @@
 //! - [`EvmKey`]: a wallet's secp256k1 key; signs EIP-191 `personal_sign` messages.
 //! - [`recover_personal`]: the address that signed a `personal_sign` message.
 //! - [`claim_message`]: the exact claim message of `docs/PROTOCOL.md`.
+//! - [`follow`]: following contract logs on a JSON-RPC endpoint with a confirmation depth.
+
+pub mod follow;
 
 use std::path::Path;
 
