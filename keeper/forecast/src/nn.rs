@@ -15,6 +15,10 @@ use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
 
 use crate::rng::Rng;
 
+use gemm::{pack_a, Kernel, Portable};
+#[cfg(target_arch = "x86_64")]
+use gemm::{Avx2, Avx512};
+
 /// The float the network computes in: `f32` for training and inference, `f64` for gradient checks.
 pub trait Real:
     Copy
@@ -42,10 +46,19 @@ pub trait Real:
     fn sigmoid(self) -> Self;
     /// tanh as the network applies it.
     fn tanh_act(self) -> Self;
+    /// The slice as `f32`s when `Self` is `f32` (for the hand-vectorised matrix kernels).
+    fn as_f32(s: &[Self]) -> Option<&[f32]> {
+        let _ = s;
+        None
+    }
+    /// The same for a mutable slice; `Err` gives it back unchanged.
+    fn as_f32_mut(s: &mut [Self]) -> Result<&mut [f32], &mut [Self]> {
+        Err(s)
+    }
 }
 
 macro_rules! real {
-    ($t:ty, $sig:expr, $tanh:expr) => {
+    ($t:ty, $sig:expr, $tanh:expr $(, $extra:item)*) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -73,12 +86,21 @@ macro_rules! real {
             fn tanh_act(self) -> Self {
                 $tanh(self)
             }
+            $($extra)*
         }
     };
 }
-real!(f32, |x: f32| 1.0 / (1.0 + fast_exp(-x)), |x: f32| 2.0
-    / (1.0 + fast_exp(-2.0 * x))
-    - 1.0);
+real!(
+    f32,
+    |x: f32| 1.0 / (1.0 + fast_exp(-x)),
+    |x: f32| 2.0 / (1.0 + fast_exp(-2.0 * x)) - 1.0,
+    fn as_f32(s: &[f32]) -> Option<&[f32]> {
+        Some(s)
+    },
+    fn as_f32_mut(s: &mut [f32]) -> Result<&mut [f32], &mut [f32]> {
+        Ok(s)
+    }
+);
 real!(f64, |x: f64| 1.0 / (1.0 + (-x).exp()), f64::tanh);
 
 /// `e^x` for `f32` without a library call, so activation loops vectorise: Cody-Waite range
@@ -269,7 +291,8 @@ impl<F: Real> Network<F> {
 }
 
 /// Cached activations of one LSTM layer over a batch: per step, the four gate activations
-/// (`B x 4h`), the cell state, its tanh and the output (`B x h` each).
+/// (`B x 4h`; the backward pass overwrites them with the gate pre-activation gradients), the
+/// cell state, its tanh and the output (`B x h` each).
 #[derive(Debug, Default, Clone)]
 struct LayerCache<F> {
     gates: Vec<F>,
@@ -296,7 +319,7 @@ pub struct Workspace<F> {
     d_out: Vec<F>,
     d_h1: Vec<F>,
     d_h2: Vec<F>,
-    dz: Vec<F>,
+    pack: Vec<F>,
     dh_next: Vec<F>,
     dc_next: Vec<F>,
     l1_wh_t: Vec<F>,
@@ -313,25 +336,35 @@ struct LstmRef<'a, F> {
 }
 
 /// Forward pass of one LSTM layer over `steps` steps of `x` (`steps x batch x input`).
+///
+/// Each gate pre-activation is `b + sum_k x_k Wx[k] + sum_k h_k Wh[k]`, added in that order:
+/// first the input projection of every step as one product, then step by step the recurrent
+/// product of the whole batch.
 #[inline(always)]
-fn lstm_forward<F: Real>(l: &LstmRef<'_, F>, x: &[F], steps: usize, batch: usize, cache: &mut LayerCache<F>) {
+fn lstm_forward<F: Real, K: Kernel>(
+    l: &LstmRef<'_, F>,
+    x: &[F],
+    (steps, batch): (usize, usize),
+    cache: &mut LayerCache<F>,
+    pack: &mut Vec<F>,
+) {
     let (d, h) = (l.input, l.hidden);
     let g4 = 4 * h;
+    let rows = steps * batch;
+    for z in cache.gates.chunks_exact_mut(g4).take(rows) {
+        z.copy_from_slice(l.b);
+    }
+    pack_a::<F, K>(x, (rows, d), (d, 1), pack);
+    K::gemm((rows, g4, d), pack, l.wx, g4, &mut cache.gates, g4);
     for t in 0..steps {
-        for r in 0..batch {
-            let row = (t * batch + r) * g4;
-            let z = &mut cache.gates[row..row + g4];
-            z.copy_from_slice(l.b);
-            let xr = &x[(t * batch + r) * d..(t * batch + r + 1) * d];
-            for (k, &xv) in xr.iter().enumerate() {
-                axpy(xv, &l.wx[k * g4..(k + 1) * g4], z);
-            }
-            if t > 0 {
-                let hp = &cache.h[((t - 1) * batch + r) * h..((t - 1) * batch + r + 1) * h];
-                for (k, &hv) in hp.iter().enumerate() {
-                    axpy(hv, &l.wh[k * g4..(k + 1) * g4], z);
-                }
-            }
+        let zt = &mut cache.gates[t * batch * g4..(t + 1) * batch * g4];
+        if t > 0 {
+            let hp = &cache.h[(t - 1) * batch * h..t * batch * h];
+            pack_a::<F, K>(hp, (batch, h), (h, 1), pack);
+            K::gemm((batch, g4, h), pack, l.wh, g4, zt, g4);
+        }
+        let zero = vec![F::ZERO; if t == 0 { h } else { 0 }];
+        for (r, z) in zt.chunks_exact_mut(g4).enumerate() {
             for v in &mut z[..2 * h] {
                 *v = v.sigmoid();
             }
@@ -342,18 +375,19 @@ fn lstm_forward<F: Real>(l: &LstmRef<'_, F>, x: &[F], steps: usize, batch: usize
                 *v = v.sigmoid();
             }
             let s = (t * batch + r) * h;
+            let (before, c) = cache.c.split_at_mut(s);
+            let cp = if t > 0 { &before[s - batch * h..] } else { &zero };
+            let (i, f, g, o) = (&z[..h], &z[h..2 * h], &z[2 * h..3 * h], &z[3 * h..g4]);
+            let (cp, c) = (&cp[..h], &mut c[..h]);
+            let (tc, ho) = (&mut cache.tc[s..s + h], &mut cache.h[s..s + h]);
+            // Index loops over slices of one proven length: no bounds checks, so they vectorise.
+            #[allow(clippy::needless_range_loop)]
             for j in 0..h {
-                let (i, f, g, o) = (z[j], z[h + j], z[2 * h + j], z[3 * h + j]);
-                let cp = if t > 0 {
-                    cache.c[s - batch * h + j]
-                } else {
-                    F::ZERO
-                };
-                let c = f * cp + i * g;
-                let tc = c.tanh_act();
-                cache.c[s + j] = c;
-                cache.tc[s + j] = tc;
-                cache.h[s + j] = o * tc;
+                let cv = f[j] * cp[j] + i[j] * g[j];
+                let t = cv.tanh_act();
+                c[j] = cv;
+                tc[j] = t;
+                ho[j] = o[j] * t;
             }
         }
     }
@@ -371,84 +405,93 @@ fn transpose<F: Real>(m: &[F], rows: usize, cols: usize, out: &mut Vec<F>) {
     }
 }
 
-/// Backward pass of one LSTM layer (`transposed`: `Wx^T` and `Wh^T`). `dh` holds the loss gradient with respect to each step's
-/// output (`steps x batch x hidden`); gradients are added into `g_wx`, `g_wh`, `g_b`; `dx`, when
-/// given, receives the gradient with respect to the layer's input.
+/// Backward pass of one LSTM layer (`transposed`: `Wx^T` and `Wh^T`). `dh` holds the loss
+/// gradient with respect to each step's output (`steps x batch x hidden`); gradients are added
+/// into `g_wx`, `g_wh`, `g_b`; `dx`, when given (zeroed), receives the gradient with respect to
+/// the layer's input.
+///
+/// Only `dh_prev = dz Wh^T` runs step by step; the gate gradients `dz` of every step overwrite
+/// the cached gates, and the weight gradients (`X^T dz`, `H_prev^T dz`) and `dx = dz Wx^T` are
+/// then one product each over all steps.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn lstm_backward<F: Real>(
+fn lstm_backward<F: Real, K: Kernel>(
     l: &LstmRef<'_, F>,
     x: &[F],
-    steps: usize,
-    batch: usize,
-    cache: &LayerCache<F>,
+    (steps, batch): (usize, usize),
+    cache: &mut LayerCache<F>,
     dh: &[F],
     grads: (&mut [F], &mut [F], &mut [F]),
-    mut dx: Option<&mut [F]>,
+    dx: Option<&mut [F]>,
     scratch: (&mut Vec<F>, &mut Vec<F>, &mut Vec<F>),
     transposed: (&[F], &[F]),
 ) {
     let (d, h) = (l.input, l.hidden);
     let (wx_t, wh_t) = transposed;
     let g4 = 4 * h;
+    let rows = steps * batch;
     let (g_wx, g_wh, g_b) = grads;
-    let (dz, dh_next, dc_next) = scratch;
-    dz.clear();
-    dz.resize(g4, F::ZERO);
+    let (pack, dh_next, dc_next) = scratch;
     dh_next.clear();
     dh_next.resize(batch * h, F::ZERO);
     dc_next.clear();
     dc_next.resize(batch * h, F::ZERO);
+    let zero = vec![F::ZERO; h];
     for t in (0..steps).rev() {
-        for r in 0..batch {
+        let zt = &mut cache.gates[t * batch * g4..(t + 1) * batch * g4];
+        for (r, dz) in zt.chunks_exact_mut(g4).enumerate() {
             let s = (t * batch + r) * h;
-            let gates = &cache.gates[(t * batch + r) * g4..(t * batch + r + 1) * g4];
+            let cp = if t > 0 {
+                &cache.c[s - batch * h..s - batch * h + h]
+            } else {
+                &zero[..h]
+            };
+            let (tc, dh) = (&cache.tc[s..s + h], &dh[s..s + h]);
+            let (dhn, dcn) = (&dh_next[r * h..(r + 1) * h], &mut dc_next[r * h..(r + 1) * h]);
+            let (di, rest) = dz.split_at_mut(h);
+            let (df, rest) = rest.split_at_mut(h);
+            let (dg, d_o) = rest.split_at_mut(h);
+            let (di, df, dg, d_o) = (&mut di[..h], &mut df[..h], &mut dg[..h], &mut d_o[..h]);
+            // Index loops over slices of one proven length: no bounds checks, so they vectorise.
+            #[allow(clippy::needless_range_loop)]
             for j in 0..h {
-                let (i, f, g, o) = (gates[j], gates[h + j], gates[2 * h + j], gates[3 * h + j]);
-                let tc = cache.tc[s + j];
-                let cp = if t > 0 {
-                    cache.c[s - batch * h + j]
-                } else {
-                    F::ZERO
-                };
-                let dhv = dh[s + j] + dh_next[r * h + j];
-                let dc = dc_next[r * h + j] + dhv * o * (F::ONE - tc * tc);
-                dc_next[r * h + j] = dc * f;
-                dz[j] = dc * g * i * (F::ONE - i);
-                dz[h + j] = dc * cp * f * (F::ONE - f);
-                dz[2 * h + j] = dc * i * (F::ONE - g * g);
-                dz[3 * h + j] = dhv * tc * o * (F::ONE - o);
-            }
-            for (gb, &v) in g_b.iter_mut().zip(dz.iter()) {
-                *gb += v;
-            }
-            let xr = &x[(t * batch + r) * d..(t * batch + r + 1) * d];
-            for (k, &xv) in xr.iter().enumerate() {
-                axpy(xv, dz, &mut g_wx[k * g4..(k + 1) * g4]);
-            }
-            // dx = Wx dz and dh_prev = Wh dz, as sums of rows of the transposed kernels.
-            if let Some(dx) = dx.as_deref_mut() {
-                let dxr = &mut dx[(t * batch + r) * d..(t * batch + r + 1) * d];
-                dxr.fill(F::ZERO);
-                for (j, &v) in dz.iter().enumerate() {
-                    axpy(v, &wx_t[j * d..(j + 1) * d], dxr);
-                }
-            }
-            let dhn = &mut dh_next[r * h..(r + 1) * h];
-            if t > 0 {
-                let hp = &cache.h[((t - 1) * batch + r) * h..((t - 1) * batch + r + 1) * h];
-                for (k, &hv) in hp.iter().enumerate() {
-                    axpy(hv, dz, &mut g_wh[k * g4..(k + 1) * g4]);
-                }
-                dhn.fill(F::ZERO);
-                for (j, &v) in dz.iter().enumerate() {
-                    axpy(v, &wh_t[j * h..(j + 1) * h], dhn);
-                }
+                let (i, f, g, o) = (di[j], df[j], dg[j], d_o[j]);
+                let tc = tc[j];
+                let dhv = dh[j] + dhn[j];
+                let dc = dcn[j] + dhv * o * (F::ONE - tc * tc);
+                dcn[j] = dc * f;
+                di[j] = dc * g * i * (F::ONE - i);
+                df[j] = dc * cp[j] * f * (F::ONE - f);
+                dg[j] = dc * i * (F::ONE - g * g);
+                d_o[j] = dhv * tc * o * (F::ONE - o);
             }
         }
+        if t > 0 {
+            dh_next.fill(F::ZERO);
+            pack_a::<F, K>(zt, (batch, g4), (g4, 1), pack);
+            K::gemm((batch, h, g4), pack, wh_t, h, dh_next, h);
+        }
+    }
+    let dz = &cache.gates[..rows * g4];
+    for row in dz.chunks_exact(g4) {
+        for (gb, &v) in g_b.iter_mut().zip(row) {
+            *gb += v;
+        }
+    }
+    pack_a::<F, K>(x, (d, rows), (1, d), pack);
+    K::gemm((d, g4, rows), pack, dz, g4, g_wx, g4);
+    let prev = (steps - 1) * batch;
+    pack_a::<F, K>(&cache.h, (h, prev), (1, h), pack);
+    K::gemm((h, g4, prev), pack, &dz[batch * g4..], g4, g_wh, g4);
+    if let Some(dx) = dx {
+        pack_a::<F, K>(dz, (rows, g4), (g4, 1), pack);
+        K::gemm((rows, d, g4), pack, wx_t, d, dx, d);
     }
 }
 
+// The public entry points pick the widest kernel the CPU runs: AVX-512 (`8 x 32` blocks), AVX2
+// (`4 x 16`) or the baseline (`4 x 8`). All give identical results (no FMA contraction, the same
+// summation order), so a seed gives the same model on any path.
 impl<F: Real> Network<F> {
     fn layers(&self) -> (LstmRef<'_, F>, LstmRef<'_, F>) {
         let (s, lay, p) = (self.shape, self.layout(), &self.params);
@@ -473,36 +516,48 @@ impl<F: Real> Network<F> {
     /// Forward pass over `x` (`steps x batch x input`, time-major); returns one output per sample.
     pub fn forward<'w>(&self, x: &[F], steps: usize, batch: usize, ws: &'w mut Workspace<F>) -> &'w [F] {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2 (checked just above).
-            unsafe { self.forward_avx2(x, steps, batch, ws) };
-            return &ws.out;
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F (checked just above).
+                unsafe { self.forward_avx512(x, steps, batch, ws) };
+                return &ws.out;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 (checked just above).
+                unsafe { self.forward_avx2(x, steps, batch, ws) };
+                return &ws.out;
+            }
         }
-        self.forward_impl(x, steps, batch, ws);
+        self.forward_impl::<Portable>(x, steps, batch, ws);
         &ws.out
     }
 
-    /// The same code compiled for AVX2: wider vectors, identical results (no FMA contraction,
-    /// the same summation order), so a seed gives the same model on either path.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn forward_avx512(&self, x: &[F], steps: usize, batch: usize, ws: &mut Workspace<F>) {
+        self.forward_impl::<Avx512>(x, steps, batch, ws);
+    }
+
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     fn forward_avx2(&self, x: &[F], steps: usize, batch: usize, ws: &mut Workspace<F>) {
-        self.forward_impl(x, steps, batch, ws);
+        self.forward_impl::<Avx2>(x, steps, batch, ws);
     }
 
     #[inline(always)]
-    fn forward_impl(&self, x: &[F], steps: usize, batch: usize, ws: &mut Workspace<F>) {
+    fn forward_impl<K: Kernel>(&self, x: &[F], steps: usize, batch: usize, ws: &mut Workspace<F>) {
         let s = self.shape;
         assert_eq!(
             x.len(),
             steps * batch * s.input,
             "input is steps x batch x features"
         );
+        assert!(steps > 0, "at least one step");
         let (l1, l2) = self.layers();
         ws.l1.resize(steps, batch, s.hidden1);
         ws.l2.resize(steps, batch, s.hidden2);
-        lstm_forward(&l1, x, steps, batch, &mut ws.l1);
-        lstm_forward(&l2, &ws.l1.h, steps, batch, &mut ws.l2);
+        lstm_forward::<F, K>(&l1, x, (steps, batch), &mut ws.l1, &mut ws.pack);
+        lstm_forward::<F, K>(&l2, &ws.l1.h, (steps, batch), &mut ws.l2, &mut ws.pack);
         let lay = self.layout();
         let (w, b) = (&self.params[lay.d_w..lay.d_b], self.params[lay.d_b]);
         ws.out.clear();
@@ -524,11 +579,31 @@ impl<F: Real> Network<F> {
         grad: &mut [F],
     ) -> F {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2 (checked just above).
-            return unsafe { self.loss_and_grad_avx2(x, y, steps, batch, ws, grad) };
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F (checked just above).
+                return unsafe { self.loss_and_grad_avx512(x, y, steps, batch, ws, grad) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 (checked just above).
+                return unsafe { self.loss_and_grad_avx2(x, y, steps, batch, ws, grad) };
+            }
         }
-        self.loss_and_grad_impl(x, y, steps, batch, ws, grad)
+        self.loss_and_grad_impl::<Portable>(x, y, steps, batch, ws, grad)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn loss_and_grad_avx512(
+        &self,
+        x: &[F],
+        y: &[F],
+        steps: usize,
+        batch: usize,
+        ws: &mut Workspace<F>,
+        grad: &mut [F],
+    ) -> F {
+        self.loss_and_grad_impl::<Avx512>(x, y, steps, batch, ws, grad)
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -542,11 +617,11 @@ impl<F: Real> Network<F> {
         ws: &mut Workspace<F>,
         grad: &mut [F],
     ) -> F {
-        self.loss_and_grad_impl(x, y, steps, batch, ws, grad)
+        self.loss_and_grad_impl::<Avx2>(x, y, steps, batch, ws, grad)
     }
 
     #[inline(always)]
-    fn loss_and_grad_impl(
+    fn loss_and_grad_impl<K: Kernel>(
         &self,
         x: &[F],
         y: &[F],
@@ -559,7 +634,7 @@ impl<F: Real> Network<F> {
         let lay = self.layout();
         assert_eq!(y.len(), batch);
         assert_eq!(grad.len(), lay.len);
-        self.forward_impl(x, steps, batch, ws);
+        self.forward_impl::<K>(x, steps, batch, ws);
         let inv_b = F::ONE / F::from_f64(batch as f64);
         let mut loss = F::ZERO;
         ws.d_out.clear();
@@ -597,31 +672,29 @@ impl<F: Real> Network<F> {
             let (g_wx, rest) = g2.split_at_mut(lay.l2_wh - lay.l2_wx);
             let (g_wh, rest) = rest.split_at_mut(lay.l2_b - lay.l2_wh);
             let g_b = &mut rest[..4 * h2];
-            lstm_backward(
+            lstm_backward::<F, K>(
                 &l2,
                 &ws.l1.h,
-                steps,
-                batch,
-                &ws.l2,
+                (steps, batch),
+                &mut ws.l2,
                 &ws.d_h2,
                 (g_wx, g_wh, g_b),
                 Some(&mut ws.d_h1),
-                (&mut ws.dz, &mut ws.dh_next, &mut ws.dc_next),
+                (&mut ws.pack, &mut ws.dh_next, &mut ws.dc_next),
                 (&ws.l2_wx_t, &ws.l2_wh_t),
             );
         }
         let (g_wx, rest) = g1.split_at_mut(lay.l1_wh);
         let (g_wh, g_b) = rest.split_at_mut(lay.l1_b - lay.l1_wh);
-        lstm_backward(
+        lstm_backward::<F, K>(
             &l1,
             x,
-            steps,
-            batch,
-            &ws.l1,
+            (steps, batch),
+            &mut ws.l1,
             &ws.d_h1,
             (g_wx, g_wh, g_b),
             None,
-            (&mut ws.dz, &mut ws.dh_next, &mut ws.dc_next),
+            (&mut ws.pack, &mut ws.dh_next, &mut ws.dc_next),
             (&[], &ws.l1_wh_t),
         );
         loss
@@ -666,6 +739,8 @@ impl<F: Real> Adam<F> {
         }
     }
 }
+
+mod gemm;
 
 #[cfg(test)]
 mod tests;

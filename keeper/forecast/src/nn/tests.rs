@@ -169,7 +169,7 @@ fn vector_paths_agree_bit_for_bit() {
     let y: Vec<f32> = (0..batch).map(|_| rng.normal() as f32).collect();
     let (mut ws1, mut ws2) = (Workspace::default(), Workspace::default());
     let (mut g1, mut g2) = (vec![0.0; net.params.len()], vec![0.0; net.params.len()]);
-    let l1 = net.loss_and_grad_impl(&x, &y, steps, batch, &mut ws1, &mut g1);
+    let l1 = net.loss_and_grad_impl::<gemm::Portable>(&x, &y, steps, batch, &mut ws1, &mut g1);
     let l2 = net.loss_and_grad(&x, &y, steps, batch, &mut ws2, &mut g2);
     assert_eq!(l1.to_bits(), l2.to_bits());
     assert!(g1.iter().zip(&g2).all(|(a, b)| a.to_bits() == b.to_bits()));
