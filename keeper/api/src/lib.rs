@@ -6,6 +6,7 @@
 //!   to sign (with a beneficiary), the month's status and the claim's status on chain.
 //! - `GET /v1/epochs/{e}`: the commitment, its figures and finalisation status.
 //! - `GET /health`, `GET /metrics` (Prometheus text), `GET /v1/openapi.json`.
+//! - `POST /v1/actions`, `GET /v1/offchain`: signed off-chain action batches (`offchain`).
 //!
 //! Errors are JSON `{"error": {"code", "message"}}` with a 4xx status for bad input (an address
 //! that is not `0x` + 40 hex digits, a month or epoch that is not a number) and 404 for what the
@@ -28,6 +29,7 @@ use flex_store::{MonthRecord, Store};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+mod offchain;
 mod openapi;
 mod web;
 
@@ -48,6 +50,8 @@ struct Inner {
     started: Instant,
     /// Submits relayed claims and pays their cost (`web`).
     relayer: std::sync::OnceLock<flex_chain::Keypair>,
+    /// Accepts signed off-chain batches (`offchain`).
+    offchain: std::sync::OnceLock<flex_service::offchain::Intake>,
 }
 
 /// `(month, wallet)` -> (claimed, when asked).
@@ -199,6 +203,7 @@ impl Api {
                 metrics: Metrics::default(),
                 started: Instant::now(),
                 relayer: std::sync::OnceLock::new(),
+                offchain: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -212,6 +217,7 @@ impl Api {
             .route("/metrics", get(metrics))
             .route("/v1/openapi.json", get(openapi))
             .merge(web::routes())
+            .merge(offchain::routes())
             .fallback(|| async {
                 ApiError::not_found("not_found", "no such endpoint (see /v1/openapi.json)")
             })
@@ -537,6 +543,7 @@ async fn openapi(State(api): State<Api>) -> Response {
     timed(&api, 5, async {
         let mut doc = openapi::document();
         web::openapi_extend(&mut doc);
+        offchain::openapi_extend(&mut doc);
         Ok(Json(doc).into_response())
     })
     .await

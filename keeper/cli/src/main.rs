@@ -6,6 +6,7 @@ mod balance_cmd;
 mod claim_cmd;
 mod forecast_cmd;
 mod merkle_cmd;
+mod offchain_cmd;
 mod replay;
 mod run_cmd;
 
@@ -30,6 +31,8 @@ enum Command {
     Forecast(forecast_cmd::ForecastArgs),
     /// Assign tasks to validators minimising the variance of their load factor.
     Balance(balance_cmd::BalanceArgs),
+    /// Signed off-chain action batches: sign with an attester's key, submit to keepers' APIs.
+    Offchain(offchain_cmd::OffchainArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -48,5 +51,6 @@ fn main() -> anyhow::Result<()> {
         Command::Replay(args) => replay::run(args),
         Command::Forecast(args) => forecast_cmd::run(args),
         Command::Balance(args) => balance_cmd::run(args),
+        Command::Offchain(args) => offchain_cmd::run(args),
     }
 }

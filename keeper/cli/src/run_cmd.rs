@@ -88,6 +88,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             tracing::info!(%addr, "API listening");
             let api = flex_api::Api::new(store.clone(), status.clone(), config.contract, config.genesis);
             api.set_relayer(relayer_key(&config)?);
+            api.set_offchain(keeper.offchain_intake());
             let mut rx = stop_rx.clone();
             api_task = Some(tokio::spawn(async move {
                 let stop = async move {

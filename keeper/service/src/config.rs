@@ -68,6 +68,13 @@ pub struct Config {
     pub store_path: PathBuf,
     // [api]
     pub listen: Option<SocketAddr>,
+    // [offchain]
+    /// EVM addresses whose signed batches of off-chain actions are accepted (`offchain` module).
+    pub offchain_attesters: Vec<[u8; 20]>,
+    /// The kinds attesters may submit; `None`: every kind of the weight table.
+    pub offchain_kinds: Option<Vec<String>>,
+    /// Signed batch files, or folders of `*.json` signed files, imported like `POST /v1/actions`.
+    pub offchain_files: Vec<PathBuf>,
     // [service]
     pub poll_ms: u64,
     pub backoff_max_ms: u64,
@@ -91,6 +98,9 @@ const KEYS: &[(&str, &str)] = &[
     ("input.actions", "list"),
     ("store.path", "str"),
     ("api.listen", "str"),
+    ("offchain.attesters", "list"),
+    ("offchain.kinds", "list"),
+    ("offchain.files", "list"),
     ("service.poll_ms", "int"),
     ("service.backoff_max_ms", "int"),
     ("log.format", "str"),
@@ -212,6 +222,24 @@ impl Config {
             }
         }
         let pool_files = r.paths("input.pool")?;
+        let offchain_attesters = r
+            .strings("offchain.attesters")?
+            .unwrap_or_default()
+            .iter()
+            .map(|a| {
+                a.parse::<flex_engine::Address>()
+                    .map(|a| a.0)
+                    .map_err(|e| r.err("offchain.attesters", format!("{a:?}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let offchain_kinds = r.strings("offchain.kinds")?;
+        let offchain_files = r.paths("offchain.files")?;
+        if !offchain_files.is_empty() && offchain_attesters.is_empty() {
+            return Err(r.err(
+                "offchain.files",
+                "signed files are read only from attesters: set offchain.attesters",
+            ));
+        }
         let action_files = r.paths("input.actions")?;
         Ok(Config {
             chain_url: r
@@ -231,6 +259,9 @@ impl Config {
                 .opt_str("store.path")?
                 .map_or_else(|| base.join("keeper.db"), |p| base.join(p)),
             listen,
+            offchain_attesters,
+            offchain_kinds,
+            offchain_files,
             poll_ms: r.opt_int("service.poll_ms")?.unwrap_or(1000).max(10) as u64,
             backoff_max_ms: r.opt_int("service.backoff_max_ms")?.unwrap_or(30_000).max(100) as u64,
             log_format,
@@ -278,6 +309,21 @@ impl Reader<'_> {
             Some(toml::Value::Integer(i)) if *i >= 0 => Ok(Some(*i)),
             Some(toml::Value::Integer(i)) => Err(self.err(key, format!("{i} is negative"))),
             Some(other) => Err(self.err(key, format!("expected an integer, found {}", other.type_str()))),
+        }
+    }
+
+    fn strings(&self, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
+        match self.values.get(key) {
+            None => Ok(None),
+            Some(toml::Value::Array(a)) => a
+                .iter()
+                .map(|v| match v {
+                    toml::Value::String(s) => Ok(s.clone()),
+                    other => Err(self.err(key, format!("expected strings, found {}", other.type_str()))),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(other) => Err(self.err(key, format!("expected a list of strings, found {}", other.type_str()))),
         }
     }
 
@@ -348,6 +394,32 @@ pool = "pool.json"
         assert_eq!(c.store_path, PathBuf::from("/etc/flex/keeper.db"));
         assert_eq!(c.contract, [0x11; 32]);
         assert!(c.listen.is_none());
+    }
+
+    #[test]
+    fn offchain_attesters_kinds_and_files() {
+        let text = format!(
+            "{GOOD}[offchain]\nattesters = [\"0xF39Fd6e51aad88F6F4ce6aB8827279cffFb92266\"]\nkinds = [\"post\"]\nfiles = [\"signed\"]\n"
+        );
+        let c = parse(&text, &[]).unwrap();
+        assert_eq!(c.offchain_attesters.len(), 1);
+        assert_eq!(c.offchain_attesters[0][0], 0xf3);
+        assert_eq!(c.offchain_kinds, Some(vec!["post".to_string()]));
+        assert_eq!(c.offchain_files, vec![PathBuf::from("/etc/flex/signed")]);
+        let c = parse(
+            GOOD,
+            &[(
+                "FLEX_OFFCHAIN_ATTESTERS",
+                "0x1111111111111111111111111111111111111111, 0x2222222222222222222222222222222222222222",
+            )],
+        )
+        .unwrap();
+        assert_eq!(c.offchain_attesters, vec![[0x11; 20], [0x22; 20]]);
+        assert_eq!(c.offchain_kinds, None);
+        let e = parse(&format!("{GOOD}[offchain]\nattesters = [\"0x12\"]\n"), &[]).unwrap_err();
+        assert!(e.to_string().contains("offchain.attesters"), "{e}");
+        let e = parse(&format!("{GOOD}[offchain]\nfiles = [\"signed\"]\n"), &[]).unwrap_err();
+        assert!(e.to_string().contains("offchain.files"), "{e}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - [`compute`]: an epoch and a month from the store, with the engine and the merkle trees.
 //! - [`forecast`]: the next-epoch forecast committed with each epoch (and its report for the API).
 //! - [`contract`]: the reward pool's SCALE types and a typed client.
+//! - [`offchain`]: signed off-chain action batches from attesters (HTTP or signed files).
 //! - [`runner`]: the loop and the per-epoch / per-month state machine persisted in the store.
 //!
 //! Crash safety: each step is persisted before the next starts, and the chain is asked before any
@@ -17,6 +18,7 @@ pub mod compute;
 pub mod config;
 pub mod contract;
 pub mod forecast;
+pub mod offchain;
 pub mod runner;
 pub mod source;
 

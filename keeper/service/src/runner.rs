@@ -87,6 +87,8 @@ pub struct Keeper {
     genesis: Option<Genesis>,
     client: Option<PoolClient>,
     is_keeper: bool,
+    /// Signed off-chain batches (`offchain.files`, and the API's `POST /v1/actions`).
+    offchain: crate::offchain::Intake,
 }
 
 impl Keeper {
@@ -114,6 +116,17 @@ impl Keeper {
             Some(_) => {}
             None => store.set_meta("contract", &contract)?,
         }
+        let offchain = crate::offchain::Intake::new(
+            store.clone(),
+            crate::offchain::Policy {
+                attesters: config.offchain_attesters.iter().copied().collect(),
+                kinds: config.offchain_kinds.as_ref().map(|k| k.iter().cloned().collect()),
+            },
+            table.clone(),
+            config.contract,
+            config.genesis,
+        )
+        .map_err(|m| ServiceError::Fatal(format!("{}: {m}", config.file)))?;
         tracing::info!(
             keeper = %AccountId32(signer.public_key().0),
             contract = %contract,
@@ -131,7 +144,13 @@ impl Keeper {
             genesis,
             client: None,
             is_keeper: false,
+            offchain,
         })
+    }
+
+    /// The intake of signed off-chain batches, for the API (`POST /v1/actions`).
+    pub fn offchain_intake(&self) -> crate::offchain::Intake {
+        self.offchain.clone()
     }
 
     /// Imports the configured sources now (also done on every tick for changed files).
@@ -142,6 +161,13 @@ impl Keeper {
         self.status
             .imported_actions
             .fetch_add(stats.actions_new, Ordering::Relaxed);
+        let now = crate::offchain::unix_now();
+        let signed =
+            tokio::task::block_in_place(|| self.offchain.import_files(&self.config.offchain_files, now))?;
+        self.status
+            .imported_actions
+            .fetch_add(signed.actions_new, Ordering::Relaxed);
+        self.status.errors.fetch_add(signed.rejected, Ordering::Relaxed);
         Ok(())
     }
 
@@ -227,6 +253,8 @@ impl Keeper {
             Some(_) => {}
             None => self.store.set_meta("genesis", &on_chain.to_string())?,
         }
+        // The chain half of the off-chain signatures' domain.
+        crate::offchain::record_chain(&*self.store, client.chain.api().genesis_hash().0)?;
         self.is_keeper = client.is_keeper().await?;
         if !self.is_keeper {
             tracing::warn!(keeper = %client.me(), "this account is not a keeper of the contract: computing and serving only, no votes");

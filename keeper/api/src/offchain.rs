@@ -1,0 +1,219 @@
+//! Signed off-chain action submissions (`docs/PROTOCOL.md`, "Off-chain submissions").
+//!
+//! - `POST /v1/actions`: a signed batch (the JSON envelope of `flex_service::offchain`). Answers
+//!   200 with what was stored, or a JSON error naming the field: 400 malformed, 401 bad signature,
+//!   403 unknown attester (or no attesters configured), 409 replay (nonce not above the
+//!   attester's last), 413 body too large, 422 expired or a bad action (`index` and `field`),
+//!   503 before the keeper knows its chain.
+//! - `GET /v1/offchain`: what a signer needs: the domain (chain genesis hash, contract), the
+//!   attesters with their last accepted nonce, the kinds accepted and the limits.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use flex_service::offchain::{
+    unix_now, OffchainError, SignedSubmission, MAX_ACTIONS, MAX_ENVELOPE_BYTES, VERSION,
+};
+use serde_json::json;
+
+use crate::{hex20, hex32, Api};
+
+pub(crate) fn routes() -> Router<Api> {
+    Router::new()
+        .route(
+            "/v1/actions",
+            post(submit).layer(DefaultBodyLimit::max(MAX_ENVELOPE_BYTES)),
+        )
+        .route("/v1/offchain", get(info))
+}
+
+impl Api {
+    /// Accepts signed off-chain batches with `intake`'s checks. Without one, `POST /v1/actions`
+    /// answers 403. Only the first call takes effect.
+    pub fn set_offchain(&self, intake: flex_service::offchain::Intake) {
+        let _ = self.inner.offchain.set(intake);
+    }
+}
+
+fn error(status: u16, code: &str, message: String, field: Option<String>, index: Option<usize>) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut e = json!({"code": code, "message": message});
+    if let Some(f) = field {
+        e["field"] = json!(f);
+    }
+    if let Some(i) = index {
+        e["index"] = json!(i);
+    }
+    (status, Json(json!({ "error": e }))).into_response()
+}
+
+fn refused(e: &OffchainError) -> Response {
+    if e.status() >= 500 {
+        tracing::error!(error = %e, "off-chain submission failed");
+        let message = match e {
+            OffchainError::NotReady(m) => m.clone(),
+            _ => "internal error (see the keeper's log)".into(),
+        };
+        return error(e.status(), e.code(), message, None, None);
+    }
+    tracing::info!(code = e.code(), error = %e, "off-chain submission refused");
+    error(e.status(), e.code(), e.to_string(), e.field(), e.index())
+}
+
+async fn submit(State(api): State<Api>, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return error(
+                413,
+                "too_large",
+                format!("the body is over {MAX_ENVELOPE_BYTES} bytes; split the batch"),
+                Some("body".into()),
+                None,
+            )
+        }
+        Err(r) => {
+            return error(400, "bad_request", r.body_text(), Some("body".into()), None);
+        }
+    };
+    let Some(intake) = api.inner.offchain.get().cloned() else {
+        return refused(&OffchainError::Disabled);
+    };
+    let signed = match SignedSubmission::from_json(&body) {
+        Ok(s) => s,
+        Err(e) => return refused(&e),
+    };
+    // SQLite writes (and their fsync) off the async workers.
+    let result = tokio::task::spawn_blocking(move || intake.accept(&signed, "http", unix_now())).await;
+    match result {
+        Ok(Ok(a)) => {
+            api.inner
+                .status
+                .imported_actions
+                .fetch_add(a.actions_new, std::sync::atomic::Ordering::Relaxed);
+            Json(json!({
+                "accepted": true,
+                "attester": hex20(&a.attester),
+                "nonce": a.nonce,
+                "digest": hex32(&a.digest),
+                "actions_new": a.actions_new,
+                "actions_known": a.actions_known,
+            }))
+            .into_response()
+        }
+        Ok(Err(e)) => refused(&e),
+        Err(e) => error(
+            500,
+            "internal",
+            format!("the submission task failed: {e}"),
+            None,
+            None,
+        ),
+    }
+}
+
+async fn info(State(api): State<Api>) -> Response {
+    let Some(intake) = api.inner.offchain.get() else {
+        return Json(json!({
+            "version": VERSION,
+            "enabled": false,
+            "chain": null,
+            "contract": hex32(&api.inner.contract),
+            "attesters": [],
+            "kinds": [],
+            "max_actions": MAX_ACTIONS,
+            "max_body_bytes": MAX_ENVELOPE_BYTES,
+        }))
+        .into_response();
+    };
+    let chain = match intake.chain() {
+        Ok(c) => c,
+        Err(e) => return refused(&e),
+    };
+    let mut attesters = Vec::new();
+    for a in &intake.policy().attesters {
+        match intake.last_nonce(a) {
+            Ok(n) => attesters.push(json!({"address": hex20(a), "last_nonce": n})),
+            Err(e) => return refused(&e),
+        }
+    }
+    Json(json!({
+        "version": VERSION,
+        "enabled": !attesters.is_empty(),
+        "chain": chain.map(|c| hex32(&c)),
+        "contract": hex32(&intake.contract()),
+        "attesters": attesters,
+        "kinds": intake.kinds(),
+        "max_actions": MAX_ACTIONS,
+        "max_body_bytes": MAX_ENVELOPE_BYTES,
+    }))
+    .into_response()
+}
+
+/// Adds the two routes and their schemas to the OpenAPI document.
+pub(crate) fn openapi_extend(doc: &mut serde_json::Value) {
+    let err = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SubmissionError"}}}});
+    if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        paths.insert("/v1/actions".into(), json!({"post": {
+            "summary": "Submit a batch of off-chain actions signed by an attester (docs/PROTOCOL.md, \"Off-chain submissions\")",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignedBatch"}}}},
+            "responses": {
+                "200": {"description": "stored", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchAccepted"}}}},
+                "400": err("bad_request: the envelope is malformed (field names it)"),
+                "401": err("bad_signature: not the attester's signature over this batch and this keeper's chain and contract"),
+                "403": err("unknown_attester, or offchain_disabled (no attesters configured)"),
+                "409": err("replay: the nonce is not above the attester's last accepted nonce (the same batch again included)"),
+                "413": err("too_large: the body is over max_body_bytes"),
+                "422": err("expired (expires_at has passed) or bad_action (index and field name the action: unknown kind, a closed epoch, an action_id stored with other content, ...)"),
+                "503": err("not_ready: the keeper has not connected to its chain yet")
+            }}}));
+        paths.insert("/v1/offchain".into(), json!({"get": {
+            "summary": "What an attester needs to sign: the domain, its last accepted nonce, the kinds accepted, the limits",
+            "responses": {"200": {"description": "the intake's settings", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OffchainInfo"}}}}}}}));
+    }
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(|p| p.as_object_mut())
+    {
+        let address = json!({"type": "string", "pattern": "^0[xX][0-9a-fA-F]{40}$"});
+        let hash = json!({"type": "string", "pattern": "^0x[0-9a-f]{64}$"});
+        schemas.insert("SignedBatch".into(), json!({"type": "object", "additionalProperties": false,
+            "required": ["attester", "nonce", "expires_at", "actions", "signature"], "properties": {
+            "version": {"type": "string", "const": VERSION},
+            "attester": address.clone(),
+            "nonce": {"description": "u64 above the attester's last accepted nonce (an integer, or a string of digits)",
+                      "oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": "^[0-9]+$"}]},
+            "expires_at": {"type": "integer", "description": "unix seconds; refused from then on"},
+            "actions": {"type": "array", "minItems": 1, "maxItems": MAX_ACTIONS, "items": {"type": "object", "additionalProperties": false,
+                "required": ["action_id", "wallet", "kind", "timestamp"], "properties": {
+                "action_id": {"type": "string", "minLength": 1, "description": "at most 128 bytes, unique in the batch"},
+                "wallet": address,
+                "kind": {"type": "string", "description": "a kind of the weight table (and of offchain.kinds when set)"},
+                "timestamp": {"type": "integer", "description": "unix seconds"}}}},
+            "signature": {"type": "string", "pattern": "^0x[0-9a-fA-F]{130}$",
+                          "description": "EIP-191 personal_sign by the attester over keccak256 of the canonical bytes (docs/PROTOCOL.md)"}}}));
+        schemas.insert("BatchAccepted".into(), json!({"type": "object", "properties": {
+            "accepted": {"type": "boolean"}, "attester": {"type": "string"}, "nonce": {"type": "integer"}, "digest": hash.clone(),
+            "actions_new": {"type": "integer"}, "actions_known": {"type": "integer", "description": "already stored with the same content"}}}));
+        schemas.insert("SubmissionError".into(), json!({"type": "object", "required": ["error"], "properties": {"error": {
+            "type": "object", "required": ["code", "message"], "properties": {
+            "code": {"type": "string"}, "message": {"type": "string"},
+            "field": {"type": "string", "description": "the field at fault: nonce, signature, actions[3].kind, ..."},
+            "index": {"type": "integer", "description": "the action at fault"}}}}}));
+        schemas.insert("OffchainInfo".into(), json!({"type": "object", "properties": {
+            "version": {"type": "string"}, "enabled": {"type": "boolean"},
+            "chain": {"type": ["string", "null"], "description": "the chain's genesis hash (null until the keeper connected)"},
+            "contract": hash,
+            "attesters": {"type": "array", "items": {"type": "object", "properties": {
+                "address": {"type": "string"}, "last_nonce": {"type": ["integer", "null"]}}}},
+            "kinds": {"type": "array", "items": {"type": "string"}},
+            "max_actions": {"type": "integer"}, "max_body_bytes": {"type": "integer"}}}));
+    }
+}
+
+#[cfg(test)]
+mod tests;
