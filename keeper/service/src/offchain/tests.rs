@@ -127,7 +127,8 @@ fn the_json_envelope_round_trips_and_names_the_field_at_fault() {
         edit(&mut x);
         SignedSubmission::from_json(x.to_string().as_bytes()).unwrap_err()
     };
-    let cases: Vec<(Box<dyn Fn(&mut Value)>, u16, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(Edit, u16, &str)> = vec![
         (Box::new(|x| x["nonce"] = Value::from(-1)), 400, "nonce"),
         (Box::new(|x| x["nonce"] = Value::from(1.5)), 400, "nonce"),
         (Box::new(|x| x["attester"] = Value::from("0x12")), 400, "attester"),
