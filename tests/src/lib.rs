@@ -13,6 +13,7 @@ use std::{
 
 use flex_chain::{Chain, ContractBundle, Keypair};
 
+pub mod evm_node;
 pub mod scenario;
 
 pub use codec::{Decode, Encode};
@@ -58,6 +59,34 @@ impl Devnet {
             port,
             state_dir,
         }
+    }
+
+    /// Stops the chain (its saved blocks stay in the state dir for [`Devnet::resume`]).
+    pub fn stop(&self) {
+        self.script(&["stop"]);
+    }
+
+    /// Starts the stopped chain again on the same port from its saved blocks (`scripts/devnet
+    /// start --resume`): the state survives, connections opened before the stop do not. Panics with
+    /// the script's output if it cannot.
+    pub fn resume(&self) {
+        self.script(&["start", "--resume", "--port", &self.port.to_string()]);
+    }
+
+    fn script(&self, args: &[&str]) {
+        let out = Command::new(repo_root().join("scripts/devnet"))
+            .args(args)
+            .arg("--state-dir")
+            .arg(&self.state_dir)
+            .output()
+            .expect("cannot run scripts/devnet");
+        assert!(
+            out.status.success(),
+            "scripts/devnet {} failed:\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub async fn connect(&self) -> Chain {

@@ -2,7 +2,8 @@
 //! sample activity reach quorum on every epoch and on the month root; a wallet claims through the
 //! API and `flex-keeper claim`; keepers killed with SIGKILL while computing, right after a vote
 //! and while waiting for quorum resume with nothing lost and no second vote; the API keeps serving
-//! with the chain down; the API's error cases on a live keeper.
+//! with the chain down; keepers ride out a node restart (stopped under them, resumed with its state)
+//! and go on without voting twice; the API's error cases on a live keeper.
 
 use flex_e2e::scenario::{deploy_pool, deploy_token, Contract as Deployed, TREASURY};
 use std::io::{Read, Write};
@@ -583,4 +584,115 @@ async fn the_api_keeps_serving_while_the_chain_is_down() {
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["scores"], "");
     let _ = &w.chain;
+}
+
+/// Reads a counter from the keeper's Prometheus `/metrics`.
+fn metric(port: u16, name: &str) -> u64 {
+    let (_, body) = http_get(port, "/metrics").expect("metrics answer");
+    let text = body.as_str().unwrap_or_default().to_string();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keepers_ride_out_a_node_restart() {
+    use flex_store::Phase;
+    let w = world("restart").await;
+    let alice_acc = account(&dev("alice"));
+    let bob_acc = account(&dev("bob"));
+    // Epoch 0 has ended; Alice and Bob vote (quorum is 3: it waits for a third keeper).
+    travel(&w.chain, GENESIS + DAY + 120).await;
+    let alice = KeeperProc::start(&w, "alice", None);
+    let bob = KeeperProc::start(&w, "bob", None);
+    wait_until(
+        "Alice's and Bob's votes on epoch 0",
+        180,
+        &[&alice, &bob],
+        || async {
+            phase_of(&alice, 0) == Some((Phase::Voted, true))
+                && phase_of(&bob, 0) == Some((Phase::Voted, true))
+        },
+    )
+    .await;
+    let reconnects_before = metric(alice.port, "flex_chain_reconnects_total");
+
+    // The node goes down under the running keepers: they keep serving and report it.
+    w.devnet.stop();
+    let wallet = flex_evm::address_hex(&w.wallets[0].address());
+    wait_until(
+        "Alice's health to report the chain down",
+        60,
+        &[&alice],
+        || async {
+            matches!(http_get(alice.port, "/health"), Some((200, v)) if v["chain"]["connected"] == false)
+        },
+    )
+    .await;
+    let (s, v) = http_get(alice.port, &format!("/v1/wallets/{wallet}")).expect("wallet answer");
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["scores"].as_str().map(|s| s.len()),
+        Some(1),
+        "epoch 0 is served while the node is down: {v}"
+    );
+    let (s, v) = http_get(bob.port, "/v1/epochs/0").expect("epoch answer");
+    assert_eq!(s, 200, "{v}");
+
+    // It comes back with its state (the contract, both votes) on the same port.
+    w.devnet.resume();
+    let chain = w.devnet.connect().await;
+    let pool = Deployed::new(&chain, &w.pool.bundle, w.pool.address.clone());
+    assert_eq!(pool.query::<u64>("next_epoch", ()).await, 0);
+    for who in [&alice_acc, &bob_acc] {
+        assert!(
+            pool.query::<Option<[u8; 32]>>("epoch_vote_of", (0u64, who))
+                .await
+                .is_some(),
+            "the votes survive the restart"
+        );
+    }
+    wait_until("Alice and Bob to reconnect", 120, &[&alice, &bob], || async {
+        [&alice, &bob]
+            .iter()
+            .all(|k| matches!(http_get(k.port, "/health"), Some((200, v)) if v["chain"]["connected"] == true))
+    })
+    .await;
+    assert!(metric(alice.port, "flex_chain_reconnects_total") > reconnects_before);
+
+    // Charlie's vote finalises epoch 0; Alice and Bob follow it without voting again.
+    let charlie = KeeperProc::start(&w, "charlie", None);
+    wait_until(
+        "epoch 0 to be finalised",
+        120,
+        &[&alice, &bob, &charlie],
+        || async { pool.query::<u64>("next_epoch", ()).await >= 1 },
+    )
+    .await;
+    for k in [&alice, &bob, &charlie] {
+        wait_until("the keepers to record epoch 0 finalised", 60, &[k], || async {
+            phase_of(k, 0) == Some((Phase::Finalized, true))
+        })
+        .await;
+    }
+    let votes: EpochVotes = pool.query("epoch_votes", 0u64).await;
+    assert_eq!(votes.len(), 1, "one commitment");
+    assert_eq!(votes[0].1 .1.len(), 3, "one vote per keeper: {:?}", votes[0].1 .1);
+
+    // And the next epoch closes on the restarted node as usual.
+    travel(&chain, GENESIS + 2 * DAY + 120).await;
+    wait_until(
+        "epoch 1 to be finalised after the restart",
+        120,
+        &[&alice, &bob, &charlie],
+        || async { pool.query::<u64>("next_epoch", ()).await >= 2 },
+    )
+    .await;
+    for k in [&alice, &bob, &charlie] {
+        wait_until("the keepers to record epoch 1 finalised", 60, &[k], || async {
+            phase_of(k, 1) == Some((Phase::Finalized, true))
+        })
+        .await;
+    }
 }
