@@ -164,7 +164,7 @@ fn vector_paths_agree_bit_for_bit() {
     let shape = Shape::seed(3);
     let net = Network::<f32>::new(shape, 11);
     let mut rng = Rng::new(1);
-    let (steps, batch) = (6, 5);
+    let (steps, batch) = (6, 13);
     let x: Vec<f32> = (0..steps * batch * 3).map(|_| rng.normal() as f32).collect();
     let y: Vec<f32> = (0..batch).map(|_| rng.normal() as f32).collect();
     let (mut ws1, mut ws2) = (Workspace::default(), Workspace::default());
@@ -173,4 +173,79 @@ fn vector_paths_agree_bit_for_bit() {
     let l2 = net.loss_and_grad(&x, &y, steps, batch, &mut ws2, &mut g2);
     assert_eq!(l1.to_bits(), l2.to_bits());
     assert!(g1.iter().zip(&g2).all(|(a, b)| a.to_bits() == b.to_bits()));
+    // The AVX2 kernel as well, where the dispatch above picked AVX-512.
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        let mut g3 = vec![0.0; net.params.len()];
+        let l3 = net.loss_and_grad_impl::<gemm::Avx2>(&x, &y, steps, batch, &mut ws2, &mut g3);
+        assert_eq!(l1.to_bits(), l3.to_bits());
+        assert!(g1.iter().zip(&g3).all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
+}
+
+#[test]
+fn init_matches_keras_defaults_in_both_layers() {
+    // Keras LSTM: kernel glorot_uniform over (input, 4h), recurrent kernel orthogonal (h x 4h,
+    // orthonormal rows), bias zeros with unit_forget_bias; Dense: glorot_uniform kernel, zero bias.
+    let shape = Shape::seed(4);
+    let net = Network::<f64>::new(shape, 5);
+    let lay = net.layout();
+    let p = &net.params;
+    let layers = [
+        (shape.input, shape.hidden1, lay.l1_wx, lay.l1_wh, lay.l1_b),
+        (shape.hidden1, shape.hidden2, lay.l2_wx, lay.l2_wh, lay.l2_b),
+    ];
+    for (input, h, wx, wh, b) in layers {
+        let limit = (6.0 / (input + 4 * h) as f64).sqrt();
+        let k = &p[wx..wx + input * 4 * h];
+        assert!(
+            k.iter().all(|v| v.abs() <= limit),
+            "kernel within the Glorot limit"
+        );
+        // Uniform on [-limit, limit]: variance limit^2 / 3.
+        let var = k.iter().map(|v| v * v).sum::<f64>() / k.len() as f64;
+        let want = limit * limit / 3.0;
+        assert!(
+            (var - want).abs() < 0.15 * want,
+            "kernel variance {var} vs {want}"
+        );
+        let r = &p[wh..wh + h * 4 * h];
+        for a in 0..h {
+            for c in 0..h {
+                let d: f64 = (0..4 * h).map(|j| r[a * 4 * h + j] * r[c * 4 * h + j]).sum();
+                let want = if a == c { 1.0 } else { 0.0 };
+                assert!((d - want).abs() < 1e-12, "recurrent rows {a},{c}: {d}");
+            }
+        }
+        let bias = &p[b..b + 4 * h];
+        for (j, &v) in bias.iter().enumerate() {
+            let want = if (h..2 * h).contains(&j) { 1.0 } else { 0.0 };
+            assert_eq!(v, want, "bias {j} (forget gate is h..2h)");
+        }
+    }
+    let limit = (6.0 / (shape.hidden2 + 1) as f64).sqrt();
+    assert!(p[lay.d_w..lay.d_b].iter().all(|v| v.abs() <= limit));
+    assert!(p[lay.d_w..lay.d_b].iter().any(|&v| v != 0.0));
+    assert_eq!(p[lay.d_b], 0.0);
+}
+
+#[test]
+fn a_batch_gives_each_sample_its_own_output_bit_for_bit() {
+    // The batched products sum every element in the same order whatever the batch size, so a
+    // sample's output does not depend on its batch-mates (33 rows: a partial kernel panel too).
+    let shape = Shape::seed(3);
+    let net = Network::<f32>::new(shape, 2);
+    let mut rng = Rng::new(8);
+    let (steps, batch) = (5, 33);
+    let x: Vec<f32> = (0..steps * batch * 3).map(|_| rng.normal() as f32).collect();
+    let mut ws = Workspace::default();
+    let all = net.forward(&x, steps, batch, &mut ws).to_vec();
+    for r in [0, 7, 32] {
+        let one: Vec<f32> = (0..steps)
+            .flat_map(|t| x[(t * batch + r) * 3..(t * batch + r + 1) * 3].to_vec())
+            .collect();
+        let mut ws1 = Workspace::default();
+        let out = net.forward(&one, steps, 1, &mut ws1)[0];
+        assert_eq!(out.to_bits(), all[r].to_bits(), "sample {r}");
+    }
 }
