@@ -68,6 +68,11 @@ impl ContractBundle {
         })
     }
 
+    /// The bundle's JSON metadata (spec, types, ...).
+    pub fn metadata(&self) -> &Value {
+        &self.metadata
+    }
+
     /// The selector of the constructor with this label (e.g. `new`).
     pub fn constructor(&self, label: &str) -> Result<[u8; 4], BundleError> {
         self.selector("constructors", "constructor", label)

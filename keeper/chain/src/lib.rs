@@ -4,6 +4,7 @@
 //! - [`client`]: a subxt client for pallet-contracts: upload + instantiate, dry-run queries, calls,
 //!   and the contract events a call emitted.
 //! - [`dev`]: chopsticks' `dev_*` RPCs that move a local chain's time and blocks.
+//! - [`follow`]: a finalized-block follower with a cursor, backfill and reconnect/backoff.
 //!
 //! subxt is pinned to 0.38, the version cargo-contract 5.0.3 uses, which is proven against the dev
 //! runtime; calls are built dynamically from the chain's metadata, so no generated code is checked in.
@@ -11,10 +12,15 @@
 pub mod bundle;
 pub mod client;
 pub mod dev;
+pub mod follow;
 
 pub use bundle::{BundleError, ContractBundle};
 pub use client::{
     account_of, decode_message_output, CallOutcome, Chain, ChainError, ContractEvent, DryRun, Instantiated,
     Keypair, StorageDeposit, Weight,
+};
+pub use follow::{
+    address_in, follow, BlockEvent, BlockHandler, ChainAddress, Cursor, FinalizedBlock, FollowError,
+    FollowOptions, FollowProgress, Follower, InkEventDecoder,
 };
 pub use subxt::utils::AccountId32;
