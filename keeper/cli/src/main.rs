@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 mod balance_cmd;
 mod claim_cmd;
+mod follow_evm_cmd;
 mod forecast_cmd;
 mod merkle_cmd;
 mod offchain_cmd;
@@ -33,6 +34,8 @@ enum Command {
     Balance(balance_cmd::BalanceArgs),
     /// Signed off-chain action batches: sign with an attester's key, submit to keepers' APIs.
     Offchain(offchain_cmd::OffchainArgs),
+    /// Follow the `[[evm]]` contract logs of a keeper config into its store (`--once`: until caught up).
+    FollowEvm(follow_evm_cmd::FollowEvmArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -52,5 +55,6 @@ fn main() -> anyhow::Result<()> {
         Command::Forecast(args) => forecast_cmd::run(args),
         Command::Balance(args) => balance_cmd::run(args),
         Command::Offchain(args) => offchain_cmd::run(args),
+        Command::FollowEvm(args) => follow_evm_cmd::run(args),
     }
 }

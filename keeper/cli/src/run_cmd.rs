@@ -99,8 +99,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 }
             }));
         }
+        // `[[evm]]` log followers import into the same store in the background.
+        let evm_tasks = flex_service::evm_source::spawn_followers(
+            &config,
+            store.clone(),
+            status.clone(),
+            stop_rx.clone(),
+        )?;
         let result = keeper.run(shutdown_signal()).await;
         let _ = stop_tx.send(true);
+        for t in evm_tasks {
+            let _ = t.await;
+        }
         if let Some(t) = api_task {
             let _ = t.await;
         }

@@ -81,6 +81,9 @@ pub struct Config {
     // [log]
     pub log_format: LogFormat,
     pub log_level: String,
+    // [[evm]]
+    /// EVM log followers (`evm_source`).
+    pub evm: Vec<crate::evm_source::EvmConfig>,
 }
 
 /// Known keys: `section.key` and what they hold.
@@ -123,10 +126,15 @@ impl Config {
     pub fn parse(text: &str, path: &Path, env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
         let file = path.display().to_string();
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Toml {
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Toml {
             file: file.clone(),
             message: e.to_string(),
         })?;
+        // `[[evm]]` sections are an array of tables with their own keys (`evm_source`).
+        let evm = match table.remove("evm") {
+            Some(v) => crate::evm_source::parse_config(&file, &v, env)?,
+            None => Vec::new(),
+        };
         let known = KEYS.iter().map(|k| k.0).collect::<Vec<_>>().join(", ");
         let mut values: BTreeMap<String, toml::Value> = BTreeMap::new();
         for (section, v) in &table {
@@ -266,6 +274,7 @@ impl Config {
             backoff_max_ms: r.opt_int("service.backoff_max_ms")?.unwrap_or(30_000).max(100) as u64,
             log_format,
             log_level: r.opt_str("log.level")?.unwrap_or_else(|| "info".into()),
+            evm,
             file,
         })
     }

@@ -4,6 +4,7 @@
 //!
 //! - [`config`]: `keeper.toml` with `FLEX_*` environment overrides.
 //! - [`source`]: activity sources (pool JSON, JSON-lines log) imported idempotently.
+//! - [`evm_source`]: EVM contract logs followed at a confirmation depth, mapped to actions.
 //! - [`compute`]: an epoch and a month from the store, with the engine and the merkle trees.
 //! - [`forecast`]: the next-epoch forecast committed with each epoch (and its report for the API).
 //! - [`contract`]: the reward pool's SCALE types and a typed client.
@@ -17,6 +18,7 @@
 pub mod compute;
 pub mod config;
 pub mod contract;
+pub mod evm_source;
 pub mod forecast;
 pub mod offchain;
 pub mod runner;
@@ -57,6 +59,9 @@ pub enum ServiceError {
     Fatal(String),
     #[error("{0}")]
     Invalid(String),
+    /// An EVM follower stopped (deep reorganisation, wrong chain, bad endpoint).
+    #[error(transparent)]
+    Evm(#[from] flex_evm::follow::FollowError),
 }
 
 impl ServiceError {
