@@ -135,7 +135,11 @@ impl EventSpec {
                 self.signature
             )
         } else {
-            format!("{} has no parameter {name:?} (it has {})", self.signature, names.join(", "))
+            format!(
+                "{} has no parameter {name:?} (it has {})",
+                self.signature,
+                names.join(", ")
+            )
         })
     }
 
@@ -327,7 +331,9 @@ impl EvmRpc {
             HeaderId::Number(n) => BlockId::Number(BlockNumber::Number(U64::from(n))),
             HeaderId::Hash(h) => BlockId::Hash(H256(h)),
         };
-        let block: Option<Block<H256>> = self.call("eth_getBlockByNumber", self.provider.get_block(block_id)).await?;
+        let block: Option<Block<H256>> = self
+            .call("eth_getBlockByNumber", self.provider.get_block(block_id))
+            .await?;
         let Some(b) = block else {
             return Ok(None);
         };
@@ -363,7 +369,10 @@ impl EvmRpc {
     /// Block-level log indices of a transaction's receipt, in order.
     async fn receipt_log_indices(&self, tx: Bytes32) -> Result<Vec<u64>, FollowError> {
         let r = self
-            .call("eth_getTransactionReceipt", self.provider.get_transaction_receipt(H256(tx)))
+            .call(
+                "eth_getTransactionReceipt",
+                self.provider.get_transaction_receipt(H256(tx)),
+            )
             .await?
             .ok_or_else(|| self.rpc_err(format!("no receipt for 0x{} (yet)", hex::encode(tx))))?;
         r.logs
@@ -419,7 +428,12 @@ pub enum Until {
 
 impl LogFollower {
     /// `cursor`: where a previous run stopped (from the caller's storage), if any.
-    pub fn new(url: &str, filter: LogFilter, opts: FollowOptions, cursor: Option<Cursor>) -> Result<Self, FollowError> {
+    pub fn new(
+        url: &str,
+        filter: LogFilter,
+        opts: FollowOptions,
+        cursor: Option<Cursor>,
+    ) -> Result<Self, FollowError> {
         let rpc = EvmRpc::new(url, opts.rpc_timeout)?;
         let span = opts.batch_blocks.max(1);
         Ok(Self {
@@ -485,7 +499,9 @@ impl LogFollower {
                 "the node has no block {} yet (the cursor's block): waiting",
                 c.block
             ))),
-            Some(h) if h.hash != c.hash => Err(self.deep_reorg(c.block, &c.hash, &format!("0x{}", hex::encode(h.hash)))),
+            Some(h) if h.hash != c.hash => {
+                Err(self.deep_reorg(c.block, &c.hash, &format!("0x{}", hex::encode(h.hash))))
+            }
             Some(_) => Ok(()),
         }
     }
@@ -578,9 +594,12 @@ impl LogFollower {
             if log.removed == Some(true) {
                 continue;
             }
-            let (Some(block), Some(block_hash), Some(tx), Some(log_index)) =
-                (log.block_number, log.block_hash, log.transaction_hash, log.log_index)
-            else {
+            let (Some(block), Some(block_hash), Some(tx), Some(log_index)) = (
+                log.block_number,
+                log.block_hash,
+                log.transaction_hash,
+                log.log_index,
+            ) else {
                 return Err(node(format!(
                     "eth_getLogs {from}..={to}: a log without its block number, block hash, transaction hash or log index"
                 )));
@@ -779,10 +798,14 @@ mod tests {
         assert_eq!(e.topic0, crate::keccak256(b"Swapped(address,uint256)"));
         assert_eq!(e.address_topic("trader").unwrap(), 1);
         assert!(e.address_topic("amount").unwrap_err().contains("not indexed"));
-        assert!(e.address_topic("who").unwrap_err().contains("no parameter \"who\""));
+        assert!(e
+            .address_topic("who")
+            .unwrap_err()
+            .contains("no parameter \"who\""));
 
         // The ERC-20 Transfer topic everyone knows.
-        let t = EventSpec::parse("event Transfer(address indexed from, address indexed to, uint256 value)").unwrap();
+        let t = EventSpec::parse("event Transfer(address indexed from, address indexed to, uint256 value)")
+            .unwrap();
         assert_eq!(
             hex::encode(t.topic0),
             "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
@@ -791,7 +814,10 @@ mod tests {
 
         let bare = EventSpec::parse("Swapped(address,uint256)").unwrap();
         assert_eq!(bare.topic0, e.topic0);
-        assert!(bare.address_topic("trader").unwrap_err().contains("no parameter names"));
+        assert!(bare
+            .address_topic("trader")
+            .unwrap_err()
+            .contains("no parameter names"));
         assert!(EventSpec::parse("Swapped(address").is_err());
         assert!(EventSpec::parse("Swapped(adress x)").is_err());
     }
@@ -810,7 +836,8 @@ mod tests {
 
     #[test]
     fn bad_urls_are_named() {
-        let e = LogFollower::new("not a url", LogFilter::default(), FollowOptions::default(), None).unwrap_err();
+        let e =
+            LogFollower::new("not a url", LogFilter::default(), FollowOptions::default(), None).unwrap_err();
         assert!(e.to_string().contains("not a url"), "{e}");
     }
 }
