@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 mod balance_cmd;
 mod claim_cmd;
 mod follow_evm_cmd;
+mod follow_substrate_cmd;
 mod forecast_cmd;
 mod merkle_cmd;
 mod offchain_cmd;
@@ -36,6 +37,8 @@ enum Command {
     Offchain(offchain_cmd::OffchainArgs),
     /// Follow the `[[evm]]` contract logs of a keeper config into its store (`--once`: until caught up).
     FollowEvm(follow_evm_cmd::FollowEvmArgs),
+    /// Follow the `[[substrate]]` events of a keeper config into its store (`--once`: up to the head).
+    FollowSubstrate(follow_substrate_cmd::FollowSubstrateArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -56,5 +59,6 @@ fn main() -> anyhow::Result<()> {
         Command::Balance(args) => balance_cmd::run(args),
         Command::Offchain(args) => offchain_cmd::run(args),
         Command::FollowEvm(args) => follow_evm_cmd::run(args),
+        Command::FollowSubstrate(args) => follow_substrate_cmd::run(args),
     }
 }

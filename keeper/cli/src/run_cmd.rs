@@ -106,9 +106,19 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             status.clone(),
             stop_rx.clone(),
         )?;
+        // `[[substrate]]` finalized-block followers likewise.
+        let substrate_tasks = flex_service::substrate_source::spawn_followers(
+            &config,
+            store.clone(),
+            status.clone(),
+            stop_rx.clone(),
+        )?;
         let result = keeper.run(shutdown_signal()).await;
         let _ = stop_tx.send(true);
         for t in evm_tasks {
+            let _ = t.await;
+        }
+        for t in substrate_tasks {
             let _ = t.await;
         }
         if let Some(t) = api_task {

@@ -84,6 +84,9 @@ pub struct Config {
     // [[evm]]
     /// EVM log followers (`evm_source`).
     pub evm: Vec<crate::evm_source::EvmConfig>,
+    // [[substrate]]
+    /// Substrate finalized-block followers (`substrate_source`).
+    pub substrate: Vec<crate::substrate_source::SubstrateConfig>,
 }
 
 /// Known keys: `section.key` and what they hold.
@@ -133,6 +136,11 @@ impl Config {
         // `[[evm]]` sections are an array of tables with their own keys (`evm_source`).
         let evm = match table.remove("evm") {
             Some(v) => crate::evm_source::parse_config(&file, &v, env)?,
+            None => Vec::new(),
+        };
+        // `[[substrate]]` sections likewise (`substrate_source`).
+        let substrate = match table.remove("substrate") {
+            Some(v) => crate::substrate_source::parse_config(&file, &base, &v, env)?,
             None => Vec::new(),
         };
         let known = KEYS.iter().map(|k| k.0).collect::<Vec<_>>().join(", ");
@@ -275,6 +283,7 @@ impl Config {
             log_format,
             log_level: r.opt_str("log.level")?.unwrap_or_else(|| "info".into()),
             evm,
+            substrate,
             file,
         })
     }

@@ -5,6 +5,7 @@
 //! - [`config`]: `keeper.toml` with `FLEX_*` environment overrides.
 //! - [`source`]: activity sources (pool JSON, JSON-lines log) imported idempotently.
 //! - [`evm_source`]: EVM contract logs followed at a confirmation depth, mapped to actions.
+//! - [`substrate_source`]: Substrate finalized blocks followed, events mapped to actions.
 //! - [`compute`]: an epoch and a month from the store, with the engine and the merkle trees.
 //! - [`forecast`]: the next-epoch forecast committed with each epoch (and its report for the API).
 //! - [`contract`]: the reward pool's SCALE types and a typed client.
@@ -23,6 +24,7 @@ pub mod forecast;
 pub mod offchain;
 pub mod runner;
 pub mod source;
+pub mod substrate_source;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::RwLock;
