@@ -82,10 +82,11 @@ pub enum OffchainError {
     #[error("field {field}: {message}")]
     Field { field: String, message: String },
     /// An action is malformed or cannot be accepted (422).
-    #[error("actions[{index}].{field}: {message}")]
+    #[error("{}: {message}", action_path(*index, field))]
     Action {
         index: usize,
-        field: &'static str,
+        /// The action's field (empty: the action as a whole).
+        field: String,
         message: String,
     },
     /// The attester is not configured (403).
@@ -151,7 +152,7 @@ impl OffchainError {
     pub fn field(&self) -> Option<String> {
         match self {
             OffchainError::Field { field, .. } => Some(field.clone()),
-            OffchainError::Action { index, field, .. } => Some(format!("actions[{index}].{field}")),
+            OffchainError::Action { index, field, .. } => Some(action_path(*index, field)),
             OffchainError::UnknownAttester(_) => Some("attester".into()),
             OffchainError::BadSignature(_) => Some("signature".into()),
             OffchainError::Expired { .. } => Some("expires_at".into()),
@@ -166,6 +167,14 @@ impl OffchainError {
             OffchainError::Action { index, .. } => Some(*index),
             _ => None,
         }
+    }
+}
+
+fn action_path(index: usize, field: &str) -> String {
+    if field.is_empty() {
+        format!("actions[{index}]")
+    } else {
+        format!("actions[{index}].{field}")
     }
 }
 
@@ -227,9 +236,9 @@ impl Submission {
         }
         let mut seen = HashSet::with_capacity(self.actions.len());
         for (index, a) in self.actions.iter().enumerate() {
-            let bad = |field: &'static str, message: String| OffchainError::Action {
+            let bad = |field: &str, message: String| OffchainError::Action {
                 index,
-                field,
+                field: field.to_string(),
                 message,
             };
             check_text(&a.action_id, MAX_ACTION_ID_BYTES).map_err(|m| bad("action_id", m))?;
@@ -427,19 +436,19 @@ impl SignedSubmission {
         }
         let mut actions = Vec::with_capacity(list.len());
         for (index, a) in list.iter().enumerate() {
-            let bad = |field: &'static str, message: String| OffchainError::Action {
+            let bad = |field: &str, message: String| OffchainError::Action {
                 index,
-                field,
+                field: field.to_string(),
                 message,
             };
             let o = a
                 .as_object()
-                .ok_or_else(|| bad("action_id", "the action is not a JSON object".into()))?;
+                .ok_or_else(|| bad("", "the action is not a JSON object".into()))?;
             const ACTION_KEYS: [&str; 4] = ["action_id", "wallet", "kind", "timestamp"];
             if let Some(k) = o.keys().find(|k| !ACTION_KEYS.contains(&k.as_str())) {
                 return Err(bad(
-                    "action_id",
-                    format!("unknown field {k:?} (known: action_id, wallet, kind, timestamp)"),
+                    k,
+                    "unknown field (known: action_id, wallet, kind, timestamp)".into(),
                 ));
             }
             let text = |f: &'static str| -> Result<String, OffchainError> {
@@ -681,9 +690,9 @@ impl Intake {
         let last_closed = self.store.last_epoch()?;
         let mut rows = Vec::with_capacity(s.actions.len());
         for (index, a) in s.actions.iter().enumerate() {
-            let bad = |field: &'static str, message: String| OffchainError::Action {
+            let bad = |field: &str, message: String| OffchainError::Action {
                 index,
-                field,
+                field: field.to_string(),
                 message,
             };
             if self.table.kind(&a.kind).is_none() {
@@ -738,11 +747,10 @@ impl Intake {
                 return Err(OffchainError::Action {
                     index,
                     field: match field {
-                        "wallet" => "wallet",
-                        "kind" => "kind",
-                        "timestamp" => "timestamp",
+                        "wallet" | "kind" | "timestamp" => field,
                         _ => "action_id",
-                    },
+                    }
+                    .to_string(),
                     message: format!(
                         "action_id {id:?} is already stored with another {field} (another action, or the same id \
                          on chain)"

@@ -191,8 +191,9 @@ fn the_json_envelope_round_trips_and_names_the_field_at_fault() {
         (
             Box::new(|x| x["actions"][1]["side"] = Value::from("onchain")),
             422,
-            "actions[1].action_id",
+            "actions[1].side",
         ),
+        (Box::new(|x| x["actions"][1] = Value::from(5)), 422, "actions[1]"),
     ];
     for (edit, status, field) in cases {
         let e = bad(&*edit);
