@@ -612,8 +612,10 @@ async fn substrate_follower_figures() {
         );
         let (hash, _) = chain.submit(&tx, &alice).await.expect("transfer");
         let produced = Instant::now();
+        // Where the follower is when the submitter learns the block is finalized.
+        let last = run.progress.last.load(Ordering::Relaxed);
         let number = block_number(&chain, hash).await;
-        behind.push(number.saturating_sub(run.progress.last.load(Ordering::Relaxed)));
+        behind.push(number.saturating_sub(last));
         wait_for("the block to be handled", || {
             run.progress.last.load(Ordering::Relaxed) >= number
         })
@@ -626,7 +628,7 @@ async fn substrate_follower_figures() {
     println!(
         "figure: follow lag behind the finalized head: median {:.1} ms, max {:.1} ms over {FOLLOWED} blocks \
          (from the transfer's finalization reported to the submitter until its block is imported); \
-         blocks behind the head when a block is finalized: max {}",
+         blocks not yet handled when the submitter saw its block finalized: max {}",
         lags_ms[FOLLOWED / 2],
         lags_ms[FOLLOWED - 1],
         behind.iter().max().copied().unwrap_or(0)
