@@ -159,6 +159,8 @@ pub struct ActionView<'a> {
     pub action_id: &'a str,
     pub wallet: Address,
     pub kind: &'a str,
+    /// `kind`'s index in the batch's kind list.
+    pub kind_index: u16,
     pub side: ActionSide,
     /// Unix seconds.
     pub timestamp: i64,
@@ -253,6 +255,7 @@ impl ImportBatch {
                 action_id: &self.ids[start..a.id_end],
                 wallet: a.wallet,
                 kind: self.kinds.get(usize::from(a.kind)).map_or("", String::as_str),
+                kind_index: a.kind,
                 side: a.side,
                 timestamp: a.timestamp,
                 line: a.line,

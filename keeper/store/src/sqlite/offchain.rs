@@ -23,51 +23,10 @@ fn last_nonce(c: &rusqlite::Connection, attester: &Address) -> Result<Option<u64
 
 /// Inserts actions like `Store::import` does (idempotent by `action_id`, a conflict is an error).
 fn insert_actions(tx: &Transaction<'_>, source: &str, actions: &[ActionRow]) -> Result<ImportStats> {
-    let mut stats = ImportStats::default();
-    let mut ins = tx.prepare_cached(
-        "INSERT INTO actions (action_id, wallet, kind, side, timestamp, source) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (action_id) DO NOTHING",
-    )?;
-    let mut get =
-        tx.prepare_cached("SELECT wallet, side, kind, timestamp FROM actions WHERE action_id = ?1")?;
-    for a in actions {
-        if ins.execute(params![
-            a.action_id,
-            &a.wallet[..],
-            a.kind,
-            a.side,
-            a.timestamp,
-            source
-        ])? == 1
-        {
-            stats.actions_new += 1;
-            continue;
-        }
-        let (wallet, side, kind, ts): (Vec<u8>, String, String, i64) = get
-            .query_row([&a.action_id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?;
-        let field = if wallet != a.wallet {
-            Some("wallet")
-        } else if side != a.side {
-            Some("side")
-        } else if kind != a.kind {
-            Some("kind")
-        } else if ts != a.timestamp {
-            Some("timestamp")
-        } else {
-            None
-        };
-        if let Some(field) = field {
-            return Err(StoreError::ActionConflict {
-                id: a.action_id.clone(),
-                field,
-                source_name: source.to_string(),
-            });
-        }
-        stats.actions_known += 1;
-    }
-    Ok(stats)
+    let batch = super::bulk::batch_of(&[], actions)?;
+    let mut imp = super::bulk::Importer::new(tx, source)?;
+    imp.batch(&batch)?;
+    Ok(imp.stats)
 }
 
 impl SqliteStore {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::{ActionSide, ImportBatch};
 
 fn store() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -172,4 +173,225 @@ fn a_newer_schema_is_refused() {
     drop(c);
     let err = SqliteStore::open(&path).unwrap_err();
     assert!(err.to_string().contains("schema version 99"), "{err}");
+}
+
+fn stream_of(
+    batches: Vec<std::result::Result<ImportBatch, String>>,
+) -> impl Iterator<Item = std::result::Result<ImportBatch, String>> {
+    batches.into_iter()
+}
+
+/// `n` actions `a{first}..` of wallet `[w; 20]`, one a second from `ts`, in batches of `per`.
+fn batches(first: u64, n: u64, per: u64, w: u8, ts: i64) -> Vec<std::result::Result<ImportBatch, String>> {
+    let mut out = Vec::new();
+    let mut b = ImportBatch::with_kinds(["swap", "post"]);
+    for i in first..first + n {
+        let side = if i % 3 == 0 {
+            ActionSide::Offchain
+        } else {
+            ActionSide::Onchain
+        };
+        b.push_action(
+            &format!("a{i}"),
+            [w; 20],
+            (i % 2) as u16,
+            side,
+            ts + i as i64,
+            i + 1,
+        )
+        .unwrap();
+        if b.len() as u64 == per {
+            out.push(Ok(std::mem::replace(
+                &mut b,
+                ImportBatch::with_kinds(["swap", "post"]),
+            )));
+        }
+    }
+    if !b.is_empty() {
+        out.push(Ok(b));
+    }
+    out
+}
+
+#[test]
+fn stream_import_counts_new_and_known_exactly() {
+    let (_d, s) = store();
+    // 1000 actions in batches of 300: full chunks and single-row tails.
+    let st = s
+        .import_stream("f", &mut stream_of(batches(0, 1000, 300, 1, 100)))
+        .unwrap();
+    assert_eq!((st.actions_new, st.actions_known), (1000, 0));
+    // Again: all known (checked before inserting after the first all-known chunk).
+    let st = s
+        .import_stream("f", &mut stream_of(batches(0, 1000, 300, 1, 100)))
+        .unwrap();
+    assert_eq!((st.actions_new, st.actions_known), (0, 1000));
+    // Overlapping: 500 known then 700 new, and a duplicate inside one chunk.
+    let mut b = batches(500, 1200, 1200, 1, 100);
+    if let Some(Ok(first)) = b.first_mut() {
+        first
+            .push_action("a600", [1; 20], 0, ActionSide::Offchain, 700, 9999)
+            .unwrap();
+    }
+    let st = s.import_stream("g", &mut stream_of(b)).unwrap();
+    assert_eq!((st.actions_new, st.actions_known), (700, 501));
+    assert_eq!(s.input_counts().unwrap(), (0, 1700));
+    // The same through the row interface.
+    let rows: Vec<ActionRow> = batches(0, 10, 10, 1, 100)[0]
+        .as_ref()
+        .unwrap()
+        .actions()
+        .map(|a| ActionRow {
+            action_id: a.action_id.into(),
+            wallet: a.wallet,
+            kind: a.kind.into(),
+            side: a.side.as_str().into(),
+            timestamp: a.timestamp,
+        })
+        .collect();
+    let st = s.import("h", &[], &rows).unwrap();
+    assert_eq!((st.actions_new, st.actions_known), (0, 10));
+    assert_eq!(s.actions_between(100, 110).unwrap().len(), 10);
+    assert_eq!(
+        s.actions_between(100, 102).unwrap()[1],
+        ([1; 20], "post".to_string(), 101)
+    );
+}
+
+#[test]
+fn a_stream_conflict_names_the_line_and_writes_nothing() {
+    let (_d, s) = store();
+    s.import_stream("f", &mut stream_of(batches(0, 200, 200, 1, 100)))
+        .unwrap();
+    // Line 150 (a149) comes back with another timestamp, after 300 new actions.
+    let mut b = batches(1000, 300, 300, 1, 100);
+    let mut bad = ImportBatch::with_kinds(["swap", "post"]);
+    for i in 0..300u64 {
+        let side = if i % 3 == 0 {
+            ActionSide::Offchain
+        } else {
+            ActionSide::Onchain
+        };
+        let ts = 100 + i as i64 + i64::from(i == 149);
+        bad.push_action(&format!("a{i}"), [1; 20], (i % 2) as u16, side, ts, i + 1)
+            .unwrap();
+    }
+    b.push(Ok(bad));
+    let e = s.import_stream("again.jsonl", &mut stream_of(b)).unwrap_err();
+    assert!(
+        matches!(&e, StoreError::ActionConflict { id, field: "timestamp", source_name } if id == "a149" && source_name == "again.jsonl:150"),
+        "{e}"
+    );
+    assert_eq!(s.input_counts().unwrap(), (0, 200));
+    // Each field is named.
+    for (field, wallet, kind, side) in [
+        ("wallet", 2u8, 1u16, ActionSide::Offchain),
+        ("side", 1, 1, ActionSide::Onchain),
+        ("kind", 1, 0, ActionSide::Offchain),
+    ] {
+        let mut b = ImportBatch::with_kinds(["swap", "post"]);
+        b.push_action("a3", [wallet; 20], kind, side, 103, 7).unwrap();
+        let e = s.import_stream("x", &mut stream_of(vec![Ok(b)])).unwrap_err();
+        assert!(
+            matches!(&e, StoreError::ActionConflict { field: f, .. } if *f == field),
+            "{e}"
+        );
+    }
+    // A producer failure after good batches: nothing written.
+    let mut b = batches(5000, 500, 100, 3, 100);
+    b.push(Err("x.jsonl:501: bad".into()));
+    let e = s.import_stream("x", &mut stream_of(b)).unwrap_err();
+    assert!(
+        e.to_string().contains("x.jsonl:501: bad") && e.to_string().contains("nothing written"),
+        "{e}"
+    );
+    assert_eq!(s.input_counts().unwrap(), (0, 200));
+}
+
+#[test]
+fn integer_ids_are_the_same_ids_as_their_decimal_text() {
+    let (_d, s) = store();
+    let mut a = action("7", 1, 20);
+    assert_eq!(s.import("a", &[], &[a.clone()]).unwrap().actions_new, 1);
+    // "07" is another id; "7" again is known.
+    a.action_id = "07".into();
+    assert_eq!(s.import("a", &[], &[a.clone()]).unwrap().actions_new, 1);
+    a.action_id = "7".into();
+    assert_eq!(s.import("a", &[], &[a.clone()]).unwrap().actions_known, 1);
+    a.timestamp = 21;
+    let e = s.import("b", &[], &[a]).unwrap_err();
+    assert!(
+        e.to_string().contains("action_id \"7\"") && e.to_string().contains("timestamp"),
+        "{e}"
+    );
+    let mut bad = action("8", 1, 20);
+    bad.side = "sideways".into();
+    let e = s.import("b", &[], &[bad]).unwrap_err();
+    assert!(e.to_string().contains("sideways"), "{e}");
+}
+
+/// A database of schema 4 (text kinds, sides, sources and ids) is migrated in place: the same
+/// actions read back, and importing them again finds them known.
+#[test]
+fn schema_4_actions_are_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let mut c = Connection::open(&path).unwrap();
+        let tx = c.transaction().unwrap();
+        for sql in &MIGRATIONS[..4] {
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.execute_batch("PRAGMA user_version = 4").unwrap();
+        for (id, kind, side, ts) in [
+            ("7", "swap", "onchain", 20),
+            ("07", "post", "offchain", 21),
+            ("act-1", "swap", "offchain", 22),
+            ("99999999999999999999", "post", "onchain", 23),
+        ] {
+            tx.execute(
+                "INSERT INTO actions (action_id, wallet, kind, side, timestamp, source) VALUES (?1, ?2, ?3, ?4, ?5, 'old.json')",
+                params![id, &[1u8; 20][..], kind, side, ts],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    let mut got = s.actions_between(0, 100).unwrap();
+    got.sort_by_key(|a| a.2);
+    let kinds: Vec<&str> = got.iter().map(|a| a.1.as_str()).collect();
+    assert_eq!(kinds, ["swap", "post", "swap", "post"]);
+    let rows = [
+        ActionRow {
+            side: "onchain".into(),
+            ..action("7", 1, 20)
+        },
+        ActionRow {
+            kind: "post".into(),
+            side: "offchain".into(),
+            ..action("07", 1, 21)
+        },
+        ActionRow {
+            side: "offchain".into(),
+            ..action("act-1", 1, 22)
+        },
+        ActionRow {
+            kind: "post".into(),
+            ..action("99999999999999999999", 1, 23)
+        },
+    ];
+    let st = s.import("new", &[], &rows).unwrap();
+    assert_eq!((st.actions_new, st.actions_known), (0, 4));
+    let c = Connection::open(&path).unwrap();
+    let typed: Vec<(String, String)> = c
+        .prepare("SELECT typeof(action_id), CAST(action_id AS TEXT) FROM actions ORDER BY timestamp")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(typed[0], ("integer".to_string(), "7".to_string()));
+    assert_eq!(typed[1], ("text".to_string(), "07".to_string()));
+    assert_eq!(typed[3].0, "text");
 }

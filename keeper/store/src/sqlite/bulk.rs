@@ -1,0 +1,347 @@
+//! Action import on SQLite, the one path behind `Store::import`, `Store::import_stream` and the
+//! off-chain batches: multi-row `INSERT ... ON CONFLICT DO NOTHING` of [`CHUNK`] rows per statement,
+//! and an exact check of every row that was not inserted.
+//!
+//! Per chunk of `k` rows: the insert reports how many rows it added (`c`). When `c < k` some ids
+//! were there already (or twice in the chunk), and one `SELECT count(*)` joins the chunk's rows to
+//! the stored ones on the id *and* the content (wallet, kind, side, timestamp): all `k` must match,
+//! then `k - c` are known; otherwise the first row in input order whose stored copy differs is the
+//! conflict, named with its field. After a chunk that was all known, the next one is checked first
+//! and inserted only if something in it is new (a re-import costs one lookup per row, not two).
+
+use std::collections::HashMap;
+
+use rusqlite::{CachedStatement, Connection};
+
+use crate::{ActionRow, ActionSide, ActionView, ImportBatch, ImportStats, Result, StoreError, WalletRow};
+
+/// Rows per statement (6 parameters a row for the insert, 5 for the check: well under SQLite's
+/// 32766 parameters).
+pub(super) const CHUNK: usize = 128;
+
+/// `action_id` as stored: an id that is the canonical decimal of an `i64` (`"7"`, `"-3"`, not
+/// `"07"`, `"+7"` or `"-0"`) is stored as that integer (8 bytes at most), any other as text. Ids
+/// are strings by meaning; integers are only a compact encoding of some of them, one-to-one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum IdKey<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+pub(super) fn id_key(s: &str) -> IdKey<'_> {
+    let b = s.as_bytes();
+    let digits = b.strip_prefix(b"-").unwrap_or(b);
+    let canonical = !digits.is_empty()
+        && digits.len() <= 19
+        && digits.iter().all(u8::is_ascii_digit)
+        && (digits[0] != b'0' || (digits.len() == 1 && digits.len() == b.len()));
+    match canonical.then(|| s.parse::<i64>().ok()).flatten() {
+        Some(i) => IdKey::Int(i),
+        None => IdKey::Text(s),
+    }
+}
+
+impl rusqlite::ToSql for IdKey<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(match *self {
+            IdKey::Int(i) => i.into(),
+            IdKey::Text(s) => s.into(),
+        })
+    }
+}
+
+/// The stored side code.
+pub(super) fn side_code(s: ActionSide) -> i64 {
+    match s {
+        ActionSide::Onchain => 0,
+        ActionSide::Offchain => 1,
+    }
+}
+
+fn values(rows: usize, per_row: usize, first: usize, tail: &str) -> String {
+    let mut s = String::with_capacity(rows * per_row * 6);
+    let mut n = first;
+    for r in 0..rows {
+        s.push_str(if r == 0 { "(" } else { ",(" });
+        for c in 0..per_row {
+            if c > 0 {
+                s.push(',');
+            }
+            s.push('?');
+            s.push_str(&n.to_string());
+            n += 1;
+        }
+        s.push_str(tail);
+        s.push(')');
+    }
+    s
+}
+
+fn insert_sql(rows: usize) -> String {
+    // ?1 is the source, bound once.
+    format!(
+        "INSERT OR IGNORE INTO actions (action_id, wallet, kind, side, timestamp, source) VALUES {}",
+        values(rows, 5, 2, ",?1")
+    )
+}
+
+fn check_sql(rows: usize) -> String {
+    format!(
+        "SELECT count(*) FROM (VALUES {}) AS v JOIN actions AS a ON a.action_id = v.column1 \
+         WHERE a.wallet = v.column2 AND a.kind = v.column3 AND a.side = v.column4 \
+         AND a.timestamp = v.column5",
+        values(rows, 5, 1, "")
+    )
+}
+
+/// Rows as one batch (`Store::import`).
+pub(super) fn batch_of(wallets: &[WalletRow], actions: &[ActionRow]) -> Result<ImportBatch> {
+    let mut b = ImportBatch::new();
+    b.wallets.extend_from_slice(wallets);
+    for a in actions {
+        b.push_row(a, 0)?;
+    }
+    Ok(b)
+}
+
+/// Imports actions and wallets inside one transaction (the caller's).
+pub(super) struct Importer<'c> {
+    tx: &'c Connection,
+    source: String,
+    source_id: i64,
+    /// Stored kind ids by name.
+    kind_ids: HashMap<String, i64>,
+    ins_wallet: CachedStatement<'c>,
+    ins_chunk: CachedStatement<'c>,
+    check_chunk: CachedStatement<'c>,
+    ins_one: CachedStatement<'c>,
+    check_one: CachedStatement<'c>,
+    get_one: CachedStatement<'c>,
+    /// The last chunk was all known: check before inserting.
+    check_first: bool,
+    pub(super) stats: ImportStats,
+}
+
+impl<'c> Importer<'c> {
+    pub(super) fn new(tx: &'c Connection, source: &str) -> Result<Self> {
+        tx.execute(
+            "INSERT INTO sources (name) VALUES (?1) ON CONFLICT (name) DO NOTHING",
+            [source],
+        )?;
+        let source_id: i64 =
+            tx.query_row("SELECT id FROM sources WHERE name = ?1", [source], |r| r.get(0))?;
+        let mut kind_ids = HashMap::new();
+        {
+            let mut st = tx.prepare_cached("SELECT id, name FROM kinds")?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                kind_ids.insert(r.get::<_, String>(1)?, r.get::<_, i64>(0)?);
+            }
+        }
+        Ok(Self {
+            tx,
+            source: source.to_string(),
+            source_id,
+            kind_ids,
+            ins_wallet: tx.prepare_cached(
+                "INSERT INTO wallets (address, connected_at, source) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (address) DO NOTHING",
+            )?,
+            ins_chunk: tx.prepare_cached(&insert_sql(CHUNK))?,
+            check_chunk: tx.prepare_cached(&check_sql(CHUNK))?,
+            ins_one: tx.prepare_cached(&insert_sql(1))?,
+            check_one: tx.prepare_cached(&check_sql(1))?,
+            get_one: tx
+                .prepare_cached("SELECT wallet, kind, side, timestamp FROM actions WHERE action_id = ?1")?,
+            check_first: false,
+            stats: ImportStats::default(),
+        })
+    }
+
+    fn kind_id(&mut self, name: &str) -> Result<i64> {
+        if let Some(&id) = self.kind_ids.get(name) {
+            return Ok(id);
+        }
+        self.tx.execute("INSERT INTO kinds (name) VALUES (?1)", [name])?;
+        let id = self.tx.last_insert_rowid();
+        self.kind_ids.insert(name.to_string(), id);
+        Ok(id)
+    }
+
+    pub(super) fn wallets(&mut self, wallets: &[WalletRow]) -> Result<()> {
+        for w in wallets {
+            let n =
+                self.ins_wallet
+                    .execute(rusqlite::params![&w.address[..], w.connected_at, self.source])?;
+            if n == 1 {
+                self.stats.wallets_new += 1;
+            } else {
+                self.stats.wallets_known += 1;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn batch(&mut self, batch: &ImportBatch) -> Result<()> {
+        self.wallets(&batch.wallets)?;
+        let mut kinds = Vec::with_capacity(batch.kinds().len());
+        for k in batch.kinds() {
+            kinds.push(self.kind_id(k)?);
+        }
+        let mut chunk: Vec<ActionView<'_>> = Vec::with_capacity(CHUNK);
+        for a in batch.actions() {
+            chunk.push(a);
+            if chunk.len() == CHUNK {
+                self.chunk(&chunk, &kinds)?;
+                chunk.clear();
+            }
+        }
+        for a in &chunk {
+            self.chunk(std::slice::from_ref(a), &kinds)?;
+        }
+        Ok(())
+    }
+
+    /// Imports `rows` (`CHUNK` of them, or one).
+    fn chunk(&mut self, rows: &[ActionView<'_>], kinds: &[i64]) -> Result<()> {
+        let k = rows.len();
+        let mut codes = [0i64; CHUNK];
+        for (c, a) in codes.iter_mut().zip(rows) {
+            *c = *kinds.get(usize::from(a.kind_index)).ok_or(StoreError::Corrupt {
+                what: "batch kind index",
+            })?;
+        }
+        if self.check_first && self.count_matching(rows, &codes)? == k {
+            self.stats.actions_known += k as u64;
+            return Ok(());
+        }
+        let ins = if k == CHUNK {
+            &mut self.ins_chunk
+        } else {
+            &mut self.ins_one
+        };
+        ins.raw_bind_parameter(1, self.source_id)?;
+        for (i, a) in rows.iter().enumerate() {
+            let p = 2 + 5 * i;
+            ins.raw_bind_parameter(p, id_key(a.action_id))?;
+            ins.raw_bind_parameter(p + 1, &a.wallet[..])?;
+            ins.raw_bind_parameter(p + 2, codes[i])?;
+            ins.raw_bind_parameter(p + 3, side_code(a.side))?;
+            ins.raw_bind_parameter(p + 4, a.timestamp)?;
+        }
+        let added = ins.raw_execute()?;
+        self.stats.actions_new += added as u64;
+        if added == k {
+            self.check_first = false;
+            return Ok(());
+        }
+        if self.count_matching(rows, &codes)? != k {
+            return Err(self.conflict(rows, &codes)?);
+        }
+        self.stats.actions_known += (k - added) as u64;
+        self.check_first = added == 0;
+        Ok(())
+    }
+
+    /// How many of `rows` are stored with exactly this content.
+    fn count_matching(&mut self, rows: &[ActionView<'_>], codes: &[i64]) -> Result<usize> {
+        let st = if rows.len() == CHUNK {
+            &mut self.check_chunk
+        } else {
+            &mut self.check_one
+        };
+        for (i, a) in rows.iter().enumerate() {
+            let p = 1 + 5 * i;
+            st.raw_bind_parameter(p, id_key(a.action_id))?;
+            st.raw_bind_parameter(p + 1, &a.wallet[..])?;
+            st.raw_bind_parameter(p + 2, codes[i])?;
+            st.raw_bind_parameter(p + 3, side_code(a.side))?;
+            st.raw_bind_parameter(p + 4, a.timestamp)?;
+        }
+        let mut q = st.raw_query();
+        let n: i64 = match q.next()? {
+            Some(r) => r.get(0)?,
+            None => 0,
+        };
+        Ok(n as usize)
+    }
+
+    /// The first row (in input order) whose stored copy differs, as an error.
+    fn conflict(&mut self, rows: &[ActionView<'_>], codes: &[i64]) -> Result<StoreError> {
+        for (a, &kind) in rows.iter().zip(codes) {
+            let stored: Option<(Vec<u8>, i64, i64, i64)> = {
+                let mut q = self.get_one.query([id_key(a.action_id)])?;
+                match q.next()? {
+                    Some(r) => Some((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    None => None,
+                }
+            };
+            let Some((wallet, k, side, ts)) = stored else {
+                continue;
+            };
+            let field = if wallet != a.wallet {
+                "wallet"
+            } else if side != side_code(a.side) {
+                "side"
+            } else if k != kind {
+                "kind"
+            } else if ts != a.timestamp {
+                "timestamp"
+            } else {
+                continue;
+            };
+            return Ok(StoreError::ActionConflict {
+                id: a.action_id.to_string(),
+                field,
+                source_name: if a.line > 0 {
+                    format!("{}:{}", self.source, a.line)
+                } else {
+                    self.source.clone()
+                },
+            });
+        }
+        Err(StoreError::Corrupt {
+            what: "actions: a chunk neither matches nor conflicts",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_integers_only_when_canonical() {
+        assert_eq!(id_key("7"), IdKey::Int(7));
+        assert_eq!(id_key("0"), IdKey::Int(0));
+        assert_eq!(id_key("-3"), IdKey::Int(-3));
+        assert_eq!(id_key("9223372036854775807"), IdKey::Int(i64::MAX));
+        assert_eq!(id_key("-9223372036854775808"), IdKey::Int(i64::MIN));
+        for text in [
+            "07",
+            "+7",
+            "-0",
+            "-",
+            "",
+            " 7",
+            "7 ",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "1e3",
+            "act-1",
+            "00",
+        ] {
+            assert_eq!(id_key(text), IdKey::Text(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn statements_number_their_parameters() {
+        assert_eq!(
+            insert_sql(2),
+            "INSERT OR IGNORE INTO actions (action_id, wallet, kind, side, timestamp, source) VALUES \
+             (?2,?3,?4,?5,?6,?1),(?7,?8,?9,?10,?11,?1)"
+        );
+        assert!(check_sql(2).contains("(VALUES (?1,?2,?3,?4,?5),(?6,?7,?8,?9,?10))"));
+    }
+}
