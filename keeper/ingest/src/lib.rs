@@ -20,9 +20,11 @@ mod weights;
 
 use std::fmt;
 
-pub use pool::{parse_pool, read_pool, read_pool_with_ids, ActionIds, ParsedPool, Side};
+pub use pool::{parse_pool, parse_pool_with_ids, read_pool, read_pool_with_ids, ActionIds, ParsedPool, Side};
 pub use timestamp::parse_rfc3339;
-pub use weights::{parse_weight_table, read_weight_table, WeightFormat};
+pub use weights::{
+    parse_weight_table, read_weight_table, WeightFormat, WeightSchedule, WeightVersion, WeightVersions,
+};
 
 /// Where in a pool file a problem is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -81,6 +81,23 @@ pub fn read_pool_with_ids(path: &Path, table: &WeightTable) -> Result<(ParsedPoo
     ))
 }
 
+/// [`parse_pool`], also returning each kept action's `action_id` and side (the caller buffers the
+/// reader: it is read in small pieces).
+pub fn parse_pool_with_ids<R: Read>(
+    reader: R,
+    file: &str,
+    table: &WeightTable,
+) -> Result<(ParsedPool, ActionIds), IngestError> {
+    let (pool, ids) = parse(reader, file, table, true)?;
+    Ok((
+        pool,
+        ids.unwrap_or(ActionIds {
+            ids: Vec::new(),
+            sides: Vec::new(),
+        }),
+    ))
+}
+
 fn parse<R: Read>(
     reader: R,
     file: &str,

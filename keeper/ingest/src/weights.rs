@@ -49,6 +49,124 @@ pub fn read_weight_table(path: &Path) -> Result<WeightTable, IngestError> {
         .map_err(|message| IngestError::Weights { file, message })
 }
 
+/// Which weight table applies to which epoch (SPEC section 2: "a weight table is versioned: a
+/// change takes effect from the next epoch").
+///
+/// The keeper computes epoch `e` with [`WeightSchedule::table_for_epoch`] and accepts at import
+/// any kind of any version ([`WeightSchedule::all_kinds`]); an action whose kind is absent from its
+/// epoch's table counts for nothing in that epoch (`docs/PROTOCOL.md`, "Weight table versions").
+/// [`WeightVersions`] implements it from configuration files; an on-chain governance source
+/// implements the same trait over the versions it reads from chain state (a change enacted
+/// during epoch `e` listed with `from_epoch = e + 1`), so the keeper's epoch close does not change.
+pub trait WeightSchedule: Send + Sync {
+    /// The versions by strictly ascending first epoch; the first starts at epoch 0.
+    fn versions(&self) -> &[WeightVersion];
+
+    /// The table in force in epoch `epoch`: the last version starting at or before it.
+    fn table_for_epoch(&self, epoch: u64) -> Option<&WeightTable> {
+        let v = self.versions();
+        let i = v.partition_point(|v| v.from_epoch <= epoch);
+        i.checked_sub(1).and_then(|i| v.get(i)).map(|v| &v.table)
+    }
+
+    /// Every kind named by any version, for validating inputs (each with the weight of the first
+    /// version naming it; the weights of this table are not used for scoring).
+    fn all_kinds(&self) -> WeightTable {
+        let mut all = WeightTable::new();
+        for v in self.versions() {
+            for i in 0..v.table.len() {
+                let Ok(id) = u16::try_from(i) else { break };
+                if let (Some(kind), Some(w)) = (v.table.name(id), v.table.weight(id)) {
+                    if all.kind(kind).is_none() {
+                        // Both tables hold at most u16::MAX - 1 kinds of valid weights.
+                        let _ = all.insert(kind, w);
+                    }
+                }
+            }
+        }
+        all
+    }
+}
+
+/// One version of the weight table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeightVersion {
+    /// The first epoch it applies to.
+    pub from_epoch: u64,
+    pub table: WeightTable,
+    /// Where it came from (a file), for messages.
+    pub origin: String,
+}
+
+/// Weight table versions from configuration ([`WeightSchedule`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeightVersions {
+    versions: Vec<WeightVersion>,
+}
+
+impl WeightVersions {
+    /// One table for every epoch.
+    pub fn single(table: WeightTable, origin: impl Into<String>) -> Self {
+        Self {
+            versions: vec![WeightVersion {
+                from_epoch: 0,
+                table,
+                origin: origin.into(),
+            }],
+        }
+    }
+
+    /// Checks the list: not empty, the first from epoch 0, first epochs strictly ascending. The
+    /// error names the version (its index and origin).
+    pub fn new(versions: Vec<WeightVersion>) -> Result<Self, String> {
+        let Some(first) = versions.first() else {
+            return Err("no weight table version".into());
+        };
+        if first.from_epoch != 0 {
+            return Err(format!(
+                "version 0 ({}) starts at epoch {}: the first version must start at epoch 0",
+                first.origin, first.from_epoch
+            ));
+        }
+        for (i, w) in versions.windows(2).enumerate() {
+            if w[1].from_epoch <= w[0].from_epoch {
+                return Err(format!(
+                    "version {} ({}) starts at epoch {}, not after version {i}'s epoch {}: versions must \
+                     be listed by strictly ascending from_epoch",
+                    i + 1,
+                    w[1].origin,
+                    w[1].from_epoch,
+                    w[0].from_epoch
+                ));
+            }
+        }
+        Ok(Self { versions })
+    }
+
+    /// Reads each `(from_epoch, file)` table ([`read_weight_table`]) and checks the list
+    /// ([`WeightVersions::new`]).
+    pub fn read(files: &[(u64, &Path)]) -> Result<Self, IngestError> {
+        let mut versions = Vec::with_capacity(files.len());
+        for (from_epoch, path) in files {
+            versions.push(WeightVersion {
+                from_epoch: *from_epoch,
+                table: read_weight_table(path)?,
+                origin: path.display().to_string(),
+            });
+        }
+        let first = files
+            .first()
+            .map_or_else(String::new, |(_, p)| p.display().to_string());
+        Self::new(versions).map_err(|message| IngestError::Weights { file: first, message })
+    }
+}
+
+impl WeightSchedule for WeightVersions {
+    fn versions(&self) -> &[WeightVersion] {
+        &self.versions
+    }
+}
+
 /// A weight as written: a string, or an integer.
 enum Raw {
     Str(String),
@@ -205,6 +323,56 @@ mod tests {
         assert!(parse_weight_table("{", WeightFormat::Json).is_err());
         assert!(parse_weight_table("[1]", WeightFormat::Json).is_err());
         assert!(parse_weight_table("a = ", WeightFormat::Toml).is_err());
+    }
+
+    fn version(from_epoch: u64, text: &str) -> WeightVersion {
+        WeightVersion {
+            from_epoch,
+            table: parse_weight_table(text, WeightFormat::Toml).unwrap(),
+            origin: format!("w{from_epoch}.toml"),
+        }
+    }
+
+    #[test]
+    fn versions_apply_from_their_first_epoch() {
+        let v = WeightVersions::new(vec![
+            version(0, "swap = \"2.5\"\npost = 1"),
+            version(10, "swap = 5\nvote = 3"),
+        ])
+        .unwrap();
+        let w = |e: u64, k: &str| {
+            let t = v.table_for_epoch(e).unwrap();
+            t.kind(k).and_then(|i| t.weight(i))
+        };
+        assert_eq!(w(0, "swap"), Some(Weight::from_num(2.5)));
+        assert_eq!(w(9, "swap"), Some(Weight::from_num(2.5)));
+        assert_eq!(w(10, "swap"), Some(Weight::from_num(5)));
+        assert_eq!(w(u64::MAX, "swap"), Some(Weight::from_num(5)));
+        assert_eq!((w(9, "post"), w(10, "post")), (Some(Weight::from_num(1)), None));
+        assert_eq!((w(9, "vote"), w(10, "vote")), (None, Some(Weight::from_num(3))));
+        let all = v.all_kinds();
+        assert_eq!(all.len(), 3);
+        assert!(["swap", "post", "vote"].iter().all(|k| all.kind(k).is_some()));
+        let one = WeightVersions::single(version(0, "swap = 2").table, "w.toml");
+        assert_eq!(one.table_for_epoch(1234).and_then(|t| t.kind("swap")), Some(0));
+    }
+
+    #[test]
+    fn bad_version_lists_are_refused() {
+        let e = WeightVersions::new(vec![]).unwrap_err();
+        assert!(e.contains("no weight table version"), "{e}");
+        let e = WeightVersions::new(vec![version(1, "a = 1")]).unwrap_err();
+        assert!(e.contains("w1.toml") && e.contains("epoch 0"), "{e}");
+        let e = WeightVersions::new(vec![
+            version(0, "a = 1"),
+            version(5, "a = 2"),
+            version(5, "a = 3"),
+        ])
+        .unwrap_err();
+        assert!(
+            e.contains("version 2 (w5.toml)") && e.contains("ascending"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -55,7 +55,11 @@ pub struct Config {
     // [protocol]
     /// Unix seconds; when absent, read from the contract.
     pub genesis: Option<i64>,
+    /// The weight table of epoch 0 (`protocol.weights`, or the first of `protocol.weight_versions`).
     pub weights: PathBuf,
+    /// Every weight table version, `(from_epoch, file)` by ascending epoch; `protocol.weights`
+    /// alone is one version from epoch 0. Read with [`Config::weight_schedule`].
+    pub weight_versions: Vec<(u64, PathBuf)>,
     pub bonus: ConnectionBonus,
     /// Seconds after an epoch's end before it is closed (late actions).
     pub grace_seconds: u64,
@@ -97,6 +101,7 @@ const KEYS: &[(&str, &str)] = &[
     ("chain.key_file", "str"),
     ("protocol.genesis", "int"),
     ("protocol.weights", "str"),
+    ("protocol.weight_versions", "versions"),
     ("protocol.connection_bonus", "str"),
     ("protocol.grace_seconds", "int"),
     ("protocol.claim_price", "str"),
@@ -176,6 +181,24 @@ impl Config {
                             .filter(|s| !s.trim().is_empty())
                             .map(|s| toml::Value::String(s.trim().to_string()))
                             .collect(),
+                    ),
+                    // `EPOCH=FILE,EPOCH=FILE`
+                    "versions" => toml::Value::Array(
+                        v.split(',')
+                            .filter(|s| !s.trim().is_empty())
+                            .map(|s| {
+                                let (epoch, f) = s.split_once('=').unwrap_or(("", s));
+                                let epoch: i64 = epoch.trim().parse().map_err(|_| ConfigError::Key {
+                                    file: format!("{file} (environment {var})"),
+                                    key: key.to_string(),
+                                    message: format!("{s:?} is not EPOCH=FILE"),
+                                })?;
+                                let mut t = toml::Table::new();
+                                t.insert("from_epoch".into(), toml::Value::Integer(epoch));
+                                t.insert("file".into(), toml::Value::String(f.trim().to_string()));
+                                Ok(toml::Value::Table(t))
+                            })
+                            .collect::<Result<_, ConfigError>>()?,
                     ),
                     _ => toml::Value::String(v.clone()),
                 };
@@ -257,6 +280,7 @@ impl Config {
             ));
         }
         let action_files = r.paths("input.actions")?;
+        let weight_versions = r.weight_versions()?;
         Ok(Config {
             chain_url: r
                 .opt_str("chain.url")?
@@ -265,7 +289,8 @@ impl Config {
             bundle: r.req_path("chain.bundle")?,
             key_file: r.opt_str("chain.key_file")?.map(|p| base.join(p)),
             genesis,
-            weights: r.req_path("protocol.weights")?,
+            weights: weight_versions[0].1.clone(),
+            weight_versions,
             bonus,
             grace_seconds: r.opt_int("protocol.grace_seconds")?.unwrap_or(300) as u64,
             claim_price,
@@ -286,6 +311,43 @@ impl Config {
             substrate,
             file,
         })
+    }
+}
+
+impl Config {
+    /// Reads the weight table versions; an error names the key and the file.
+    pub fn weight_schedule(&self) -> Result<flex_ingest::WeightVersions, ConfigError> {
+        let single = self.weight_versions.len() == 1 && self.weight_versions[0].1 == self.weights;
+        let mut versions = Vec::with_capacity(self.weight_versions.len());
+        for (i, (from_epoch, path)) in self.weight_versions.iter().enumerate() {
+            let key = if single {
+                "protocol.weights".to_string()
+            } else {
+                format!("protocol.weight_versions[{i}].file")
+            };
+            let table = flex_ingest::read_weight_table(path).map_err(|e| ConfigError::Key {
+                file: self.file.clone(),
+                key,
+                message: e.to_string(),
+            })?;
+            versions.push(flex_ingest::WeightVersion {
+                from_epoch: *from_epoch,
+                table,
+                origin: path.display().to_string(),
+            });
+        }
+        flex_ingest::WeightVersions::new(versions).map_err(|message| ConfigError::Key {
+            file: self.file.clone(),
+            key: "protocol.weight_versions".into(),
+            message,
+        })
+    }
+
+    /// Every kind of every weight table version: what inputs may name
+    /// ([`flex_ingest::WeightSchedule::all_kinds`]).
+    pub fn known_kinds(&self) -> Result<flex_engine::WeightTable, ConfigError> {
+        use flex_ingest::WeightSchedule;
+        Ok(self.weight_schedule()?.all_kinds())
     }
 }
 
@@ -341,8 +403,94 @@ impl Reader<'_> {
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
-            Some(other) => Err(self.err(key, format!("expected a list of strings, found {}", other.type_str()))),
+            Some(other) => Err(self.err(
+                key,
+                format!("expected a list of strings, found {}", other.type_str()),
+            )),
         }
+    }
+
+    /// `protocol.weights = FILE` (one version from epoch 0), or `[[protocol.weight_versions]]`
+    /// tables of `from_epoch` and `file`, the first from epoch 0, strictly ascending.
+    fn weight_versions(&self) -> Result<Vec<(u64, PathBuf)>, ConfigError> {
+        const KEY: &str = "protocol.weight_versions";
+        let single = self.opt_str("protocol.weights")?;
+        let list = match self.values.get(KEY) {
+            None => {
+                let f = single.ok_or_else(|| {
+                    self.err(
+                        "protocol.weights",
+                        "missing (required unless protocol.weight_versions lists the versions)",
+                    )
+                })?;
+                return Ok(vec![(0, self.base.join(f))]);
+            }
+            Some(_) if single.is_some() => {
+                return Err(self.err(
+                    KEY,
+                    "give either protocol.weights (one table for every epoch) or protocol.weight_versions, not both",
+                ))
+            }
+            Some(toml::Value::Array(a)) if !a.is_empty() => a,
+            Some(other) => {
+                return Err(self.err(
+                    KEY,
+                    format!(
+                        "expected [[protocol.weight_versions]] tables of from_epoch and file, found {}",
+                        if other.is_array() { "an empty list" } else { other.type_str() }
+                    ),
+                ))
+            }
+        };
+        let mut out: Vec<(u64, PathBuf)> = Vec::with_capacity(list.len());
+        for (i, v) in list.iter().enumerate() {
+            let at = |k: &str| format!("{KEY}[{i}]{k}");
+            let t = v
+                .as_table()
+                .ok_or_else(|| self.err(&at(""), format!("expected a table, found {}", v.type_str())))?;
+            if let Some(k) = t.keys().find(|k| !matches!(k.as_str(), "from_epoch" | "file")) {
+                return Err(self.err(&at(&format!(".{k}")), "unknown key (known: from_epoch, file)"));
+            }
+            let from_epoch = match t.get("from_epoch") {
+                Some(toml::Value::Integer(e)) if *e >= 0 => *e as u64,
+                Some(other) => {
+                    return Err(self.err(
+                        &at(".from_epoch"),
+                        format!("expected an epoch number (>= 0), found {other}"),
+                    ))
+                }
+                None => return Err(self.err(&at(".from_epoch"), "missing")),
+            };
+            let file = match t.get("file") {
+                Some(toml::Value::String(f)) => self.base.join(f),
+                Some(other) => {
+                    return Err(self.err(
+                        &at(".file"),
+                        format!("expected a file name, found {}", other.type_str()),
+                    ))
+                }
+                None => return Err(self.err(&at(".file"), "missing")),
+            };
+            match out.last() {
+                None if from_epoch != 0 => {
+                    return Err(self.err(
+                        &at(".from_epoch"),
+                        format!("{from_epoch}: the first version must start at epoch 0"),
+                    ))
+                }
+                Some((prev, _)) if from_epoch <= *prev => {
+                    return Err(self.err(
+                        &at(".from_epoch"),
+                        format!(
+                            "{from_epoch} is not after the previous version's {prev}: versions are listed by strictly ascending from_epoch"
+                        ),
+                    ))
+                }
+                _ => {}
+            }
+            out.push((from_epoch, file));
+        }
+        Ok(out)
     }
 
     fn paths(&self, key: &str) -> Result<Vec<PathBuf>, ConfigError> {
@@ -438,6 +586,84 @@ pool = "pool.json"
         assert!(e.to_string().contains("offchain.attesters"), "{e}");
         let e = parse(&format!("{GOOD}[offchain]\nfiles = [\"signed\"]\n"), &[]).unwrap_err();
         assert!(e.to_string().contains("offchain.files"), "{e}");
+    }
+
+    #[test]
+    fn weight_versions() {
+        let c = parse(GOOD, &[]).unwrap();
+        assert_eq!(
+            c.weight_versions,
+            vec![(0, PathBuf::from("/etc/flex/weights.toml"))]
+        );
+        let versioned = GOOD.replace("weights = \"weights.toml\"\n", "")
+            + "[[protocol.weight_versions]]\nfrom_epoch = 0\nfile = \"w0.toml\"\n\
+               [[protocol.weight_versions]]\nfrom_epoch = 30\nfile = \"w1.toml\"\n";
+        let c = parse(&versioned, &[]).unwrap();
+        assert_eq!(
+            c.weight_versions,
+            vec![
+                (0, PathBuf::from("/etc/flex/w0.toml")),
+                (30, PathBuf::from("/etc/flex/w1.toml"))
+            ]
+        );
+        assert_eq!(c.weights, PathBuf::from("/etc/flex/w0.toml"));
+        let c = parse(GOOD, &[("FLEX_PROTOCOL_WEIGHT_VERSIONS", "0=a.toml, 7=b.json")]).unwrap_err();
+        assert!(c.to_string().contains("not both"), "{c}");
+        let c = parse(
+            &GOOD.replace("weights = \"weights.toml\"\n", ""),
+            &[("FLEX_PROTOCOL_WEIGHT_VERSIONS", "0=a.toml, 7=b.json")],
+        )
+        .unwrap();
+        assert_eq!(c.weight_versions[1], (7, PathBuf::from("/etc/flex/b.json")));
+        let bad = |from: &str, to: &str| parse(&versioned.replace(from, to), &[]).unwrap_err().to_string();
+        let e = bad("from_epoch = 30", "from_epoch = 0");
+        assert!(
+            e.contains("protocol.weight_versions[1].from_epoch") && e.contains("ascending"),
+            "{e}"
+        );
+        let e = bad("from_epoch = 0", "from_epoch = 1");
+        assert!(
+            e.contains("protocol.weight_versions[0].from_epoch") && e.contains("epoch 0"),
+            "{e}"
+        );
+        let e = bad("from_epoch = 30", "from_epoch = -1");
+        assert!(e.contains("protocol.weight_versions[1].from_epoch"), "{e}");
+        let e = bad("file = \"w1.toml\"", "path = \"w1.toml\"");
+        assert!(e.contains("protocol.weight_versions[1].path: unknown key"), "{e}");
+        let e = bad("file = \"w1.toml\"", "");
+        assert!(e.contains("protocol.weight_versions[1].file: missing"), "{e}");
+        let e = parse(
+            &format!("{GOOD}[[protocol.weight_versions]]\nfrom_epoch = 0\nfile = \"w0.toml\"\n"),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("protocol.weight_versions: give either"), "{e}");
+    }
+
+    /// Each version's table is read and checked; an error names the key and the table's file.
+    #[test]
+    fn weight_schedule_reads_each_version() {
+        use flex_ingest::WeightSchedule;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("w0.toml"), "swap = \"2.5\"\n").unwrap();
+        std::fs::write(dir.path().join("w1.toml"), "swap = 5\nvote = 1\n").unwrap();
+        let text = GOOD.replace("weights = \"weights.toml\"\n", "")
+            + "[[protocol.weight_versions]]\nfrom_epoch = 0\nfile = \"w0.toml\"\n\
+             [[protocol.weight_versions]]\nfrom_epoch = 3\nfile = \"w1.toml\"\n";
+        let c = Config::parse(&text, &dir.path().join("keeper.toml"), &BTreeMap::new()).unwrap();
+        let s = c.weight_schedule().unwrap();
+        let t = s.table_for_epoch(2).unwrap();
+        assert_eq!(t.weight(t.kind("swap").unwrap()).unwrap().to_string(), "2.5");
+        let t = s.table_for_epoch(3).unwrap();
+        assert_eq!(t.weight(t.kind("swap").unwrap()).unwrap().to_string(), "5");
+        assert_eq!(c.known_kinds().unwrap().len(), 2);
+        std::fs::write(dir.path().join("w1.toml"), "swap = 11\n").unwrap();
+        let e = c.weight_schedule().unwrap_err().to_string();
+        assert!(
+            e.contains("protocol.weight_versions[1].file") && e.contains("w1.toml") && e.contains("\"swap\""),
+            "{e}"
+        );
     }
 
     #[test]

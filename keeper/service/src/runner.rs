@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use codec::Decode;
 use flex_chain::{AccountId32, Chain, ContractBundle, Keypair};
 use flex_engine::{Genesis, WeightTable};
+use flex_ingest::WeightSchedule;
 use flex_store::{Phase, Store};
 use subxt_signer::SecretUri;
 
@@ -80,7 +81,10 @@ pub struct Keeper {
     config: Config,
     store: Arc<dyn Store>,
     status: Arc<Status>,
+    /// Every kind of every weight table version: what inputs may name.
     table: WeightTable,
+    /// The weight table versions; epoch `e` is computed with `weights.table_for_epoch(e)`.
+    weights: Arc<dyn WeightSchedule>,
     bundle: ContractBundle,
     signer: Keypair,
     sources: Vec<Box<dyn ActivitySource>>,
@@ -93,7 +97,8 @@ pub struct Keeper {
 
 impl Keeper {
     pub fn new(config: Config, store: Arc<dyn Store>, status: Arc<Status>) -> Result<Self, ServiceError> {
-        let table = flex_ingest::read_weight_table(&config.weights)?;
+        let weights: Arc<dyn WeightSchedule> = Arc::new(config.weight_schedule()?);
+        let table = weights.all_kinds();
         let bundle = ContractBundle::load(&config.bundle)?;
         let signer = load_signer(&config)?;
         let mut sources: Vec<Box<dyn ActivitySource>> = Vec::new();
@@ -120,7 +125,10 @@ impl Keeper {
             store.clone(),
             crate::offchain::Policy {
                 attesters: config.offchain_attesters.iter().copied().collect(),
-                kinds: config.offchain_kinds.as_ref().map(|k| k.iter().cloned().collect()),
+                kinds: config
+                    .offchain_kinds
+                    .as_ref()
+                    .map(|k| k.iter().cloned().collect()),
             },
             table.clone(),
             config.contract,
@@ -138,6 +146,7 @@ impl Keeper {
             store,
             status,
             table,
+            weights,
             bundle,
             signer,
             sources,
@@ -303,8 +312,9 @@ impl Keeper {
         let started = Instant::now();
         let g = self.genesis()?;
         let store = self.store.clone();
-        let table = self.table.clone();
-        let inputs = tokio::task::block_in_place(|| compute::epoch_inputs(&*store, g, &table, e))?;
+        let weights = self.weights.clone();
+        let inputs =
+            tokio::task::block_in_place(|| compute::epoch_inputs_versioned(&*store, g, &*weights, e))?;
         let read_ms = started.elapsed().as_millis() as u64;
         let active = inputs.active();
         let finalized = if e < next { pool.epoch(e).await? } else { None };
@@ -355,6 +365,7 @@ impl Keeper {
             distributed = %record.distributed,
             commitment = %format!("0x{}", hex::encode(record.commitment_hash)),
             ignored_actions = inputs.ignored_actions,
+            unweighted_actions = inputs.unweighted_actions,
             read_ms,
             compute_ms,
             forecast_ms,

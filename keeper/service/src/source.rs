@@ -1,20 +1,29 @@
 //! Where the keeper's activity comes from: an [`ActivitySource`] yields wallets and actions, which
 //! are imported into the store idempotently (by address and `action_id`).
 //!
-//! Two file sources today: the transaction pool JSON of the docs ([`PoolFile`], parsed by
-//! `flex-ingest`) and a JSON-lines action log ([`ActionLog`]). Chain followers implement the same
-//! trait later. A file whose size and modification time did not change since its last import is
-//! skipped (recorded in the store's meta table).
+//! Two file sources: the transaction pool JSON of the docs ([`PoolFile`], parsed by `flex-ingest`)
+//! and a JSON-lines action log ([`ActionLog`], parsed by [`read_lines`]). Both import through
+//! [`import_file`]: the whole file in one store transaction (a bad line or a conflicting action
+//! writes nothing), with a progress bar; a JSON-lines file is parsed on one thread while the store
+//! inserts on the calling one. Chain followers implement the same trait. A file whose size and
+//! modification time did not change since its last import is skipped by [`import_sources`]
+//! (recorded in the store's meta table).
 
-use std::io::{BufRead, BufReader};
+use std::cell::Cell;
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use flex_engine::{Address, WeightTable};
+use flex_engine::WeightTable;
 use flex_ingest::Side;
-use flex_store::{ActionRow, ImportStats, Store, WalletRow};
+use flex_store::{ActionRow, ActionSide, ImportBatch, ImportStats, Store, WalletRow};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::ServiceError;
+
+mod lines;
+
+pub use lines::{read_lines, LinesSummary, Stopped, BATCH_ACTIONS};
 
 /// A batch of activity.
 #[derive(Debug, Clone, Default)]
@@ -29,8 +38,15 @@ pub trait ActivitySource: Send {
     fn name(&self) -> String;
     /// A fingerprint of the source's current content; an unchanged fingerprint is not read again.
     fn fingerprint(&self) -> Option<String>;
-    /// Reads the activity (all of it; the store drops what it already has).
+    /// Reads the activity (all of it; the store drops what it already has). `table` holds every
+    /// kind the source may name (the kinds of all weight table versions).
     fn read(&mut self, table: &WeightTable) -> Result<Batch, ServiceError>;
+    /// Imports the activity into `store`, all or nothing. The default reads a [`Batch`] and calls
+    /// [`Store::import`]; file sources stream through [`import_file`].
+    fn import_into(&mut self, store: &dyn Store, table: &WeightTable) -> Result<ImportStats, ServiceError> {
+        let batch = self.read(table)?;
+        Ok(store.import(&self.name(), &batch.wallets, &batch.actions)?)
+    }
 }
 
 fn file_fingerprint(path: &Path) -> Option<String> {
@@ -81,6 +97,10 @@ impl ActivitySource for PoolFile {
         }
         Ok(Batch { wallets, actions })
     }
+
+    fn import_into(&mut self, store: &dyn Store, table: &WeightTable) -> Result<ImportStats, ServiceError> {
+        Ok(import_file(store, &self.0, FileFormat::Pool, table, true)?.stats)
+    }
 }
 
 /// A JSON-lines log, one object per line: a connection
@@ -104,79 +124,228 @@ impl ActivitySource for ActionLog {
         let file = self.name();
         let f = std::fs::File::open(&self.0)
             .map_err(|e| ServiceError::Input(format!("{file}: cannot read: {e}")))?;
-        let size = f.metadata().map(|m| m.len()).unwrap_or(0);
-        let bar = progress(size, &format!("reading {file}"));
         let mut batch = Batch::default();
-        for (n, line) in BufReader::new(f).lines().enumerate() {
-            let line =
-                line.map_err(|e| ServiceError::Input(format!("{file}:{}: cannot read: {e}", n + 1)))?;
-            bar.inc(line.len() as u64 + 1);
-            if line.trim().is_empty() {
-                continue;
-            }
-            let at = |msg: String| ServiceError::Input(format!("{file}:{}: {msg}", n + 1));
-            let v: serde_json::Value =
-                serde_json::from_str(&line).map_err(|e| at(format!("not JSON: {e}")))?;
-            let obj = v.as_object().ok_or_else(|| at("not a JSON object".into()))?;
-            let wallet = obj
-                .get("wallet")
-                .and_then(|w| w.as_str())
-                .ok_or_else(|| at("field \"wallet\": missing or not a string".into()))?;
-            let wallet: Address = wallet.parse().map_err(|e| at(format!("field \"wallet\": {e}")))?;
-            if let Some(id) = obj.get("action_id") {
-                let action_id = match id {
-                    serde_json::Value::String(s) if !s.is_empty() => s.clone(),
-                    serde_json::Value::Number(n) if n.is_u64() || n.is_i64() => n.to_string(),
-                    _ => {
-                        return Err(at(
-                            "field \"action_id\": not a non-empty string or an integer".into()
-                        ))
-                    }
-                };
-                let kind = obj
-                    .get("kind")
-                    .and_then(|k| k.as_str())
-                    .ok_or_else(|| at("field \"kind\": missing or not a string".into()))?;
-                if table.kind(kind).is_none() {
-                    return Err(at(format!("field \"kind\": {kind:?} is not in the weight table")));
-                }
-                let side = match obj.get("side").and_then(|s| s.as_str()) {
-                    Some("onchain") => Side::Onchain,
-                    Some("offchain") => Side::Offchain,
-                    _ => return Err(at("field \"side\": not \"onchain\" or \"offchain\"".into())),
-                };
-                let timestamp =
-                    time_field(obj.get("timestamp")).map_err(|m| at(format!("field \"timestamp\": {m}")))?;
-                batch.actions.push(ActionRow {
-                    action_id,
-                    wallet: wallet.0,
-                    kind: kind.to_string(),
-                    side: side.name().to_string(),
-                    timestamp,
-                });
-            } else {
-                let connected_at = time_field(obj.get("connected_at"))
-                    .map_err(|m| at(format!("field \"connected_at\": {m}")))?;
-                batch.wallets.push(WalletRow {
-                    address: wallet.0,
-                    connected_at,
-                });
-            }
-        }
-        bar.finish_and_clear();
+        let mut sink = |b: ImportBatch| {
+            batch.wallets.extend_from_slice(&b.wallets);
+            batch.actions.extend(b.actions().map(|a| ActionRow {
+                action_id: a.action_id.to_string(),
+                wallet: a.wallet,
+                kind: a.kind.to_string(),
+                side: a.side.as_str().to_string(),
+                timestamp: a.timestamp,
+            }));
+            Ok(())
+        };
+        read_lines(f, &file, table, &mut |_| {}, &mut sink)?
+            .map_err(|Stopped| ServiceError::Input(format!("{file}: read stopped")))?;
         Ok(batch)
+    }
+
+    fn import_into(&mut self, store: &dyn Store, table: &WeightTable) -> Result<ImportStats, ServiceError> {
+        Ok(import_file(store, &self.0, FileFormat::Lines, table, true)?.stats)
     }
 }
 
-fn time_field(v: Option<&serde_json::Value>) -> Result<i64, String> {
-    match v {
-        None => Err("missing".into()),
-        Some(serde_json::Value::String(s)) => flex_ingest::parse_rfc3339(s),
-        Some(serde_json::Value::Number(n)) => {
-            n.as_i64().ok_or_else(|| format!("{n} is not whole unix seconds"))
+/// An input file's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// The docs' transaction pool JSON (`{"wallets":[...]}`).
+    Pool,
+    /// JSON lines, one wallet connection or action per line ([`ActionLog`]).
+    Lines,
+}
+
+impl FileFormat {
+    /// By extension: `.jsonl`, `.ndjson` are JSON lines, `.json` is a pool; otherwise unknown.
+    pub fn detect(path: &Path) -> Option<Self> {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("jsonl" | "ndjson") => Some(FileFormat::Lines),
+            Some("json") => Some(FileFormat::Pool),
+            _ => None,
         }
-        Some(other) => Err(format!("{other} is not a time")),
     }
+}
+
+/// What [`import_file`] did.
+#[derive(Debug, Clone)]
+pub struct FileImport {
+    pub file: String,
+    pub stats: ImportStats,
+    /// Lines read (JSON lines), or wallets + actions listed (pool).
+    pub records: u64,
+    pub bytes: u64,
+    /// From opening the file to the store's commit.
+    pub elapsed: Duration,
+    /// Time the reader spent reading and parsing (not waiting for the store).
+    pub parse: Duration,
+    /// Time the store spent importing and committing (not waiting for the reader).
+    pub insert: Duration,
+}
+
+enum Msg {
+    Batch(ImportBatch),
+    Done,
+    Failed(String),
+}
+
+/// Imports one file into `store` in one transaction: all of it, or (a bad line, a conflicting
+/// action, a read error) nothing, with an error naming the file, the line and the field. `kinds`
+/// holds every kind an action may name. Importing the same file again adds nothing
+/// (`actions_known`). `show_progress`: a progress bar on stderr when it is a terminal.
+pub fn import_file(
+    store: &dyn Store,
+    path: &Path,
+    format: FileFormat,
+    kinds: &WeightTable,
+    show_progress: bool,
+) -> Result<FileImport, ServiceError> {
+    let file = path.display().to_string();
+    let f =
+        std::fs::File::open(path).map_err(|e| ServiceError::Input(format!("{file}: cannot read: {e}")))?;
+    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = if show_progress {
+        progress(size, &format!("importing {file}"))
+    } else {
+        ProgressBar::hidden()
+    };
+    let started = Instant::now();
+    let out = match format {
+        FileFormat::Lines => import_lines(store, f, &file, kinds, &bar, started),
+        FileFormat::Pool => import_pool(store, f, &file, kinds, &bar, started),
+    };
+    bar.finish_and_clear();
+    out
+}
+
+fn import_lines(
+    store: &dyn Store,
+    f: std::fs::File,
+    file: &str,
+    kinds: &WeightTable,
+    bar: &ProgressBar,
+    started: Instant,
+) -> Result<FileImport, ServiceError> {
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(4);
+        let reader = s.spawn(move || {
+            let mut blocked = Duration::ZERO;
+            let mut send = |m: Msg| {
+                let t = Instant::now();
+                let r = tx.send(m).map_err(|_| Stopped);
+                blocked += t.elapsed();
+                r
+            };
+            let r = read_lines(f, file, kinds, &mut |b| bar.set_position(b), &mut |b| {
+                send(Msg::Batch(b))
+            });
+            // A failed send means the store stopped first; its error is the one reported.
+            let _ = match &r {
+                Ok(Ok(_)) => send(Msg::Done),
+                Ok(Err(Stopped)) => Ok(()),
+                Err(e) => send(Msg::Failed(e.to_string())),
+            };
+            (r, started.elapsed().saturating_sub(blocked))
+        });
+        let waited = Cell::new(Duration::ZERO);
+        let stats = {
+            let mut batches = std::iter::from_fn(|| {
+                let t = Instant::now();
+                let m = rx.recv();
+                waited.set(waited.get() + t.elapsed());
+                match m {
+                    Ok(Msg::Batch(b)) => Some(Ok(b)),
+                    Ok(Msg::Done) => None,
+                    Ok(Msg::Failed(e)) => Some(Err(e)),
+                    Err(_) => Some(Err("the reader stopped unexpectedly".into())),
+                }
+            });
+            store.import_stream(file, &mut batches)
+        };
+        drop(rx);
+        let elapsed = started.elapsed();
+        let (read, parse) = reader
+            .join()
+            .map_err(|_| ServiceError::Invalid(format!("{file}: the JSON-lines reader panicked")))?;
+        // The reader's own error (a bad line) first: the store only saw "aborted".
+        let summary = read?;
+        let stats = stats?;
+        let summary = summary.map_err(|Stopped| ServiceError::Input(format!("{file}: read stopped")))?;
+        Ok(FileImport {
+            file: file.to_string(),
+            stats,
+            records: summary.lines,
+            bytes: summary.bytes,
+            elapsed,
+            parse,
+            insert: elapsed.saturating_sub(waited.get()),
+        })
+    })
+}
+
+fn import_pool(
+    store: &dyn Store,
+    f: std::fs::File,
+    file: &str,
+    kinds: &WeightTable,
+    bar: &ProgressBar,
+    started: Instant,
+) -> Result<FileImport, ServiceError> {
+    let bytes = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let reader = BufReader::with_capacity(1 << 20, bar.wrap_read(f));
+    let (pool, ids) = flex_ingest::parse_pool_with_ids(reader, file, kinds)?;
+    let parse = started.elapsed();
+    let names: Vec<String> = (0..kinds.len())
+        .filter_map(|i| {
+            u16::try_from(i)
+                .ok()
+                .and_then(|i| kinds.name(i))
+                .map(str::to_string)
+        })
+        .collect();
+    let mut batches = Vec::new();
+    let mut batch = ImportBatch::with_kinds(names.iter().cloned());
+    batch.wallets.extend(pool.wallets.iter().map(|w| WalletRow {
+        address: w.address.0,
+        connected_at: w.connected_at,
+    }));
+    for ((a, id), side) in pool.actions.iter().zip(&ids.ids).zip(&ids.sides) {
+        let wallet = pool
+            .wallets
+            .get(a.wallet as usize)
+            .ok_or_else(|| ServiceError::Invalid(format!("{file}: a pool action names no wallet")))?;
+        let side = match side {
+            Side::Onchain => ActionSide::Onchain,
+            Side::Offchain => ActionSide::Offchain,
+        };
+        batch
+            .push_action(id, wallet.address.0, a.kind, side, a.timestamp, 0)
+            .map_err(|e| ServiceError::Invalid(format!("{file}: {e}")))?;
+        if batch.len() >= BATCH_ACTIONS {
+            batches.push(std::mem::replace(
+                &mut batch,
+                ImportBatch::with_kinds(names.iter().cloned()),
+            ));
+        }
+    }
+    batches.push(batch);
+    let records = (pool.wallets.len() + pool.actions.len()) as u64;
+    drop(pool);
+    let t = Instant::now();
+    let stats = store.import_stream(file, &mut batches.into_iter().map(Ok))?;
+    Ok(FileImport {
+        file: file.to_string(),
+        stats,
+        records,
+        bytes,
+        elapsed: started.elapsed(),
+        parse,
+        insert: t.elapsed(),
+    })
 }
 
 /// A progress bar on stderr (hidden when stderr is not a terminal).
@@ -189,7 +358,9 @@ pub fn progress(len: u64, message: &str) -> ProgressBar {
     bar
 }
 
-/// Imports every source whose fingerprint changed. Returns the totals.
+/// Imports every source whose fingerprint changed (each in one transaction). `table` holds every
+/// kind an action may name (all weight table versions: [`flex_ingest::WeightSchedule::all_kinds`]). Returns
+/// the totals.
 pub fn import_sources(
     store: &dyn Store,
     sources: &mut [Box<dyn ActivitySource>],
@@ -204,9 +375,7 @@ pub fn import_sources(
             continue;
         }
         let started = std::time::Instant::now();
-        let batch = source.read(table)?;
-        // Connections are imported before the actions that may refer to them.
-        let stats = store.import(&name, &batch.wallets, &batch.actions)?;
+        let stats = source.import_into(store, table)?;
         if let Some(fp) = fp {
             store.set_meta(&key, &fp)?;
         }
