@@ -7,6 +7,7 @@ mod claim_cmd;
 mod follow_evm_cmd;
 mod follow_substrate_cmd;
 mod forecast_cmd;
+mod import_cmd;
 mod merkle_cmd;
 mod offchain_cmd;
 mod replay;
@@ -27,6 +28,8 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Run the keeper service: import activity, close epochs, commit on chain, serve the API.
     Run(run_cmd::RunArgs),
+    /// Import pool JSON and JSON-lines files into a keeper's store (each file all or nothing).
+    Import(import_cmd::ImportArgs),
     /// Claim a month's reward for an EVM wallet: proof from a keeper's API, signed, submitted.
     Claim(claim_cmd::ClaimArgs),
     /// Forecasts (prediction layer): train, predict, evaluate an LSTM against naive baselines.
@@ -52,6 +55,7 @@ fn main() -> anyhow::Result<()> {
     }
     match cli.command {
         Command::Run(args) => run_cmd::run(args),
+        Command::Import(args) => import_cmd::run(args),
         Command::Claim(args) => claim_cmd::run(args),
         Command::Merkle(args) => merkle_cmd::run(args),
         Command::Replay(args) => replay::run(args),
