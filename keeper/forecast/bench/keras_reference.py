@@ -51,6 +51,40 @@ def read_csv(path):
     return header[1:], rows[:, 1:]
 
 
+def prepare(path, target, window, transform):
+    """Windows, split and normalisation exactly as the module docstring says."""
+    columns, data = read_csv(path)
+    col = columns.index(target)
+    samples = len(data) - window
+    train = math.floor(samples * 0.8)
+    raw = data
+    log = np.array([transform == "log1p" and bool((data[: train + window, c] >= 0).all()) for c in range(data.shape[1])])
+    data = np.where(log, np.log1p(np.maximum(raw, 0.0)), raw)
+    fit_rows = data[: train + window]
+    mean = fit_rows.mean(axis=0)
+    std = fit_rows.std(axis=0)
+    std[std == 0] = 1.0
+    norm = (data - mean) / std
+    x = np.stack([norm[k : k + window] for k in range(samples)]).astype(np.float32)
+    y = norm[window:, col].astype(np.float32)
+    return {
+        "columns": columns, "col": col, "train": train, "window": window, "raw": raw, "log": log,
+        "mean": mean, "std": std, "x_tr": x[:train], "y_tr": y[:train], "x_te": x[train:], "y_te": y[train:],
+    }
+
+
+def test_errors(model, d):
+    """Held-out MSE in normalised units and in the target's own units."""
+    col, window, train = d["col"], d["window"], d["train"]
+    pred = model.predict(d["x_te"], batch_size=256, verbose=0)[:, 0].astype(np.float64)
+    mse_n = float(np.mean((pred - d["y_te"].astype(np.float64)) ** 2))
+    truth = d["raw"][window + train :, col]
+    back = pred * d["std"][col] + d["mean"][col]
+    if d["log"][col]:
+        back = np.expm1(back)
+    return mse_n, float(np.mean((back - truth) ** 2))
+
+
 class EpochTimer(tf.keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.times = []
@@ -75,34 +109,15 @@ def main():
     assert transform in ("none", "log1p"), transform
     tf.keras.utils.set_random_seed(seed)
 
-    columns, data = read_csv(path)
-    col = columns.index(target)
-    samples = len(data) - window
-    train = math.floor(samples * 0.8)
-    raw = data
-    log = np.array([transform == "log1p" and bool((data[: train + window, c] >= 0).all()) for c in range(data.shape[1])])
-    data = np.where(log, np.log1p(np.maximum(raw, 0.0)), raw)
-    fit_rows = data[: train + window]
-    mean = fit_rows.mean(axis=0)
-    std = fit_rows.std(axis=0)
-    std[std == 0] = 1.0
-    norm = (data - mean) / std
-    x = np.stack([norm[k : k + window] for k in range(samples)]).astype(np.float32)
-    y = norm[window:, col].astype(np.float32)
-    x_tr, y_tr, x_te, y_te = x[:train], y[:train], x[train:], y[train:]
+    d = prepare(path, target, window, transform)
+    columns, train, x_tr, y_tr, x_te, y_te = d["columns"], d["train"], d["x_tr"], d["y_tr"], d["x_te"], d["y_te"]
 
     model = create_lstm_model((window, len(columns)))
     timer = EpochTimer()
     t0 = time.perf_counter()
     hist = model.fit(x_tr, y_tr, epochs=epochs, batch_size=32, shuffle=True, verbose=0, callbacks=[timer])
     total = time.perf_counter() - t0
-    pred = model.predict(x_te, batch_size=256, verbose=0)[:, 0].astype(np.float64)
-    mse_n = float(np.mean((pred - y_te.astype(np.float64)) ** 2))
-    truth = raw[window + train :, col]
-    back = pred * std[col] + mean[col]
-    if log[col]:
-        back = np.expm1(back)
-    mse = float(np.mean((back - truth) ** 2))
+    mse_n, mse = test_errors(model, d)
     # Mean over epochs after the first (the first includes graph tracing).
     steady = timer.times[1:] if len(timer.times) > 1 else timer.times
     cpu = timer.cpu[1:] if len(timer.cpu) > 1 else timer.cpu

@@ -200,6 +200,12 @@ fn check_config(c: &ForecastConfig) -> Result<(), ForecastError> {
     Ok(())
 }
 
+/// The generator that shuffles the training samples before each epoch of a run with `seed`
+/// (the network's initialisation draws from `Rng::new(seed)`).
+pub fn shuffle_rng(seed: u64) -> Rng {
+    Rng::new(seed ^ 0x5EED_5EED_5EED_5EED)
+}
+
 /// Trains one network on the training samples. Deterministic for a given seed.
 pub fn train_network(
     norm: &[Vec<f64>],
@@ -214,7 +220,7 @@ pub fn train_network(
         hidden2: config.hidden2,
     };
     let mut net = Network::<f32>::new(shape, seed);
-    let mut rng = Rng::new(seed ^ 0x5EED_5EED_5EED_5EED);
+    let mut rng = shuffle_rng(seed);
     let mut adam = Adam::new(net.params.len(), config.learning_rate);
     let mut ws = Workspace::default();
     let mut grad = vec![0.0f32; net.params.len()];
