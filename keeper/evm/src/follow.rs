@@ -608,6 +608,14 @@ impl LogFollower {
             if block < from || block > to {
                 return Err(node(format!("eth_getLogs {from}..={to}: a log of block {block}")));
             }
+            // The range's ends were fetched before the logs: a log of another block at either end
+            // means the chain moved meanwhile. Read again (a deep reorganisation then shows).
+            let end = [first, last].into_iter().find(|h| h.number == block);
+            if end.is_some_and(|h| h.hash != block_hash.0) {
+                return Err(self.rpc.rpc_err(format!(
+                    "block {block} changed while its logs were read; reading again"
+                )));
+            }
             partial.push(Partial {
                 block,
                 block_hash: block_hash.0,
