@@ -151,6 +151,22 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE actions_compact RENAME TO actions;
     CREATE INDEX actions_by_time ON actions (timestamp, wallet, kind);
     "#,
+    // 6: a text `action_id` is stored as its natural-order key, a blob (`sqlite/bulk.rs`,
+    // `natural_key`: counters order by value, so counter-numbered ids are appended in order; the
+    // rows are re-keyed in Rust: `migrate_data`); a wallet's source as its `sources` id.
+    r#"
+    INSERT INTO sources (name) SELECT DISTINCT source FROM wallets
+        WHERE source NOT IN (SELECT name FROM sources) ORDER BY source;
+    CREATE TABLE wallets_compact (
+        address BLOB PRIMARY KEY,
+        connected_at INTEGER NOT NULL,
+        source INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO wallets_compact (address, connected_at, source)
+    SELECT w.address, w.connected_at, s.id FROM wallets AS w JOIN sources AS s ON s.name = w.source;
+    DROP TABLE wallets;
+    ALTER TABLE wallets_compact RENAME TO wallets;
+    "#,
 ];
 
 const READERS: usize = 4;
@@ -295,9 +311,18 @@ fn migrate(conn: &mut Connection) -> Result<()> {
             return Ok(());
         };
         tx.execute_batch(sql)?;
+        migrate_data(&tx, version + 1)?;
         tx.execute_batch(&format!("PRAGMA user_version = {}", version + 1))?;
         tx.commit()?;
     }
+}
+
+/// The data changes of migrations that SQL alone cannot express, after their SQL.
+fn migrate_data(tx: &Transaction<'_>, version: i64) -> Result<()> {
+    if version == 6 {
+        bulk::rekey_text_ids(tx)?;
+    }
+    Ok(())
 }
 
 fn epoch_from_row(r: &Row<'_>) -> rusqlite::Result<RawEpoch> {

@@ -19,16 +19,18 @@ use crate::{ActionRow, ActionSide, ActionView, ImportBatch, ImportStats, Result,
 /// 32766 parameters).
 pub(super) const CHUNK: usize = 128;
 
-/// `action_id` as stored: an id that is the canonical decimal of an `i64` (`"7"`, `"-3"`, not
-/// `"07"`, `"+7"` or `"-0"`) is stored as that integer (8 bytes at most), any other as text. Ids
-/// are strings by meaning; integers are only a compact encoding of some of them, one-to-one.
+/// `action_id` as stored. An id that is the canonical decimal of an `i64` (`"7"`, `"-3"`, not
+/// `"07"`, `"+7"` or `"-0"`) is stored as that integer (8 bytes at most). Any other id is stored as
+/// a blob, its [`natural_key`]. Ids are strings by meaning; both forms are one-to-one encodings of
+/// them (an integer never equals a blob in SQLite).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum IdKey<'a> {
     Int(i64),
-    Text(&'a str),
+    Key(&'a [u8]),
 }
 
-pub(super) fn id_key(s: &str) -> IdKey<'_> {
+/// The stored key of `s`, using `buf` for a blob key.
+pub(super) fn id_key<'b>(s: &str, buf: &'b mut Vec<u8>) -> IdKey<'b> {
     let b = s.as_bytes();
     let digits = b.strip_prefix(b"-").unwrap_or(b);
     let canonical = !digits.is_empty()
@@ -37,7 +39,41 @@ pub(super) fn id_key(s: &str) -> IdKey<'_> {
         && (digits[0] != b'0' || (digits.len() == 1 && digits.len() == b.len()));
     match canonical.then(|| s.parse::<i64>().ok()).flatten() {
         Some(i) => IdKey::Int(i),
-        None => IdKey::Text(s),
+        None => {
+            natural_key(s, buf);
+            IdKey::Key(buf)
+        }
+    }
+}
+
+/// The key of a text id: its bytes, except that each run of ASCII digits is written as `0x01`, the
+/// run's length and the digits (a run over 255 digits in pieces of 255), and a literal `0x00` or
+/// `0x01` byte is escaped by a `0x00` before it. The key decodes back to the id, so distinct ids have
+/// distinct keys. And ids that differ in a counter order as the counters' values (`act-9` <
+/// `act-10` < `act-100`; as text, `act-10` < `act-100` < `act-9`): the ids of a counter-numbered
+/// stream (`act-<n>`, `sub:…:<block>:<event>`) arrive in ascending key order, so SQLite appends them
+/// to the primary key's last page instead of splitting pages all over the tree.
+pub(super) fn natural_key(s: &str, out: &mut Vec<u8>) {
+    out.clear();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_digit() {
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() && i - start < 255 {
+                i += 1;
+            }
+            out.push(1);
+            out.push((i - start) as u8);
+            out.extend_from_slice(&b[start..i]);
+        } else {
+            if c <= 1 {
+                out.push(0);
+            }
+            out.push(c);
+            i += 1;
+        }
     }
 }
 
@@ -45,9 +81,24 @@ impl rusqlite::ToSql for IdKey<'_> {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
         Ok(match *self {
             IdKey::Int(i) => i.into(),
-            IdKey::Text(s) => s.into(),
+            IdKey::Key(k) => k.into(),
         })
     }
+}
+
+/// Schema 6: the text ids of schema 5 become their [`natural_key`] blobs.
+pub(super) fn rekey_text_ids(tx: &Connection) -> Result<()> {
+    let ids: Vec<String> = tx
+        .prepare("SELECT action_id FROM actions WHERE typeof(action_id) = 'text'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut st = tx.prepare("UPDATE actions SET action_id = ?1 WHERE action_id = ?2")?;
+    let mut key = Vec::new();
+    for id in &ids {
+        natural_key(id, &mut key);
+        st.execute(rusqlite::params![&key[..], id])?;
+    }
+    Ok(())
 }
 
 /// The stored side code.
@@ -85,6 +136,14 @@ fn insert_sql(rows: usize) -> String {
     )
 }
 
+fn wallets_sql(rows: usize) -> String {
+    // ?1 is the source; a wallet seen before keeps its first connection time.
+    format!(
+        "INSERT OR IGNORE INTO wallets (address, connected_at, source) VALUES {}",
+        values(rows, 2, 2, ",?1")
+    )
+}
+
 fn check_sql(rows: usize) -> String {
     format!(
         "SELECT count(*) FROM (VALUES {}) AS v JOIN actions AS a ON a.action_id = v.column1 \
@@ -111,6 +170,7 @@ pub(super) struct Importer<'c> {
     source_id: i64,
     /// Stored kind ids by name.
     kind_ids: HashMap<String, i64>,
+    ins_wallets: CachedStatement<'c>,
     ins_wallet: CachedStatement<'c>,
     ins_chunk: CachedStatement<'c>,
     check_chunk: CachedStatement<'c>,
@@ -119,6 +179,8 @@ pub(super) struct Importer<'c> {
     get_one: CachedStatement<'c>,
     /// The last chunk was all known: check before inserting.
     check_first: bool,
+    /// Scratch space for blob keys (bound by copy).
+    key: Vec<u8>,
     pub(super) stats: ImportStats,
 }
 
@@ -143,10 +205,8 @@ impl<'c> Importer<'c> {
             source: source.to_string(),
             source_id,
             kind_ids,
-            ins_wallet: tx.prepare_cached(
-                "INSERT INTO wallets (address, connected_at, source) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (address) DO NOTHING",
-            )?,
+            ins_wallets: tx.prepare_cached(&wallets_sql(CHUNK))?,
+            ins_wallet: tx.prepare_cached(&wallets_sql(1))?,
             ins_chunk: tx.prepare_cached(&insert_sql(CHUNK))?,
             check_chunk: tx.prepare_cached(&check_sql(CHUNK))?,
             ins_one: tx.prepare_cached(&insert_sql(1))?,
@@ -154,6 +214,7 @@ impl<'c> Importer<'c> {
             get_one: tx
                 .prepare_cached("SELECT wallet, kind, side, timestamp FROM actions WHERE action_id = ?1")?,
             check_first: false,
+            key: Vec::new(),
             stats: ImportStats::default(),
         })
     }
@@ -169,16 +230,31 @@ impl<'c> Importer<'c> {
     }
 
     pub(super) fn wallets(&mut self, wallets: &[WalletRow]) -> Result<()> {
-        for w in wallets {
-            let n =
-                self.ins_wallet
-                    .execute(rusqlite::params![&w.address[..], w.connected_at, self.source])?;
-            if n == 1 {
-                self.stats.wallets_new += 1;
-            } else {
-                self.stats.wallets_known += 1;
-            }
+        let mut chunks = wallets.chunks_exact(CHUNK);
+        for rows in chunks.by_ref() {
+            self.wallet_rows(rows, true)?;
         }
+        for w in chunks.remainder() {
+            self.wallet_rows(std::slice::from_ref(w), false)?;
+        }
+        Ok(())
+    }
+
+    /// `rows`: `CHUNK` of them (`full`) or one.
+    fn wallet_rows(&mut self, rows: &[WalletRow], full: bool) -> Result<()> {
+        let st = if full {
+            &mut self.ins_wallets
+        } else {
+            &mut self.ins_wallet
+        };
+        st.raw_bind_parameter(1, self.source_id)?;
+        for (i, w) in rows.iter().enumerate() {
+            st.raw_bind_parameter(2 + 2 * i, &w.address[..])?;
+            st.raw_bind_parameter(3 + 2 * i, w.connected_at)?;
+        }
+        let added = st.raw_execute()?;
+        self.stats.wallets_new += added as u64;
+        self.stats.wallets_known += (rows.len() - added) as u64;
         Ok(())
     }
 
@@ -223,7 +299,7 @@ impl<'c> Importer<'c> {
         ins.raw_bind_parameter(1, self.source_id)?;
         for (i, a) in rows.iter().enumerate() {
             let p = 2 + 5 * i;
-            ins.raw_bind_parameter(p, id_key(a.action_id))?;
+            ins.raw_bind_parameter(p, id_key(a.action_id, &mut self.key))?;
             ins.raw_bind_parameter(p + 1, &a.wallet[..])?;
             ins.raw_bind_parameter(p + 2, codes[i])?;
             ins.raw_bind_parameter(p + 3, side_code(a.side))?;
@@ -252,7 +328,7 @@ impl<'c> Importer<'c> {
         };
         for (i, a) in rows.iter().enumerate() {
             let p = 1 + 5 * i;
-            st.raw_bind_parameter(p, id_key(a.action_id))?;
+            st.raw_bind_parameter(p, id_key(a.action_id, &mut self.key))?;
             st.raw_bind_parameter(p + 1, &a.wallet[..])?;
             st.raw_bind_parameter(p + 2, codes[i])?;
             st.raw_bind_parameter(p + 3, side_code(a.side))?;
@@ -270,7 +346,7 @@ impl<'c> Importer<'c> {
     fn conflict(&mut self, rows: &[ActionView<'_>], codes: &[i64]) -> Result<StoreError> {
         for (a, &kind) in rows.iter().zip(codes) {
             let stored: Option<(Vec<u8>, i64, i64, i64)> = {
-                let mut q = self.get_one.query([id_key(a.action_id)])?;
+                let mut q = self.get_one.query([id_key(a.action_id, &mut self.key)])?;
                 match q.next()? {
                     Some(r) => Some((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                     None => None,
@@ -310,13 +386,45 @@ impl<'c> Importer<'c> {
 mod tests {
     use super::*;
 
+    fn key(s: &str) -> IdKey<'static> {
+        let mut buf = Vec::new();
+        match id_key(s, &mut buf) {
+            IdKey::Int(i) => IdKey::Int(i),
+            IdKey::Key(_) => IdKey::Key(Vec::leak(buf)),
+        }
+    }
+
+    /// The inverse of [`natural_key`].
+    fn decode(k: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < k.len() {
+            match k[i] {
+                0 => {
+                    out.push(k[i + 1]);
+                    i += 2;
+                }
+                1 => {
+                    let n = usize::from(k[i + 1]);
+                    out.extend_from_slice(&k[i + 2..i + 2 + n]);
+                    i += 2 + n;
+                }
+                c => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        }
+        out
+    }
+
     #[test]
     fn ids_are_integers_only_when_canonical() {
-        assert_eq!(id_key("7"), IdKey::Int(7));
-        assert_eq!(id_key("0"), IdKey::Int(0));
-        assert_eq!(id_key("-3"), IdKey::Int(-3));
-        assert_eq!(id_key("9223372036854775807"), IdKey::Int(i64::MAX));
-        assert_eq!(id_key("-9223372036854775808"), IdKey::Int(i64::MIN));
+        assert_eq!(key("7"), IdKey::Int(7));
+        assert_eq!(key("0"), IdKey::Int(0));
+        assert_eq!(key("-3"), IdKey::Int(-3));
+        assert_eq!(key("9223372036854775807"), IdKey::Int(i64::MAX));
+        assert_eq!(key("-9223372036854775808"), IdKey::Int(i64::MIN));
         for text in [
             "07",
             "+7",
@@ -331,7 +439,32 @@ mod tests {
             "act-1",
             "00",
         ] {
-            assert_eq!(id_key(text), IdKey::Text(text), "{text:?}");
+            let IdKey::Key(k) = key(text) else {
+                panic!("{text:?} is not an integer id")
+            };
+            assert_eq!(decode(k), text.as_bytes(), "{text:?}");
+        }
+        assert_eq!(key("act-12"), IdKey::Key(b"act-\x01\x0212"));
+        assert_eq!(key("a\u{1}\u{0}b"), IdKey::Key(b"a\x00\x01\x00\x00b"));
+    }
+
+    proptest::proptest! {
+        /// Every key decodes back to its id (so distinct ids never share a key).
+        #[test]
+        fn natural_keys_decode_back(s in "[a-z0-9:\\x00\\x01\\x02é-]{0,40}", run in 0usize..600) {
+            let s = format!("{s}{}", "9".repeat(run));
+            let mut k = Vec::new();
+            natural_key(&s, &mut k);
+            proptest::prop_assert_eq!(decode(&k), s.as_bytes());
+        }
+
+        /// Counter-numbered ids order as their counters.
+        #[test]
+        fn counters_order_by_value(a in 0u64..u64::MAX, b in 0u64..u64::MAX, p in "[a-z:-]{0,8}") {
+            let (mut ka, mut kb) = (Vec::new(), Vec::new());
+            natural_key(&format!("{p}{a}:x"), &mut ka);
+            natural_key(&format!("{p}{b}:x"), &mut kb);
+            proptest::prop_assert_eq!(ka.cmp(&kb), a.cmp(&b));
         }
     }
 

@@ -330,8 +330,8 @@ fn integer_ids_are_the_same_ids_as_their_decimal_text() {
     assert!(e.to_string().contains("sideways"), "{e}");
 }
 
-/// A database of schema 4 (text kinds, sides, sources and ids) is migrated in place: the same
-/// actions read back, and importing them again finds them known.
+/// A database of schema 4 (text kinds, sides, sources and ids) is migrated in place (schemas 5 and
+/// 6): the same actions read back, and importing them again finds them known.
 #[test]
 fn schema_4_actions_are_migrated() {
     let dir = tempfile::tempdir().unwrap();
@@ -343,6 +343,11 @@ fn schema_4_actions_are_migrated() {
             tx.execute_batch(sql).unwrap();
         }
         tx.execute_batch("PRAGMA user_version = 4").unwrap();
+        tx.execute(
+            "INSERT INTO wallets (address, connected_at, source) VALUES (?1, 5, 'w.json')",
+            [&[1u8; 20][..]],
+        )
+        .unwrap();
         for (id, kind, side, ts) in [
             ("7", "swap", "onchain", 20),
             ("07", "post", "offchain", 21),
@@ -358,6 +363,7 @@ fn schema_4_actions_are_migrated() {
         tx.commit().unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.wallet(&[1; 20]).unwrap().map(|w| w.connected_at), Some(5));
     let mut got = s.actions_between(0, 100).unwrap();
     got.sort_by_key(|a| a.2);
     let kinds: Vec<&str> = got.iter().map(|a| a.1.as_str()).collect();
@@ -384,14 +390,16 @@ fn schema_4_actions_are_migrated() {
     let st = s.import("new", &[], &rows).unwrap();
     assert_eq!((st.actions_new, st.actions_known), (0, 4));
     let c = Connection::open(&path).unwrap();
-    let typed: Vec<(String, String)> = c
-        .prepare("SELECT typeof(action_id), CAST(action_id AS TEXT) FROM actions ORDER BY timestamp")
+    // Schema 6: integer ids as integers, others as their natural-order keys.
+    let typed: Vec<(String, Vec<u8>)> = c
+        .prepare("SELECT typeof(action_id), CAST(action_id AS BLOB) FROM actions ORDER BY timestamp")
         .unwrap()
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
         .collect::<rusqlite::Result<_>>()
         .unwrap();
-    assert_eq!(typed[0], ("integer".to_string(), "7".to_string()));
-    assert_eq!(typed[1], ("text".to_string(), "07".to_string()));
-    assert_eq!(typed[3].0, "text");
+    assert_eq!(typed[0].0, "integer");
+    assert_eq!(typed[1], ("blob".to_string(), b"\x01\x0207".to_vec()));
+    assert_eq!(typed[2], ("blob".to_string(), b"act-\x01\x011".to_vec()));
+    assert_eq!(typed[3].0, "blob");
 }
