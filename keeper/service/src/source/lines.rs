@@ -403,9 +403,48 @@ impl Visitor<'_> for WalletSeed {
         f.write_str("an address string \"0x\" + 40 hex digits")
     }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Address, E> {
-        v.parse()
-            .map_err(|e| E::custom(format!("{v:?} is not an address: {e}")))
+        match fast_address(v.as_bytes()) {
+            Some(a) => Ok(a),
+            // The engine's parser, for its error message.
+            None => v
+                .parse()
+                .map_err(|e| E::custom(format!("{v:?} is not an address: {e}"))),
+        }
     }
+}
+
+/// Hex digit values (0xff: not a hex digit).
+const HEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// `0x`/`0X` + 40 hex digits in any case, as [`Address`]'s parser reads it (by table: this runs
+/// once per line).
+fn fast_address(b: &[u8]) -> Option<Address> {
+    let digits = match b {
+        [b'0', b'x' | b'X', rest @ ..] if rest.len() == 40 => rest,
+        _ => return None,
+    };
+    let mut out = [0u8; 20];
+    let mut bad = 0u8;
+    for (o, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        let (hi, lo) = (HEX[usize::from(pair[0])], HEX[usize::from(pair[1])]);
+        bad |= hi | lo;
+        *o = (hi << 4) | (lo & 0x0f);
+    }
+    (bad & 0xf0 == 0).then_some(Address(out))
 }
 
 struct KindSeed<'a>(&'a WeightTable);
@@ -595,6 +634,27 @@ mod tests {
             let text = format!("{good}\n\n{bad}\n{good}\n");
             let e = read(&text).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(e.starts_with("log.jsonl:3: ") && e.contains(needle), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn addresses_read_as_the_engine_reads_them() {
+        for a in [
+            "0x00000000000000000000000000000000000000aA",
+            "0XFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
+            "0x0123456789abcdefABCDEF0123456789abcdef01",
+        ] {
+            assert_eq!(fast_address(a.as_bytes()), a.parse::<Address>().ok(), "{a}");
+        }
+        for bad in [
+            "0x00000000000000000000000000000000000000a",
+            "0x00000000000000000000000000000000000000aG",
+            "0y00000000000000000000000000000000000000aa",
+            "00000000000000000000000000000000000000aa00",
+            "0x00000000000000000000000000000000000000é",
+        ] {
+            assert_eq!(fast_address(bad.as_bytes()), None, "{bad}");
+            assert!(bad.parse::<Address>().is_err(), "{bad}");
         }
     }
 
