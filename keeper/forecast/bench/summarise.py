@@ -12,6 +12,8 @@ def main():
     runs = defaultdict(list)
     with open(sys.argv[1]) as f:
         for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
             series, impl, seed, load, spe, total, _first, mse = line.rstrip("\n").split("\t")
             runs[(series, impl)].append((int(seed), float(load), float(spe), float(total), float(mse)))
     for (series, impl), rs in sorted(runs.items()):
