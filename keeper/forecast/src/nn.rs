@@ -8,7 +8,11 @@
 //! `lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-7`.
 //!
 //! Every parameter lives in one flat vector (see [`Layout`]) so the optimiser is one loop.
-//! Activations are time-major: a batch at step `t` is `B x width`, row-major.
+//! Activations are time-major: a batch at step `t` is `B x width`, row-major. The passes work on
+//! whole batches: the input projection of every step, the weight gradients and the input gradient
+//! are one matrix product each, and only the recurrent products run step by step (for the whole
+//! batch at once); the products are the blocked kernels of `gemm`, which sum every element in
+//! the same order on every CPU, so a seed gives the same bits everywhere.
 
 use std::fmt::Debug;
 use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
