@@ -111,7 +111,7 @@ kind = "swap"
     let config_path = dir.join("keeper.toml");
     std::fs::write(&config_path, toml)?;
     let config = flex_service::Config::load(&config_path)?;
-    let table = flex_ingest::read_weight_table(&config.weights)?;
+    let table = config.known_kinds()?;
     let source: EvmSource = evm_source::sources(&config, &table)?.remove(0);
     let key = source.cursor_key();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.store_path)?);

@@ -14,7 +14,7 @@ use flex_store::SqliteStore;
 
 #[derive(Debug, Args)]
 pub struct FollowEvmArgs {
-    /// The keeper's configuration (its `[[evm]]` sections, `protocol.weights` and `store.path`).
+    /// The keeper's configuration (its `[[evm]]` sections, weight tables and `store.path`).
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
     /// Stop once every confirmed block is read (instead of following the head until Ctrl-C).
@@ -48,7 +48,8 @@ fn summary_json(s: &FollowSummary) -> serde_json::Value {
 
 pub fn run(args: FollowEvmArgs) -> anyhow::Result<()> {
     let config = Config::load(&args.config)?;
-    let table = flex_ingest::read_weight_table(&config.weights)?;
+    // A kind of any weight table version may be mapped.
+    let table = config.known_kinds()?;
     let mut sources = evm_source::sources(&config, &table)?;
     for n in &args.name {
         anyhow::ensure!(

@@ -250,7 +250,7 @@ fn stored_cursor(s: &Setup) -> Option<(u64, String)> {
         return None;
     }
     let config = flex_service::Config::load(&s.config).expect("keeper.toml");
-    let table = flex_ingest::read_weight_table(&config.weights).expect("weights");
+    let table = config.known_kinds().expect("weights");
     let sources = flex_service::evm_source::sources(&config, &table).expect("[[evm]]");
     let store = SqliteStore::open(s.db()).expect("open the store");
     let v = store.meta(&sources[0].cursor_key()).expect("meta")?;

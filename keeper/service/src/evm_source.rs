@@ -551,7 +551,8 @@ pub fn spawn_followers(
     if config.evm.is_empty() {
         return Ok(Vec::new());
     }
-    let table = flex_ingest::read_weight_table(&config.weights)?;
+    // A kind of any weight table version may be mapped.
+    let table = config.known_kinds()?;
     let mut handles = Vec::new();
     for source in sources(config, &table)? {
         let store = store.clone();
