@@ -12,6 +12,7 @@
 //!   node cut off by a TCP proxy: exponential backoff, recovery, nothing lost;
 //! - a reorganisation deeper than the depth: the running follower and a restarted one stop with a
 //!   clear error and the store does not change.
+//! - `flex-keeper run` runs the follower in the background (here beside an unreachable chain).
 //!
 //! Fails (never skips) when `tests/evm/node_modules` is missing.
 
@@ -694,4 +695,81 @@ async fn a_reorg_deeper_than_the_confirmations_stops_the_follower_and_changes_no
     assert_eq!(stored(&s.db()), before, "the store changed");
     assert_eq!(stored_cursor(&s), cursor);
     assert_eq!(stored_of(&s.db(), &a[3]), 0);
+}
+
+/// The reward pool's bundle, where `flex_e2e::bundle` finds it (`scripts/build-contracts.sh`).
+fn pool_bundle_path() -> PathBuf {
+    let dir = std::env::var_os("FLEX_INK_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(|t| PathBuf::from(t).join("ink")))
+        .unwrap_or_else(|| flex_e2e::repo_root().join("target").join("ink"));
+    let path = dir.join("flex_reward_pool").join("flex_reward_pool.contract");
+    assert!(
+        path.exists(),
+        "{} is missing: build the contracts first (scripts/build-contracts.sh)",
+        path.display()
+    );
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn flex_keeper_run_follows_evm_logs_in_the_background() {
+    let mut s = Setup::new("run").await;
+    for i in 1..=4 {
+        s.swap(i, 1).await;
+        s.rpc.mine().await;
+    }
+    s.rpc.mine_n(CONFIRMATIONS).await;
+    // The keeper's chain is unreachable (it backs off); the EVM follower runs beside it all the same.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let text = std::fs::read_to_string(&s.config).expect("keeper.toml");
+    let text = text
+        .replace(
+            "[chain]\n",
+            &format!("[chain]\nurl = \"ws://127.0.0.1:{closed}\"\n"),
+        )
+        .replace(
+            "bundle = \"unused.contract\"",
+            &format!("bundle = \"{}\"", pool_bundle_path().display()),
+        );
+    std::fs::write(&s.config, text).expect("keeper.toml");
+    let log = s.dir.join("run.log");
+    let mut child = Command::new(KEEPER)
+        .args(["run", "--config"])
+        .arg(&s.config)
+        .env("FLEX_KEEPER_KEY", "//Alice")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("run flex-keeper run");
+    let safe = s.safe_head().await;
+    let started = Instant::now();
+    while stored_cursor(&s).map(|c| c.0) != Some(safe) {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "flex-keeper run exited ({status}):\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "flex-keeper run did not follow the EVM node in 60 s:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let want = s.expected(safe).await;
+    assert_eq!(want.len(), 4);
+    assert_store_is(&s.db(), &want, "flex-keeper run");
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let status = child.wait().expect("wait for flex-keeper run");
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(status.success(), "{status}\n{log}");
+    assert!(log.contains("EVM follower stopped"), "{log}");
 }
