@@ -865,6 +865,7 @@ impl Store for SqliteStore {
 
 mod bulk;
 mod offchain;
+mod raw;
 
 #[cfg(test)]
 mod tests;

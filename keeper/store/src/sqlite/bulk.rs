@@ -8,11 +8,13 @@
 //! then `k - c` are known; otherwise the first row in input order whose stored copy differs is the
 //! conflict, named with its field. After a chunk that was all known, the next one is checked first
 //! and inserted only if something in it is new (a re-import costs one lookup per row, not two).
+//! The multi-row statements are [`RawStatement`]s (blobs bound without a copy).
 
 use std::collections::HashMap;
 
 use rusqlite::{CachedStatement, Connection};
 
+use super::raw::RawStatement;
 use crate::{ActionRow, ActionSide, ActionView, ImportBatch, ImportStats, Result, StoreError, WalletRow};
 
 /// Rows per statement (6 parameters a row for the insert, 5 for the check: well under SQLite's
@@ -163,6 +165,65 @@ pub(super) fn batch_of(wallets: &[WalletRow], actions: &[ActionRow]) -> Result<I
     Ok(b)
 }
 
+/// A chunk's stored ids: integers, or ranges of one buffer of blob keys.
+#[derive(Default)]
+struct ChunkKeys {
+    bytes: Vec<u8>,
+    keys: Vec<Result<i64, (usize, usize)>>,
+}
+
+impl ChunkKeys {
+    fn fill(&mut self, rows: &[ActionView<'_>]) {
+        self.bytes.clear();
+        self.keys.clear();
+        let mut one = Vec::new();
+        for a in rows {
+            match id_key(a.action_id, &mut one) {
+                IdKey::Int(i) => self.keys.push(Ok(i)),
+                IdKey::Key(k) => {
+                    let start = self.bytes.len();
+                    self.bytes.extend_from_slice(k);
+                    self.keys.push(Err((start, self.bytes.len())));
+                }
+            }
+        }
+    }
+}
+
+/// Binds `rows` as `(action_id, wallet, kind, side, timestamp)` from parameter `first` on. The
+/// caller runs the statement before `rows` or `keys` change or go.
+fn bind_rows(
+    st: &mut RawStatement<'_>,
+    first: usize,
+    rows: &[ActionView<'_>],
+    codes: &[i64],
+    keys: &ChunkKeys,
+) -> Result<()> {
+    let mut bind = || -> rusqlite::Result<()> {
+        for (i, ((a, code), key)) in rows.iter().zip(codes).zip(&keys.keys).enumerate() {
+            let p = first + 5 * i;
+            // SAFETY: the blobs are `keys.bytes` and the rows' wallets, which the caller keeps
+            // unchanged until the statement has run (`execute`/`count` clear the bindings).
+            unsafe {
+                match *key {
+                    Ok(int) => st.bind_i64(p, int)?,
+                    Err((from, to)) => st.bind_blob(p, &keys.bytes[from..to])?,
+                }
+                st.bind_blob(p + 1, &a.wallet[..])?;
+            }
+            st.bind_i64(p + 2, *code)?;
+            st.bind_i64(p + 3, side_code(a.side))?;
+            st.bind_i64(p + 4, a.timestamp)?;
+        }
+        Ok(())
+    };
+    let out = bind();
+    if out.is_err() {
+        st.clear_bindings();
+    }
+    Ok(out?)
+}
+
 /// Imports actions and wallets inside one transaction (the caller's).
 pub(super) struct Importer<'c> {
     tx: &'c Connection,
@@ -170,16 +231,18 @@ pub(super) struct Importer<'c> {
     source_id: i64,
     /// Stored kind ids by name.
     kind_ids: HashMap<String, i64>,
-    ins_wallets: CachedStatement<'c>,
-    ins_wallet: CachedStatement<'c>,
-    ins_chunk: CachedStatement<'c>,
-    check_chunk: CachedStatement<'c>,
-    ins_one: CachedStatement<'c>,
-    check_one: CachedStatement<'c>,
+    ins_wallets: RawStatement<'c>,
+    ins_wallet: RawStatement<'c>,
+    ins_chunk: RawStatement<'c>,
+    check_chunk: RawStatement<'c>,
+    ins_one: RawStatement<'c>,
+    check_one: RawStatement<'c>,
     get_one: CachedStatement<'c>,
     /// The last chunk was all known: check before inserting.
     check_first: bool,
-    /// Scratch space for blob keys (bound by copy).
+    /// The current chunk's keys.
+    keys: ChunkKeys,
+    /// Scratch space for one key.
     key: Vec<u8>,
     pub(super) stats: ImportStats,
 }
@@ -205,15 +268,16 @@ impl<'c> Importer<'c> {
             source: source.to_string(),
             source_id,
             kind_ids,
-            ins_wallets: tx.prepare_cached(&wallets_sql(CHUNK))?,
-            ins_wallet: tx.prepare_cached(&wallets_sql(1))?,
-            ins_chunk: tx.prepare_cached(&insert_sql(CHUNK))?,
-            check_chunk: tx.prepare_cached(&check_sql(CHUNK))?,
-            ins_one: tx.prepare_cached(&insert_sql(1))?,
-            check_one: tx.prepare_cached(&check_sql(1))?,
+            ins_wallets: RawStatement::prepare(tx, &wallets_sql(CHUNK))?,
+            ins_wallet: RawStatement::prepare(tx, &wallets_sql(1))?,
+            ins_chunk: RawStatement::prepare(tx, &insert_sql(CHUNK))?,
+            check_chunk: RawStatement::prepare(tx, &check_sql(CHUNK))?,
+            ins_one: RawStatement::prepare(tx, &insert_sql(1))?,
+            check_one: RawStatement::prepare(tx, &check_sql(1))?,
             get_one: tx
                 .prepare_cached("SELECT wallet, kind, side, timestamp FROM actions WHERE action_id = ?1")?,
             check_first: false,
+            keys: ChunkKeys::default(),
             key: Vec::new(),
             stats: ImportStats::default(),
         })
@@ -247,12 +311,20 @@ impl<'c> Importer<'c> {
         } else {
             &mut self.ins_wallet
         };
-        st.raw_bind_parameter(1, self.source_id)?;
-        for (i, w) in rows.iter().enumerate() {
-            st.raw_bind_parameter(2 + 2 * i, &w.address[..])?;
-            st.raw_bind_parameter(3 + 2 * i, w.connected_at)?;
+        let mut bind = || -> rusqlite::Result<()> {
+            st.bind_i64(1, self.source_id)?;
+            for (i, w) in rows.iter().enumerate() {
+                // SAFETY: `rows` is unchanged until `execute` below has run.
+                unsafe { st.bind_blob(2 + 2 * i, &w.address[..])? };
+                st.bind_i64(3 + 2 * i, w.connected_at)?;
+            }
+            Ok(())
+        };
+        if let Err(e) = bind() {
+            st.clear_bindings();
+            return Err(e.into());
         }
-        let added = st.raw_execute()?;
+        let added = st.execute()?;
         self.stats.wallets_new += added as u64;
         self.stats.wallets_known += (rows.len() - added) as u64;
         Ok(())
@@ -287,6 +359,7 @@ impl<'c> Importer<'c> {
                 what: "batch kind index",
             })?;
         }
+        self.keys.fill(rows);
         if self.check_first && self.count_matching(rows, &codes)? == k {
             self.stats.actions_known += k as u64;
             return Ok(());
@@ -296,16 +369,9 @@ impl<'c> Importer<'c> {
         } else {
             &mut self.ins_one
         };
-        ins.raw_bind_parameter(1, self.source_id)?;
-        for (i, a) in rows.iter().enumerate() {
-            let p = 2 + 5 * i;
-            ins.raw_bind_parameter(p, id_key(a.action_id, &mut self.key))?;
-            ins.raw_bind_parameter(p + 1, &a.wallet[..])?;
-            ins.raw_bind_parameter(p + 2, codes[i])?;
-            ins.raw_bind_parameter(p + 3, side_code(a.side))?;
-            ins.raw_bind_parameter(p + 4, a.timestamp)?;
-        }
-        let added = ins.raw_execute()?;
+        ins.bind_i64(1, self.source_id)?;
+        bind_rows(ins, 2, rows, &codes, &self.keys)?;
+        let added = ins.execute()?;
         self.stats.actions_new += added as u64;
         if added == k {
             self.check_first = false;
@@ -326,19 +392,8 @@ impl<'c> Importer<'c> {
         } else {
             &mut self.check_one
         };
-        for (i, a) in rows.iter().enumerate() {
-            let p = 1 + 5 * i;
-            st.raw_bind_parameter(p, id_key(a.action_id, &mut self.key))?;
-            st.raw_bind_parameter(p + 1, &a.wallet[..])?;
-            st.raw_bind_parameter(p + 2, codes[i])?;
-            st.raw_bind_parameter(p + 3, side_code(a.side))?;
-            st.raw_bind_parameter(p + 4, a.timestamp)?;
-        }
-        let mut q = st.raw_query();
-        let n: i64 = match q.next()? {
-            Some(r) => r.get(0)?,
-            None => 0,
-        };
+        bind_rows(st, 1, rows, codes, &self.keys)?;
+        let n = st.count()?;
         Ok(n as usize)
     }
 
