@@ -167,6 +167,9 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE wallets;
     ALTER TABLE wallets_compact RENAME TO wallets;
     "#,
+    // 7: the natural-order key takes only counters as numbers, not the digits of hex strings (a
+    // hash id's key no longer grows by two bytes per digit run); re-keyed in Rust: `migrate_data`.
+    "-- 7: bulk::rekey_blob_ids",
 ];
 
 const READERS: usize = 4;
@@ -319,8 +322,10 @@ fn migrate(conn: &mut Connection) -> Result<()> {
 
 /// The data changes of migrations that SQL alone cannot express, after their SQL.
 fn migrate_data(tx: &Transaction<'_>, version: i64) -> Result<()> {
-    if version == 6 {
-        bulk::rekey_text_ids(tx)?;
+    match version {
+        6 => bulk::rekey_text_ids(tx)?,
+        7 => bulk::rekey_blob_ids(tx)?,
+        _ => {}
     }
     Ok(())
 }

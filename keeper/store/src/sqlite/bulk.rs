@@ -48,13 +48,17 @@ pub(super) fn id_key<'b>(s: &str, buf: &'b mut Vec<u8>) -> IdKey<'b> {
     }
 }
 
-/// The key of a text id: its bytes, except that each run of ASCII digits is written as `0x01`, the
-/// run's length and the digits (a run over 255 digits in pieces of 255), and a literal `0x00` or
-/// `0x01` byte is escaped by a `0x00` before it. The key decodes back to the id, so distinct ids have
-/// distinct keys. And ids that differ in a counter order as the counters' values (`act-9` <
-/// `act-10` < `act-100`; as text, `act-10` < `act-100` < `act-9`): the ids of a counter-numbered
-/// stream (`act-<n>`, `sub:…:<block>:<event>`) arrive in ascending key order, so SQLite appends them
-/// to the primary key's last page instead of splitting pages all over the tree.
+/// The key of a text id: its bytes, except that a run of ASCII digits that reads as a counter (not
+/// after a hex letter `a-f`/`A-F`, not before a letter or digit: `act-10`, `:123:`, but not the
+/// digits inside `0x9a3f…`) is written as `0x01`, the run's length and the digits (a run over 255
+/// digits in pieces of 255), and a literal `0x00` or `0x01` byte is escaped by a `0x00` before it.
+///
+/// The key decodes back to the id ([`decode_key`]), so distinct ids have distinct keys, whichever
+/// runs were taken as counters. And ids that differ in a counter order as the counters' values
+/// (`act-9` < `act-10` < `act-100`; as text, `act-10` < `act-100` < `act-9`): the ids of a
+/// counter-numbered stream (`act-<n>`, `sub:…:<block>:<event>`) arrive in ascending key order, so
+/// SQLite appends them to the primary key's last page instead of splitting pages all over the
+/// tree; hex digits are left as they are (no longer than the id).
 pub(super) fn natural_key(s: &str, out: &mut Vec<u8>) {
     out.clear();
     let b = s.as_bytes();
@@ -63,12 +67,20 @@ pub(super) fn natural_key(s: &str, out: &mut Vec<u8>) {
         let c = b[i];
         if c.is_ascii_digit() {
             let start = i;
-            while i < b.len() && b[i].is_ascii_digit() && i - start < 255 {
+            while i < b.len() && b[i].is_ascii_digit() {
                 i += 1;
             }
-            out.push(1);
-            out.push((i - start) as u8);
-            out.extend_from_slice(&b[start..i]);
+            let after_hex = start > 0 && b[start - 1].is_ascii_hexdigit();
+            let before_word = b.get(i).is_some_and(u8::is_ascii_alphanumeric);
+            if after_hex || before_word {
+                out.extend_from_slice(&b[start..i]);
+            } else {
+                for piece in b[start..i].chunks(255) {
+                    out.push(1);
+                    out.push(piece.len() as u8);
+                    out.extend_from_slice(piece);
+                }
+            }
         } else {
             if c <= 1 {
                 out.push(0);
@@ -79,6 +91,31 @@ pub(super) fn natural_key(s: &str, out: &mut Vec<u8>) {
     }
 }
 
+/// The id a [`natural_key`] was made from (of any version of it: schema 6 length-prefixed every
+/// digit run, schema 7 only counters; both decode the same way). `None`: not a key.
+pub(super) fn decode_key(k: &[u8]) -> Option<String> {
+    let mut out = Vec::with_capacity(k.len());
+    let mut i = 0;
+    while i < k.len() {
+        match k[i] {
+            0 => {
+                out.push(*k.get(i + 1)?);
+                i += 2;
+            }
+            1 => {
+                let n = usize::from(*k.get(i + 1)?);
+                out.extend_from_slice(k.get(i + 2..i + 2 + n)?);
+                i += 2 + n;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 impl rusqlite::ToSql for IdKey<'_> {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
         Ok(match *self {
@@ -86,6 +123,28 @@ impl rusqlite::ToSql for IdKey<'_> {
             IdKey::Key(k) => k.into(),
         })
     }
+}
+
+/// Schema 7: the keys of schema 6 (every digit run length-prefixed) re-made with the
+/// [`natural_key`] of schema 7 (counters only). Old and new keys decode the same way, so a new
+/// key never equals another id's old key.
+pub(super) fn rekey_blob_ids(tx: &Connection) -> Result<()> {
+    let keys: Vec<Vec<u8>> = tx
+        .prepare("SELECT action_id FROM actions WHERE typeof(action_id) = 'blob'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut st = tx.prepare("UPDATE actions SET action_id = ?1 WHERE action_id = ?2")?;
+    let mut key = Vec::new();
+    for old in &keys {
+        let id = decode_key(old).ok_or(StoreError::Corrupt {
+            what: "actions.action_id",
+        })?;
+        natural_key(&id, &mut key);
+        if key != *old {
+            st.execute(rusqlite::params![&key[..], &old[..]])?;
+        }
+    }
+    Ok(())
 }
 
 /// Schema 6: the text ids of schema 5 become their [`natural_key`] blobs.
@@ -449,28 +508,8 @@ mod tests {
         }
     }
 
-    /// The inverse of [`natural_key`].
     fn decode(k: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < k.len() {
-            match k[i] {
-                0 => {
-                    out.push(k[i + 1]);
-                    i += 2;
-                }
-                1 => {
-                    let n = usize::from(k[i + 1]);
-                    out.extend_from_slice(&k[i + 2..i + 2 + n]);
-                    i += 2 + n;
-                }
-                c => {
-                    out.push(c);
-                    i += 1;
-                }
-            }
-        }
-        out
+        decode_key(k).expect("a key").into_bytes()
     }
 
     #[test]
@@ -500,25 +539,29 @@ mod tests {
             assert_eq!(decode(k), text.as_bytes(), "{text:?}");
         }
         assert_eq!(key("act-12"), IdKey::Key(b"act-\x01\x0212"));
+        // Hex digits and digits before a letter stay as they are; counters after ":" do not.
+        assert_eq!(key("0x12ab9"), IdKey::Key(b"0x12ab9"));
+        assert_eq!(key("evm:1:0xa9:17"), IdKey::Key(b"evm:\x01\x011:0xa9:\x01\x0217"));
+        assert_eq!(key("x7y"), IdKey::Key(b"x7y"));
         assert_eq!(key("a\u{1}\u{0}b"), IdKey::Key(b"a\x00\x01\x00\x00b"));
     }
 
     proptest::proptest! {
         /// Every key decodes back to its id (so distinct ids never share a key).
         #[test]
-        fn natural_keys_decode_back(s in "[a-z0-9:\\x00\\x01\\x02é-]{0,40}", run in 0usize..600) {
+        fn natural_keys_decode_back(s in "[a-hx0-9:\\x00\\x01\\x02é-]{0,40}", run in 0usize..600) {
             let s = format!("{s}{}", "9".repeat(run));
             let mut k = Vec::new();
             natural_key(&s, &mut k);
             proptest::prop_assert_eq!(decode(&k), s.as_bytes());
         }
 
-        /// Counter-numbered ids order as their counters.
+        /// Counter-numbered ids (a counter after punctuation) order as their counters.
         #[test]
         fn counters_order_by_value(a in 0u64..u64::MAX, b in 0u64..u64::MAX, p in "[a-z:-]{0,8}") {
             let (mut ka, mut kb) = (Vec::new(), Vec::new());
-            natural_key(&format!("{p}{a}:x"), &mut ka);
-            natural_key(&format!("{p}{b}:x"), &mut kb);
+            natural_key(&format!("{p}-{a}:x"), &mut ka);
+            natural_key(&format!("{p}-{b}:x"), &mut kb);
             proptest::prop_assert_eq!(ka.cmp(&kb), a.cmp(&b));
         }
     }

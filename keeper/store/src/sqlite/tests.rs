@@ -403,3 +403,56 @@ fn schema_4_actions_are_migrated() {
     assert_eq!(typed[2], ("blob".to_string(), b"act-\x01\x011".to_vec()));
     assert_eq!(typed[3].0, "blob");
 }
+
+/// Schema 7 re-makes the keys of schema 6 (which length-prefixed every digit run, hex digits too):
+/// the same id imported after the migration is known, not new.
+#[test]
+fn schema_6_keys_are_re_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v6.db");
+    {
+        let mut c = Connection::open(&path).unwrap();
+        let tx = c.transaction().unwrap();
+        for sql in &MIGRATIONS[..6] {
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.execute_batch("PRAGMA user_version = 6; INSERT INTO kinds (id, name) VALUES (1, 'swap'); INSERT INTO sources (id, name) VALUES (1, 'old')")
+            .unwrap();
+        // "0xa9b1" and "act-7" as schema 6 keyed them.
+        for (key, ts) in [
+            (&b"\x01\x010xa\x01\x019b\x01\x011"[..], 20),
+            (&b"act-\x01\x017"[..], 21),
+        ] {
+            tx.execute(
+                "INSERT INTO actions (action_id, wallet, kind, side, timestamp, source) VALUES (?1, ?2, 1, 0, ?3, 1)",
+                params![key, &[1u8; 20][..], ts],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    let rows = [
+        ActionRow {
+            action_id: "0xa9b1".into(),
+            ..action("", 1, 20)
+        },
+        ActionRow {
+            action_id: "act-7".into(),
+            ..action("", 1, 21)
+        },
+    ];
+    let st = s.import("new", &[], &rows).unwrap();
+    assert_eq!((st.actions_new, st.actions_known), (0, 2));
+    let e = s
+        .import(
+            "new",
+            &[],
+            &[ActionRow {
+                timestamp: 99,
+                ..rows[0].clone()
+            }],
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("\"0xa9b1\""), "{e}");
+}
