@@ -73,8 +73,7 @@ async fn stop_signal() {
 
 pub fn run(args: FollowSubstrateArgs) -> anyhow::Result<()> {
     let config = Config::load(&args.config)?;
-    let table = flex_ingest::read_weight_table(&config.weights)?;
-    let mut sources = substrate_source::sources(&config, &table)?;
+    let mut sources = substrate_source::configured_sources(&config)?;
     for n in &args.name {
         anyhow::ensure!(
             sources.iter().any(|s| &s.config.name == n),

@@ -784,6 +784,12 @@ pub fn sources(config: &Config, table: &WeightTable) -> Result<Vec<SubstrateSour
         .collect()
 }
 
+/// The configured Substrate sources, their kinds checked against every weight table version (the
+/// epoch close decides per version what an action counts).
+pub fn configured_sources(config: &Config) -> Result<Vec<SubstrateSource>, ServiceError> {
+    sources(config, &config.known_kinds()?)
+}
+
 /// Starts one background follower per `[[substrate]]` section; each stops when `stop` turns true,
 /// or on its own fatal error (logged and counted in `Status::errors`; the keeper goes on without it).
 pub fn spawn_followers(
@@ -795,9 +801,8 @@ pub fn spawn_followers(
     if config.substrate.is_empty() {
         return Ok(Vec::new());
     }
-    let table = flex_ingest::read_weight_table(&config.weights)?;
     let mut handles = Vec::new();
-    for source in sources(config, &table)? {
+    for source in configured_sources(config)? {
         let store = store.clone();
         let status = status.clone();
         let mut rx = stop.clone();
@@ -977,6 +982,41 @@ kind = "token"
             .unwrap_err()
             .to_string();
         assert!(e.contains("has 2 topic fields"), "{e}");
+    }
+
+    #[test]
+    fn a_kind_of_any_weight_version_may_be_mapped() {
+        // "token" only exists from epoch 10 on: the follower must accept it (the epoch close
+        // decides per version what an action counts), and a kind of no version is refused.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("w0.toml"), "transfer = \"1\"\n").unwrap();
+        std::fs::write(dir.path().join("w1.toml"), "transfer = \"1\"\ntoken = \"2\"\n").unwrap();
+        let text = format!(
+            "[chain]\ncontract = \"0x{}\"\nbundle = \"pool.contract\"\n[protocol]\ngenesis = 1769644800\n\
+             [[protocol.weight_versions]]\nfrom_epoch = 0\nfile = \"w0.toml\"\n\
+             [[protocol.weight_versions]]\nfrom_epoch = 10\nfile = \"w1.toml\"\n{GOOD}",
+            "11".repeat(32)
+        );
+        let config = Config::parse(&text, &dir.path().join("keeper.toml"), &BTreeMap::new()).unwrap();
+        let sources = configured_sources(&config).unwrap();
+        assert_eq!(sources[0].config.maps.len(), 2);
+        let first = flex_ingest::read_weight_table(&config.weights).unwrap();
+        let e = sources_err(&config, &first);
+        assert!(
+            e.contains("substrate[0].map[1].kind") && e.contains("\"token\""),
+            "{e}"
+        );
+        let mut token_only = WeightTable::new();
+        token_only.insert_str("token", "2").unwrap();
+        let e = sources_err(&config, &token_only);
+        assert!(e.contains("substrate[0].map[0].kind"), "{e}");
+    }
+
+    fn sources_err(config: &Config, table: &WeightTable) -> String {
+        match sources(config, table) {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e.to_string(),
+        }
     }
 
     #[test]
