@@ -15,7 +15,7 @@ use flex_store::SqliteStore;
 
 #[derive(Debug, Args)]
 pub struct FollowSubstrateArgs {
-    /// The keeper's configuration (its `[[substrate]]` sections, `protocol.weights` and `store.path`).
+    /// The keeper's configuration (its `[[substrate]]` sections, weight tables and `store.path`).
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
     /// Stop once the finalized head is read (instead of following it until Ctrl-C).
