@@ -32,6 +32,9 @@ pub const MAX_ACTIONS: usize = 10_000;
 pub const MAX_ENVELOPE_BYTES: usize = 4 * 1024 * 1024;
 /// Longest `action_id`, bytes of UTF-8.
 pub const MAX_ACTION_ID_BYTES: usize = 128;
+/// Action id prefixes of the chain followers (`evm:` EVM logs, `sub:` Substrate events), refused
+/// in off-chain batches.
+pub const RESERVED_ID_PREFIXES: [&str; 2] = ["evm:", "sub:"];
 /// Longest `kind`, bytes of UTF-8.
 pub const MAX_KIND_BYTES: usize = 64;
 /// The store's meta key holding the chain's genesis hash (`0x` + 64 hex digits), recorded by the
@@ -242,6 +245,18 @@ impl Submission {
                 message,
             };
             check_text(&a.action_id, MAX_ACTION_ID_BYTES).map_err(|m| bad("action_id", m))?;
+            // The chain followers' ids: an attester who could take one ahead of its follower
+            // (a pending EVM transaction's id is known before it is confirmed) would make the
+            // follower's import a conflict and stop it.
+            if let Some(prefix) = RESERVED_ID_PREFIXES.iter().find(|p| a.action_id.starts_with(**p)) {
+                return Err(bad(
+                    "action_id",
+                    format!(
+                        "{:?}: ids starting with {prefix:?} are reserved for the chain followers",
+                        a.action_id
+                    ),
+                ));
+            }
             check_text(&a.kind, MAX_KIND_BYTES).map_err(|m| bad("kind", m))?;
             if !seen.insert(a.action_id.as_str()) {
                 return Err(bad(
@@ -805,10 +820,9 @@ impl Intake {
             } else if p.is_file() {
                 files.push(p.clone());
             } else {
-                return Err(ServiceError::Input(format!(
-                    "offchain.files: {}: no such file or folder",
-                    p.display()
-                )));
+                // Logged on every pass, not fatal: a missing folder must not stop the keeper
+                // closing epochs.
+                tracing::warn!(path = %p.display(), "offchain.files: no such file or folder");
             }
         }
         let mut todo: Vec<(PathBuf, Option<String>, Result<SignedSubmission, OffchainError>)> = Vec::new();

@@ -174,6 +174,16 @@ fn the_json_envelope_round_trips_and_names_the_field_at_fault() {
             "actions[1].action_id",
         ),
         (
+            Box::new(|x| x["actions"][1]["action_id"] = Value::from("evm:1:0xab:0")),
+            422,
+            "actions[1].action_id",
+        ),
+        (
+            Box::new(|x| x["actions"][0]["action_id"] = Value::from("sub:0x45:7:1")),
+            422,
+            "actions[0].action_id",
+        ),
+        (
             Box::new(|x| x["actions"][1]["kind"] = Value::from("")),
             422,
             "actions[1].kind",
@@ -521,10 +531,16 @@ fn signed_files_are_imported_in_nonce_order_once() {
     std::fs::copy(dir.path().join("b.json"), dir.path().join("d.json")).unwrap();
     let st = f.intake.import_files(&paths, NOW).unwrap();
     assert_eq!((st.accepted, st.known, st.rejected), (0, 1, 0));
-    // A missing path is an error naming it.
-    let e = f
+    // A missing path is skipped (logged), not an error that would stop the keeper's loop; the
+    // other paths are still read.
+    std::fs::write(
+        dir.path().join("e.json"),
+        batch(4, vec![action("p4", 1, "post", GENESIS + 40)]).to_json(),
+    )
+    .unwrap();
+    let st = f
         .intake
-        .import_files(&[dir.path().join("missing.json")], NOW)
-        .unwrap_err();
-    assert!(e.to_string().contains("missing.json"), "{e}");
+        .import_files(&[dir.path().join("missing.json"), dir.path().to_path_buf()], NOW)
+        .unwrap();
+    assert_eq!((st.accepted, st.actions_new), (1, 1));
 }
