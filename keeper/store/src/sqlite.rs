@@ -290,7 +290,10 @@ impl SqliteStore {
 
     fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = lock(&self.writer);
-        let tx = conn.transaction()?;
+        // IMMEDIATE: the write lock is taken (waiting up to the busy timeout) before the first
+        // read, so a read-then-write step cannot fail midway with SQLITE_BUSY when another process
+        // (an import, a follower) writes to the same file.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
         Ok(out)
