@@ -105,20 +105,57 @@ impl Drop for Devnet {
     }
 }
 
-fn free_port() -> u16 {
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("no free loopback port")
 }
 
-/// Loads a contract bundle built by `scripts/build-contracts.sh`.
-pub fn bundle(name: &str) -> ContractBundle {
-    let dir = std::env::var_os("FLEX_INK_DIR")
+/// Where `scripts/build-contracts.sh` puts a contract's `.contract` bundle: under `$FLEX_INK_DIR`,
+/// else `$CARGO_TARGET_DIR/ink`, else `target/ink`.
+pub fn bundle_path(name: &str) -> PathBuf {
+    std::env::var_os("FLEX_INK_DIR")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(|t| PathBuf::from(t).join("ink")))
-        .unwrap_or_else(|| repo_root().join("target").join("ink"));
-    let path = dir.join(name).join(format!("{name}.contract"));
+        .unwrap_or_else(|| repo_root().join("target").join("ink"))
+        .join(name)
+        .join(format!("{name}.contract"))
+}
+
+/// A blocking HTTP/1.1 request on loopback (the keeper's API in the tests): the status and the body
+/// as JSON, or as a JSON string when it is not JSON. `None` when the request cannot be made.
+pub fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> Option<(u16, serde_json::Value)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(120)))
+        .ok()?;
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let code = buf.get(9..12)?.parse().ok()?;
+    let body = buf.split_once("\r\n\r\n")?.1;
+    Some((
+        code,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::String(body.to_string())),
+    ))
+}
+
+/// `GET path` with [`http`].
+pub fn http_get(port: u16, path: &str) -> Option<(u16, serde_json::Value)> {
+    http(port, "GET", path, None)
+}
+
+/// Loads a contract bundle built by `scripts/build-contracts.sh`.
+pub fn bundle(name: &str) -> ContractBundle {
+    let path = bundle_path(name);
     ContractBundle::load(&path)
         .unwrap_or_else(|e| panic!("{e}\n(build the contracts first: scripts/build-contracts.sh)"))
 }

@@ -317,6 +317,58 @@ pub struct Activity {
     pub actions: Vec<Action>,
 }
 
+/// The sample month as a keeper reads it, written to `dir`: `pool.json` (the docs' transaction
+/// pool shape; the wallets' connections and on-chain actions `act-<n>` of the keeper tests) and
+/// `weights.toml` ([`SAMPLE_KINDS`]).
+pub fn write_sample_pool(dir: &Path, wallets: &[EvmKey]) -> Result<()> {
+    let connected = [
+        GENESIS + 100,
+        GENESIS + 300,
+        GENESIS + DAY + 5,
+        GENESIS + 2 * DAY + 1,
+        GENESIS + 500,
+    ];
+    let acts: [(usize, &str, i64); 13] = [
+        (0, "swap", GENESIS + 200),
+        (1, "post", GENESIS + 400),
+        (0, "stake", GENESIS + DAY + 50),
+        (0, "swap", GENESIS + DAY + 60),
+        (1, "swap", GENESIS + DAY + 70),
+        (2, "swap", GENESIS + DAY + 80),
+        (0, "post", GENESIS + 2 * DAY + 10),
+        (1, "stake", GENESIS + 2 * DAY + 20),
+        (1, "stake", GENESIS + 2 * DAY + 30),
+        (2, "swap", GENESIS + 2 * DAY + 40),
+        (2, "post", GENESIS + 2 * DAY + 50),
+        (3, "stake", GENESIS + 2 * DAY + 60),
+        (4, "post", GENESIS + 2 * DAY + 70),
+    ];
+    let list: Vec<serde_json::Value> = wallets
+        .iter()
+        .zip(connected)
+        .enumerate()
+        .map(|(i, (k, at))| {
+            let onchain: Vec<serde_json::Value> = acts
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| a.0 == i)
+                .map(|(j, a)| serde_json::json!({"action_id": format!("act-{j}"), "kind": a.1, "timestamp": a.2}))
+                .collect();
+            serde_json::json!({"address": flex_evm::address_hex(&k.address()), "connected_at": at, "actions": {"onchain": onchain}})
+        })
+        .collect();
+    let weights: String = SAMPLE_KINDS
+        .iter()
+        .map(|(kind, weight)| format!("{kind} = \"{weight}\"\n"))
+        .collect();
+    let write = |name: &str, text: String| {
+        std::fs::write(dir.join(name), text)
+            .map_err(|e| ScenarioError::Unexpected(format!("{}: {e}", dir.join(name).display())))
+    };
+    write("pool.json", serde_json::json!({ "wallets": list }).to_string())?;
+    write("weights.toml", weights)
+}
+
 /// The sample month: wallets join over the three days and the active count grows each day, so the
 /// wallet index rises to 1 and then 2.
 pub fn sample_activity(wallets: &[EvmKey]) -> Result<Activity> {

@@ -6,16 +6,15 @@
 //! and go on without voting twice; the API's error cases on a live keeper.
 
 use flex_e2e::scenario::{deploy_pool, deploy_token, Contract as Deployed, TREASURY};
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use flex_chain::{AccountId32, Chain};
-use flex_e2e::{account, bundle, dev, Devnet};
+use flex_e2e::{account, bundle, bundle_path, dev, free_port, http_get, Devnet};
 use flex_evm::EvmKey;
 use flex_service::contract::{EpochCommitment, EpochInfo, MonthInfo};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// `epoch_votes`: each commitment hash with the commitment and its voters.
 type EpochVotes = Vec<([u8; 32], (EpochCommitment, Vec<AccountId32>))>;
@@ -28,28 +27,6 @@ const FEB_1: i64 = 1_769_904_000;
 const DEPOSIT: u128 = 1_000_000_000_000_000_000;
 const CLAIM_PRICE: u128 = 500_000_000_000_000_000;
 const KEEPER: &str = env!("CARGO_BIN_EXE_flex-keeper");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// A blocking HTTP GET on loopback: (status, JSON body).
-fn http_get(port: u16, path: &str) -> Option<(u16, Value)> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let code = buf.get(9..12)?.parse().ok()?;
-    let body = buf.split_once("\r\n\r\n")?.1;
-    Some((
-        code,
-        serde_json::from_str(body).unwrap_or(Value::String(body.to_string())),
-    ))
-}
 
 async fn travel(chain: &Chain, unix_s: i64) {
     flex_chain::dev::time_travel(chain.rpc(), (unix_s * 1000) as u64)
@@ -113,7 +90,8 @@ async fn world(name: &str) -> World {
     let wallets: Vec<EvmKey> = (1u8..=5)
         .map(|i| EvmKey::from_hex(&hex::encode([i; 32]), "sample").unwrap())
         .collect();
-    write_sample(&dir, &wallets);
+    flex_e2e::scenario::write_sample_pool(&dir, &wallets).expect("write the sample pool");
+    std::fs::write(dir.join("wallet1.key"), hex::encode([1u8; 32])).unwrap();
     World {
         devnet,
         chain,
@@ -123,62 +101,6 @@ async fn world(name: &str) -> World {
         dir,
         wallets,
     }
-}
-
-/// The sample month (the same activity as the reward-pool e2e test): wallets join over three days
-/// and the active count grows each day.
-fn write_sample(dir: &Path, wallets: &[EvmKey]) {
-    let connected = [
-        GENESIS + 100,
-        GENESIS + 300,
-        GENESIS + DAY + 5,
-        GENESIS + 2 * DAY + 1,
-        GENESIS + 500,
-    ];
-    let acts: [(usize, &str, i64); 13] = [
-        (0, "swap", GENESIS + 200),
-        (1, "post", GENESIS + 400),
-        (0, "stake", GENESIS + DAY + 50),
-        (0, "swap", GENESIS + DAY + 60),
-        (1, "swap", GENESIS + DAY + 70),
-        (2, "swap", GENESIS + DAY + 80),
-        (0, "post", GENESIS + 2 * DAY + 10),
-        (1, "stake", GENESIS + 2 * DAY + 20),
-        (1, "stake", GENESIS + 2 * DAY + 30),
-        (2, "swap", GENESIS + 2 * DAY + 40),
-        (2, "post", GENESIS + 2 * DAY + 50),
-        (3, "stake", GENESIS + 2 * DAY + 60),
-        (4, "post", GENESIS + 2 * DAY + 70),
-    ];
-    let list: Vec<Value> = wallets
-        .iter()
-        .enumerate()
-        .map(|(i, k)| {
-            let onchain: Vec<Value> = acts
-                .iter()
-                .enumerate()
-                .filter(|(_, a)| a.0 == i)
-                .map(|(j, a)| json!({"action_id": format!("act-{j}"), "kind": a.1, "timestamp": a.2}))
-                .collect();
-            json!({"address": flex_evm::address_hex(&k.address()), "connected_at": connected[i], "actions": {"onchain": onchain}})
-        })
-        .collect();
-    std::fs::write(dir.join("pool.json"), json!({ "wallets": list }).to_string()).unwrap();
-    std::fs::write(
-        dir.join("weights.toml"),
-        "swap = \"2.5\"\nstake = \"4\"\npost = \"1\"\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("wallet1.key"), hex::encode([1u8; 32])).unwrap();
-}
-
-/// Where `flex_e2e::bundle` finds the pool's bundle.
-fn pool_bundle_path() -> PathBuf {
-    std::env::var_os("FLEX_INK_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(|t| PathBuf::from(t).join("ink")))
-        .unwrap_or_else(|| flex_e2e::repo_root().join("target").join("ink"))
-        .join("flex_reward_pool/flex_reward_pool.contract")
 }
 
 struct KeeperProc {
@@ -197,7 +119,7 @@ impl KeeperProc {
             format!("//{}{}", name[..1].to_uppercase(), &name[1..]),
         )
         .unwrap();
-        let bundle = pool_bundle_path();
+        let bundle = bundle_path("flex_reward_pool");
         std::fs::write(
             &cfg,
             format!(
@@ -423,7 +345,7 @@ async fn three_keepers_reach_quorum_and_a_wallet_claims() {
             "//Eve",
         ])
         .arg("--bundle")
-        .arg(pool_bundle_path())
+        .arg(bundle_path("flex_reward_pool"))
         .output()
         .expect("run flex-keeper claim");
     assert!(
@@ -454,7 +376,7 @@ async fn three_keepers_reach_quorum_and_a_wallet_claims() {
             "//Eve",
         ])
         .arg("--bundle")
-        .arg(pool_bundle_path())
+        .arg(bundle_path("flex_reward_pool"))
         .output()
         .unwrap();
     assert!(!again.status.success());

@@ -4,14 +4,13 @@
 //! replay, a forged and a stranger's batch, and late actions; and scores the off-chain actions in
 //! the epoch it closes (the wallets' weights through `GET /v1/wallets`).
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use flex_chain::AccountId32;
 use flex_e2e::scenario::{deploy_pool, deploy_token, travel, DAY, GENESIS, TREASURY};
-use flex_e2e::{account, bundle, dev, Devnet};
+use flex_e2e::{account, bundle, bundle_path, dev, free_port, http, Devnet};
 use flex_evm::{address_hex, EvmKey};
 use flex_service::offchain::{Domain, OffchainAction, Submission};
 use serde_json::{json, Value};
@@ -19,42 +18,6 @@ use serde_json::{json, Value};
 const KEEPER: &str = env!("CARGO_BIN_EXE_flex-keeper");
 // Attester key (a test key, never used elsewhere).
 const ATTESTER_KEY: [u8; 32] = [0x5a; 32];
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// A blocking HTTP/1.1 request on loopback: (status, JSON body).
-fn http(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, Value)> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let code = buf.get(9..12)?.parse().ok()?;
-    let body = buf.split_once("\r\n\r\n")?.1;
-    Some((
-        code,
-        serde_json::from_str(body).unwrap_or(Value::String(body.to_string())),
-    ))
-}
-
-fn pool_bundle_path() -> PathBuf {
-    std::env::var_os("FLEX_INK_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(|t| PathBuf::from(t).join("ink")))
-        .unwrap_or_else(|| flex_e2e::repo_root().join("target").join("ink"))
-        .join("flex_reward_pool/flex_reward_pool.contract")
-}
 
 struct Keeper {
     child: Child,
@@ -68,12 +31,12 @@ impl Keeper {
     }
 
     fn get(&self, path: &str) -> (u16, Value) {
-        http(self.port, "GET", path, "")
+        http(self.port, "GET", path, None)
             .unwrap_or_else(|| panic!("GET {path}: no answer\n{}", self.log_text()))
     }
 
     fn post(&self, body: &str) -> (u16, Value) {
-        http(self.port, "POST", "/v1/actions", body)
+        http(self.port, "POST", "/v1/actions", Some(body))
             .unwrap_or_else(|| panic!("POST /v1/actions: no answer\n{}", self.log_text()))
     }
 
@@ -196,7 +159,7 @@ async fn a_running_keeper_takes_signed_offchain_batches_over_http_and_files() {
              [service]\npoll_ms = 200\nbackoff_max_ms = 1000\n[log]\nformat = \"json\"\nlevel = \"info\"\n",
             devnet.url,
             hex::encode(pool.address.0),
-            pool_bundle_path().display(),
+            bundle_path("flex_reward_pool").display(),
             address_hex(&attester.address()),
         ),
     )
@@ -218,7 +181,7 @@ async fn a_running_keeper_takes_signed_offchain_batches_over_http_and_files() {
     // The keeper learns its chain when it connects; the API then serves the signing domain.
     let genesis_hash = chain.api().genesis_hash().0;
     k.wait_for("the keeper to record its chain", 120, |k| {
-        http(k.port, "GET", "/v1/offchain", "").is_some_and(|(_, v)| v["chain"].is_string())
+        http(k.port, "GET", "/v1/offchain", None).is_some_and(|(_, v)| v["chain"].is_string())
     });
     let (_, info) = k.get("/v1/offchain");
     assert_eq!(info["chain"], format!("0x{}", hex::encode(genesis_hash)));

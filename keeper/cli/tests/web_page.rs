@@ -9,13 +9,12 @@
 //! the tests fail, never skip, without them.
 
 use flex_e2e::scenario::{deploy_pool, deploy_token, TREASURY};
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use flex_chain::{AccountId32, Chain};
-use flex_e2e::{account, bundle, dev, Devnet};
+use flex_e2e::{account, bundle, bundle_path, dev, free_port, http, Devnet};
 use flex_evm::EvmKey;
 use flex_service::contract::MonthInfo;
 use serde_json::{json, Value};
@@ -125,34 +124,6 @@ fn the_pages_claim_message_matches_flex_evm() {
     println!("{}", String::from_utf8_lossy(&out.stdout).trim());
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// A blocking HTTP request on loopback: (status, JSON body or the raw text).
-fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> Option<(u16, Value)> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(120))).ok()?;
-    let body = body.unwrap_or("");
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let code = buf.get(9..12)?.parse().ok()?;
-    let body = buf.split_once("\r\n\r\n")?.1;
-    Some((
-        code,
-        serde_json::from_str(body).unwrap_or(Value::String(body.to_string())),
-    ))
-}
-
 async fn travel(chain: &Chain, unix_s: i64) {
     flex_chain::dev::time_travel(chain.rpc(), (unix_s * 1000) as u64)
         .await
@@ -160,60 +131,6 @@ async fn travel(chain: &Chain, unix_s: i64) {
     flex_chain::dev::new_blocks(chain.rpc(), 1)
         .await
         .expect("new block");
-}
-
-/// Where `flex_e2e::bundle` finds the pool's bundle.
-fn pool_bundle_path() -> PathBuf {
-    std::env::var_os("FLEX_INK_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(|t| PathBuf::from(t).join("ink")))
-        .unwrap_or_else(|| flex_e2e::repo_root().join("target").join("ink"))
-        .join("flex_reward_pool/flex_reward_pool.contract")
-}
-
-/// The sample month of keeper_service.rs: wallets join over three days, activity grows.
-fn write_sample(dir: &Path, wallets: &[EvmKey]) {
-    let connected = [
-        GENESIS + 100,
-        GENESIS + 300,
-        GENESIS + DAY + 5,
-        GENESIS + 2 * DAY + 1,
-        GENESIS + 500,
-    ];
-    let acts: [(usize, &str, i64); 13] = [
-        (0, "swap", GENESIS + 200),
-        (1, "post", GENESIS + 400),
-        (0, "stake", GENESIS + DAY + 50),
-        (0, "swap", GENESIS + DAY + 60),
-        (1, "swap", GENESIS + DAY + 70),
-        (2, "swap", GENESIS + DAY + 80),
-        (0, "post", GENESIS + 2 * DAY + 10),
-        (1, "stake", GENESIS + 2 * DAY + 20),
-        (1, "stake", GENESIS + 2 * DAY + 30),
-        (2, "swap", GENESIS + 2 * DAY + 40),
-        (2, "post", GENESIS + 2 * DAY + 50),
-        (3, "stake", GENESIS + 2 * DAY + 60),
-        (4, "post", GENESIS + 2 * DAY + 70),
-    ];
-    let list: Vec<Value> = wallets
-        .iter()
-        .enumerate()
-        .map(|(i, k)| {
-            let onchain: Vec<Value> = acts
-                .iter()
-                .enumerate()
-                .filter(|(_, a)| a.0 == i)
-                .map(|(j, a)| json!({"action_id": format!("act-{j}"), "kind": a.1, "timestamp": a.2}))
-                .collect();
-            json!({"address": flex_evm::address_hex(&k.address()), "connected_at": connected[i], "actions": {"onchain": onchain}})
-        })
-        .collect();
-    std::fs::write(dir.join("pool.json"), json!({ "wallets": list }).to_string()).unwrap();
-    std::fs::write(
-        dir.join("weights.toml"),
-        "swap = \"2.5\"\nstake = \"4\"\npost = \"1\"\n",
-    )
-    .unwrap();
 }
 
 struct KeeperProc {
@@ -241,7 +158,7 @@ impl KeeperProc {
                  [input]\npool = \"pool.json\"\n[store]\npath = \"{name}.db\"\n[api]\nlisten = \"127.0.0.1:{port}\"\n\
                  [service]\npoll_ms = 200\nbackoff_max_ms = 1000\n[log]\nformat = \"json\"\nlevel = \"info\"\n",
                 hex::encode(pool.0),
-                pool_bundle_path().display()
+                bundle_path("flex_reward_pool").display()
             ),
         )
         .unwrap();
@@ -322,7 +239,7 @@ async fn claimer_page_in_headless_chromium() {
     let wallets: Vec<EvmKey> = (1u8..=5)
         .map(|i| EvmKey::from_hex(&hex::encode([i; 32]), "sample").unwrap())
         .collect();
-    write_sample(&out, &wallets);
+    flex_e2e::scenario::write_sample_pool(&out, &wallets).expect("write the sample pool");
 
     // Three keepers; Alice's API relays claims with Eve's key (Eve holds the payment token).
     let keepers: Vec<KeeperProc> = ["alice", "bob", "charlie"]
