@@ -110,6 +110,62 @@ pub fn month_epochs(genesis_day: u64, month_index: u32) -> Option<(u64, u64)> {
 mod tests {
     use super::*;
 
+    /// The keeper's calendar (`flex_engine::calendar`) is tested against the same vectors; dates
+    /// before 1970 do not exist for the contract (`None`).
+    #[test]
+    fn shared_vectors() {
+        let v: serde_json::Value =
+            serde_json::from_str(include_str!("../../docs/vectors/calendar.json")).unwrap();
+        let rows = |k: &str| {
+            v[k].as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    r.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.as_i64().unwrap())
+                        .collect::<Vec<i64>>()
+                })
+                .collect::<Vec<_>>()
+        };
+        let (mut checked, mut before_1970) = (0, 0);
+        for r in rows("days") {
+            let (days, y, m, d) = (r[0], r[1] as u64, r[2] as u32, r[3] as u32);
+            if days < 0 {
+                assert_eq!(days_from_civil(y, m, d), None);
+                before_1970 += 1;
+                continue;
+            }
+            assert_eq!(
+                civil_from_days(days as u64),
+                Some((y, m, d)),
+                "civil_from_days({days})"
+            );
+            assert_eq!(days_from_civil(y, m, d), Some(days as u64));
+            checked += 1;
+        }
+        for r in rows("months") {
+            let (unix_s, month) = (r[0] as u64, r[1] as u32);
+            assert_eq!(
+                month_index_of_day(unix_s / SECS_PER_DAY),
+                Some(month),
+                "month of {unix_s}"
+            );
+            checked += 1;
+        }
+        for r in rows("month_starts") {
+            assert_eq!(
+                month_start_secs(r[0] as u32),
+                Some(r[1] as u64),
+                "start of month {}",
+                r[0]
+            );
+            checked += 1;
+        }
+        assert!(checked > 25 && before_1970 > 0);
+    }
+
     #[test]
     fn known_dates() {
         assert_eq!(days_from_civil(1970, 1, 1), Some(0));

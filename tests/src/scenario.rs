@@ -87,7 +87,7 @@ fn chain_err(what: impl Into<String>) -> impl FnOnce(ChainError) -> ScenarioErro
 
 /// The contract's SCALE types are the keeper's own (`flex_service::contract`): the demo and the tests
 /// vote with exactly the bytes the keeper service does.
-pub use flex_service::contract::{EpochCommitment, EpochInfo, EpochPreview, MonthInfo, MonthRoot};
+pub use flex_pool::{EpochCommitment, EpochInfo, EpochPreview, MonthInfo, MonthRoot};
 
 /// A commitment and the keepers who voted for it, in voting order (`epoch_votes`, `month_votes`).
 #[derive(Debug, Clone, Decode)]

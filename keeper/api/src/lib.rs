@@ -23,7 +23,6 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use flex_service::compute::proof_from_nodes;
 use flex_service::Status;
 use flex_store::{MonthRecord, Store};
 use serde::Deserialize;
@@ -185,9 +184,7 @@ pub fn u64f64_decimal(bits: u128) -> String {
     s
 }
 
-fn month_name(m: u32) -> String {
-    format!("{:04}-{:02}", m / 12, m % 12 + 1)
-}
+use flex_engine::calendar::month_name;
 
 impl Api {
     /// `genesis` (unix seconds) is used for connection epochs in wallet answers.
@@ -399,7 +396,8 @@ async fn claim(
                 ),
             ));
         };
-        let proof: Vec<String> = proof_from_nodes(&cache.nodes, index as usize)
+        let proof: Vec<String> = flex_merkle::core::get_proof(&cache.nodes, index as usize)
+            .map_err(ApiError::internal)?
             .iter()
             .map(hex32)
             .collect();

@@ -18,7 +18,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use flex_chain::{AccountId32, Keypair};
-use flex_service::compute::proof_from_nodes;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -206,7 +205,7 @@ async fn relay_inner(
             "the keeper is not connected to the chain; try again later",
         ));
     };
-    let pool = flex_service::PoolClient {
+    let pool = flex_pool::PoolClient {
         signer: relayer.clone(),
         ..client
     };
@@ -244,7 +243,7 @@ async fn relay_inner(
 #[allow(clippy::too_many_arguments)]
 async fn submit(
     api: &Api,
-    pool: flex_service::PoolClient,
+    pool: flex_pool::PoolClient,
     relayer: Keypair,
     m: u32,
     wallet: [u8; 20],
@@ -280,6 +279,7 @@ async fn submit(
             format!("month {m} is not finalised on chain"),
         )
     })?;
+    let proof = flex_merkle::core::get_proof(nodes, index as usize).map_err(ApiError::internal)?;
     if cost > 0 {
         let token: AccountId32 = pool
             .query("payment_token", ())
@@ -292,7 +292,6 @@ async fn submit(
             .await
             .map_err(|e| chain_err("approving the claim cost on the payment token", &e))?;
     }
-    let proof = proof_from_nodes(nodes, index as usize);
     let block = match pool
         .call(
             "claim",

@@ -9,8 +9,8 @@ use anyhow::{anyhow, bail, Context};
 use clap::Args;
 use flex_chain::{AccountId32, Chain, ContractBundle, Keypair};
 use flex_evm::EvmKey;
+use flex_pool::PoolClient;
 use flex_service::config::parse_account;
-use flex_service::PoolClient;
 use serde_json::{json, Value};
 use subxt_signer::SecretUri;
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use flex_chain::{AccountId32, Chain};
 use flex_e2e::{account, bundle, bundle_path, dev, free_port, http_get, Devnet};
 use flex_evm::EvmKey;
-use flex_service::contract::{EpochCommitment, EpochInfo, MonthInfo};
+use flex_pool::{EpochCommitment, EpochInfo, MonthInfo};
 use serde_json::Value;
 
 /// `epoch_votes`: each commitment hash with the commitment and its voters.

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use flex_chain::{AccountId32, Chain};
 use flex_e2e::{account, bundle, bundle_path, dev, free_port, http, Devnet};
 use flex_evm::EvmKey;
-use flex_service::contract::MonthInfo;
+use flex_pool::MonthInfo;
 use serde_json::{json, Value};
 
 const DAY: i64 = 86_400;

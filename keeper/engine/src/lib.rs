@@ -6,6 +6,7 @@
 //! the same inputs give the same outputs, whatever the order the wallets and actions came in.
 //!
 //! - [`address`]: 20-byte wallet addresses.
+//! - [`calendar`]: UTC days, months and month indexes (`YYYY-MM`).
 //! - [`weight`]: decimal weight strings to `U32F32` (round to nearest, ties to even), weight tables.
 //! - [`time`]: genesis and epochs.
 //! - [`score`]: sections, the score table and the reward multipliers.
@@ -14,6 +15,7 @@
 //! - [`replay`]: epochs `0..n` from a wallet pool, with score arrays.
 
 pub mod address;
+pub mod calendar;
 pub mod epoch;
 pub mod pool;
 pub mod replay;
@@ -22,6 +24,7 @@ pub mod time;
 pub mod weight;
 
 pub use address::Address;
+pub use calendar::Month;
 pub use epoch::{ConnectionBonus, EpochOutcome, WalletEpoch};
 pub use replay::{Action, EpochReport, Replay, ReplayConfig, Wallet};
 pub use time::Genesis;

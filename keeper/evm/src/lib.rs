@@ -110,11 +110,10 @@ pub fn claim_message(
     beneficiary: &[u8; 32],
 ) -> String {
     format!(
-        "Flex reward claim\ncontract: 0x{}\nmonth: {} ({:04}-{:02})\nwallet: 0x{}\namount: {}\nbeneficiary: 0x{}",
+        "Flex reward claim\ncontract: 0x{}\nmonth: {} ({})\nwallet: 0x{}\namount: {}\nbeneficiary: 0x{}",
         hex::encode(contract),
         month_index,
-        month_index / 12,
-        month_index % 12 + 1,
+        flex_engine::Month(month_index),
         hex::encode(wallet),
         amount,
         hex::encode(beneficiary),

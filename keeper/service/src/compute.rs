@@ -9,11 +9,12 @@ use flex_ingest::WeightSchedule;
 use flex_merkle::{ClaimLeaf, ScoreLeaf, StandardMerkleTree};
 use flex_store::{Address, ClaimRow, EpochRecord, MonthRecord, Phase, ScoreRow, Store, StoredTree};
 
-use crate::contract::{EpochCommitment, MonthRoot};
+use flex_pool::{EpochCommitment, MonthRoot};
+
 use crate::ServiceError;
 
-/// Seconds per epoch.
-pub const DAY: i64 = 86_400;
+use flex_engine::calendar::month_index_of;
+pub use flex_engine::calendar::DAY;
 
 /// Epoch `e`'s inputs, by ascending address: every wallet connected at or before `e`.
 #[derive(Debug, Clone, Default)]
@@ -300,39 +301,6 @@ pub fn close_month(
     Ok(ClosedMonth { record, tree, root })
 }
 
-/// The proof of the leaf at node `index` of a tree stored in OpenZeppelin's layout.
-pub fn proof_from_nodes(nodes: &[[u8; 32]], mut index: usize) -> Vec<[u8; 32]> {
-    let mut proof = Vec::new();
-    while index > 0 && index < nodes.len() {
-        let sibling = if index % 2 == 1 { index + 1 } else { index - 1 };
-        if let Some(s) = nodes.get(sibling) {
-            proof.push(*s);
-        }
-        index = (index - 1) / 2;
-    }
-    proof
-}
-
-/// `year*12 + month-1` of the UTC month containing `unix_s`.
-pub fn month_index_of(unix_s: i64) -> u32 {
-    let (y, m, _) = civil_from_days(unix_s.div_euclid(DAY));
-    (y * 12 + i64::from(m) - 1) as u32
-}
-
-/// Howard Hinnant's civil-from-days: days since 1970-01-01 to (year, month, day).
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,15 +362,6 @@ mod tests {
         assert_eq!(weight(1), (bits("2.5") + bits("1"), 0));
         assert_eq!(weight(2), (bits("4"), 1));
         assert_eq!(weight(3), (bits("4"), 1));
-    }
-
-    #[test]
-    fn calendar() {
-        assert_eq!(month_index_of(1_769_644_800), 2026 * 12); // 2026-01-29
-        assert_eq!(month_index_of(1_769_904_000), 2026 * 12 + 1); // 2026-02-01
-        assert_eq!(month_index_of(1_769_903_999), 2026 * 12);
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
     }
 
     /// The store-driven epoch close gives the same figures as the engine's `Replay` over the
@@ -489,7 +448,7 @@ mod tests {
         assert!(month.record.total > 0);
         let tree = &month.tree;
         for leaf in &tree.leaves {
-            let proof = proof_from_nodes(&tree.nodes, leaf.tree_index as usize);
+            let proof = flex_merkle::core::get_proof(&tree.nodes, leaf.tree_index as usize).unwrap();
             let l = ClaimLeaf {
                 month_index: 2026 * 12,
                 wallet: leaf.wallet,

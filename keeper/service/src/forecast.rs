@@ -388,7 +388,7 @@ mod tests {
         use flex_engine::{ConnectionBonus, Genesis};
 
         use crate::compute::{close_epoch, EpochInputs, PoolFigures};
-        use crate::contract::EpochCommitment;
+        use flex_pool::EpochCommitment;
 
         let g = Genesis::new(1_769_644_800).unwrap();
         let figures = PoolFigures {

@@ -8,7 +8,6 @@
 //! - [`substrate_source`]: Substrate finalized blocks followed, events mapped to actions.
 //! - [`compute`]: an epoch and a month from the store, with the engine and the merkle trees.
 //! - [`forecast`]: the next-epoch forecast committed with each epoch (and its report for the API).
-//! - [`contract`]: the reward pool's SCALE types and a typed client.
 //! - [`offchain`]: signed off-chain action batches from attesters (HTTP or signed files).
 //! - [`runner`]: the loop and the per-epoch / per-month state machine persisted in the store.
 //!
@@ -18,7 +17,6 @@
 
 pub mod compute;
 pub mod config;
-pub mod contract;
 pub mod evm_source;
 pub mod forecast;
 pub mod offchain;
@@ -30,7 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::RwLock;
 
 pub use config::{Config, ConfigError, LogFormat};
-pub use contract::{CallError, EpochCommitment, MonthRoot, PoolClient};
+use flex_pool::{CallError, PoolClient};
 pub use runner::Keeper;
 
 #[derive(Debug, thiserror::Error)]

@@ -29,11 +29,13 @@ use flex_ingest::WeightSchedule;
 use flex_store::{Phase, Store};
 use subxt_signer::SecretUri;
 
-use crate::compute::{self, epoch_bounds, month_index_of, PoolFigures};
-use crate::contract::{CallError, EpochCommitment, MonthRoot, PoolClient};
+use flex_engine::calendar::month_index_of;
+
+use crate::compute::{self, epoch_bounds, PoolFigures};
 use crate::forecast;
 use crate::source::{self, ActionLog, ActivitySource, PoolFile};
 use crate::{Config, ServiceError, Status};
+use flex_pool::{CallError, EpochCommitment, MonthRoot, PoolClient};
 
 /// Loads the keeper's signing key: `FLEX_KEEPER_KEY`, else the file `chain.key_file`. The value is
 /// a secret URI (`//Alice`, a `0x` hex seed, or a mnemonic with an optional `//path`). Never logged.

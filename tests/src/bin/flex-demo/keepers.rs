@@ -20,13 +20,14 @@ use flex_e2e::{
     },
     AccountId32,
 };
+use flex_engine::calendar::{month_name, utc};
 use flex_engine::EpochReport;
 use flex_evm::EvmKey;
 use serde_json::Value;
 
 use crate::{
-    decimal, hundredths, label, month_name, narrate_day, narrate_wallets, repo_root, say, section, tokens,
-    utc, utc_s, Args, Balances, Cast, Chain, Deployed, MonthOutcome,
+    decimal, hundredths, label, narrate_day, narrate_wallets, repo_root, say, section, tokens, utc_s, Args,
+    Balances, Cast, Chain, Deployed, MonthOutcome,
 };
 
 /// The keepers that run (Dave is registered on the pool but runs none): display name, file stem.

@@ -32,6 +32,7 @@ use flex_e2e::{
     },
     AccountId32,
 };
+use flex_engine::calendar::{date, month_name, utc};
 use flex_engine::{score::MULTIPLIERS, EpochReport, WeightTotal};
 use keepers::{check_shipped_sample, KeeperPaths};
 
@@ -801,40 +802,6 @@ fn hundredths(v: u8) -> String {
     format!("{}.{:02}", v / 100, v % 100)
 }
 
-/// `(year, month, day)` of days since 1970-01-01 (Howard Hinnant's `civil_from_days`).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-fn date(unix_s: i64) -> String {
-    let (y, m, d) = civil(unix_s.div_euclid(DAY));
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-fn utc(unix_s: i64) -> String {
-    let secs = unix_s.rem_euclid(DAY);
-    format!(
-        "{} {:02}:{:02}:{:02} UTC",
-        date(unix_s),
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
 fn utc_s(unix_s: u64) -> Result<String> {
     Ok(utc(i64::try_from(unix_s).context("timestamp out of range")?))
-}
-
-fn month_name(month_index: u32) -> String {
-    format!("{:04}-{:02}", month_index / 12, month_index % 12 + 1)
 }

@@ -1,75 +1,10 @@
-//! The reward pool contract as the keeper sees it: its SCALE types (the bytes keepers vote on) and
-//! a typed client over `flex-chain`.
+//! A typed client of the reward pool over `flex-chain`: read-only queries (dry runs from the
+//! signer's account) and votes/calls submitted and followed to finalisation.
 
 use codec::{Decode, Encode};
 use flex_chain::{AccountId32, Chain, ChainError, ContractBundle, Keypair};
 
-/// The contract's `EpochCommitment`. Keepers vote per `keccak256(SCALE)`, so every keeper must
-/// produce these exact bytes (`docs/PROTOCOL.md`).
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
-pub struct EpochCommitment {
-    pub epoch: u64,
-    pub scores_root: [u8; 32],
-    pub active_count: u64,
-    pub total_weight_bits: u128,
-    pub multiplier_sum: u128,
-    pub pool: u128,
-    pub forecast: u128,
-}
-
-impl EpochCommitment {
-    pub fn hash(&self) -> [u8; 32] {
-        flex_evm::keccak256(&self.encode())
-    }
-}
-
-/// The contract's `MonthRoot`.
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
-pub struct MonthRoot {
-    pub month_index: u32,
-    pub claims_root: [u8; 32],
-    pub total: u128,
-    pub claim_price: u128,
-}
-
-impl MonthRoot {
-    pub fn hash(&self) -> [u8; 32] {
-        flex_evm::keccak256(&self.encode())
-    }
-}
-
-/// A finalised epoch (`epoch` getter).
-#[derive(Debug, Clone, Decode)]
-pub struct EpochInfo {
-    pub commitment: EpochCommitment,
-    pub commitment_hash: [u8; 32],
-    pub month_index: u32,
-    pub wallet_index: u8,
-    pub halving: u64,
-    pub snapshot: u128,
-    pub distributed: u128,
-    pub finalized_at: u64,
-}
-
-/// A finalised month (`month` getter).
-#[derive(Debug, Clone, Decode)]
-pub struct MonthInfo {
-    pub root: MonthRoot,
-    pub commitment_hash: [u8; 32],
-    pub claimed: u128,
-    pub claims: u64,
-    pub finalized_at: u64,
-}
-
-/// What the contract expects for the next epoch (`expected_epoch`).
-#[derive(Debug, Clone, PartialEq, Eq, Decode)]
-pub struct EpochPreview {
-    pub epoch: u64,
-    pub wallet_index: u8,
-    pub halving: u64,
-    pub snapshot: u128,
-    pub pool: u128,
-}
+use crate::types::{EpochInfo, EpochPreview, MonthInfo};
 
 /// A failed contract call: the contract's error by name, or the chain's.
 #[derive(Debug, thiserror::Error)]

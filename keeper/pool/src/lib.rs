@@ -1,0 +1,15 @@
+//! The reward pool contract as the keeper sees it.
+//!
+//! - [`types`]: the contract's SCALE types: `EpochCommitment` and `MonthRoot` (keepers vote on the
+//!   keccak256 of their encoding, so every keeper must produce these exact bytes), and the getters'
+//!   answers (`EpochInfo`, `MonthInfo`, `EpochPreview`).
+//! - [`client`]: [`PoolClient`], typed queries and calls over a `flex_chain::Chain`, with the
+//!   contract's errors decoded by name ([`CallError`]).
+//!
+//! The runner, the API, the CLI and the end-to-end tests all reach the contract through this crate.
+
+pub mod client;
+pub mod types;
+
+pub use client::{CallError, PoolClient, Vote};
+pub use types::{EpochCommitment, EpochInfo, EpochPreview, MonthInfo, MonthRoot};

@@ -1,0 +1,71 @@
+//! The reward pool's SCALE types: the bytes keepers vote on and the getters' answers. Field order
+//! and widths are the contract's (`contracts/reward_pool`); `docs/PROTOCOL.md` defines them.
+
+use codec::{Decode, Encode};
+
+/// The contract's `EpochCommitment`. Keepers vote per `keccak256(SCALE)`, so every keeper must
+/// produce these exact bytes (`docs/PROTOCOL.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct EpochCommitment {
+    pub epoch: u64,
+    pub scores_root: [u8; 32],
+    pub active_count: u64,
+    pub total_weight_bits: u128,
+    pub multiplier_sum: u128,
+    pub pool: u128,
+    pub forecast: u128,
+}
+
+impl EpochCommitment {
+    pub fn hash(&self) -> [u8; 32] {
+        flex_merkle::hash::keccak256(&self.encode())
+    }
+}
+
+/// The contract's `MonthRoot`.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct MonthRoot {
+    pub month_index: u32,
+    pub claims_root: [u8; 32],
+    pub total: u128,
+    pub claim_price: u128,
+}
+
+impl MonthRoot {
+    pub fn hash(&self) -> [u8; 32] {
+        flex_merkle::hash::keccak256(&self.encode())
+    }
+}
+
+/// A finalised epoch (`epoch` getter).
+#[derive(Debug, Clone, Decode)]
+pub struct EpochInfo {
+    pub commitment: EpochCommitment,
+    pub commitment_hash: [u8; 32],
+    pub month_index: u32,
+    pub wallet_index: u8,
+    pub halving: u64,
+    pub snapshot: u128,
+    pub distributed: u128,
+    pub finalized_at: u64,
+}
+
+/// A finalised month (`month` getter).
+#[derive(Debug, Clone, Decode)]
+pub struct MonthInfo {
+    pub root: MonthRoot,
+    pub commitment_hash: [u8; 32],
+    pub claimed: u128,
+    pub claims: u64,
+    pub finalized_at: u64,
+}
+
+/// What the contract expects for the next epoch (`expected_epoch`).
+#[derive(Debug, Clone, PartialEq, Eq, Decode)]
+pub struct EpochPreview {
+    pub epoch: u64,
+    pub wallet_index: u8,
+    pub halving: u64,
+    pub snapshot: u128,
+    pub pool: u128,
+}
