@@ -11,14 +11,20 @@ async fn get(app: &Router, uri: &str) -> (StatusCode, Value) {
 mod tower_service_call {
     use super::*;
     pub async fn call(app: &Router, uri: &str) -> (StatusCode, Value) {
+        let (status, body) = call_raw(app, uri).await;
+        let v = serde_json::from_str(&body).unwrap_or(Value::String(body));
+        (status, v)
+    }
+
+    /// The status and the body's exact text.
+    pub async fn call_raw(app: &Router, uri: &str) -> (StatusCode, String) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let router = app.clone();
         let server = tokio::spawn(async move { axum::serve(listener, router).await });
-        let (status, body) = raw_get(addr, uri).await;
+        let answer = raw_get(addr, uri).await;
         server.abort();
-        let v = serde_json::from_str(&body).unwrap_or(Value::String(body));
-        (status, v)
+        answer
     }
 
     /// A minimal HTTP/1.1 GET (keeps the test free of an HTTP client dependency).
@@ -286,4 +292,71 @@ fn exact_weight_decimals() {
         u64f64_decimal(1),
         "0.0000000000000000000542101086242752217003726400434970855712890625"
     );
+}
+
+/// Every JSON answer of these routes, byte for byte as clients have always seen it (keys sorted,
+/// amounts as decimal strings, hashes as 0x hex, nulls kept): typed response structs must not
+/// change a byte. The expected texts were taken from the `json!` answers before the structs.
+#[tokio::test]
+async fn response_bodies_are_pinned_byte_for_byte() {
+    let (_dir, app) = fixture();
+    let b = "0x2222222222222222222222222222222222222222222222222222222222222222";
+    let with_beneficiary =
+        format!("/v1/claims/24312/0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa?beneficiary={b}");
+    let cases: [(&str, StatusCode, &str); 8] = [
+        (
+            "/v1/wallets/0xAAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            StatusCode::OK,
+            r#"{"address":"0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","connected_at":1769644805,"connection_epoch":0,"epochs":[{"epoch":0,"reward":"42","score":"F","weight":"5","weight_bits":"92233720368547758080"}],"scores":"F","total_reward":"42"}"#,
+        ),
+        (
+            &with_beneficiary,
+            StatusCode::OK,
+            r#"{"amount":"42","beneficiary":"0x2222222222222222222222222222222222222222222222222222222222222222","claim_status":"unknown (chain unreachable)","claims_root":"0x6101efd49bd93b269ce5b7d64b27cb959d80068ec9da14ac206b0fe9232331ea","contract":"0x1111111111111111111111111111111111111111111111111111111111111111","message":"Flex reward claim\ncontract: 0x1111111111111111111111111111111111111111111111111111111111111111\nmonth: 24312 (2026-01)\nwallet: 0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\namount: 42\nbeneficiary: 0x2222222222222222222222222222222222222222222222222222222222222222","month":"2026-01","month_index":24312,"proof":["0xb82b6fe304e042e7744a5bb4ac710b77361e4682ec07811a1640c26e2e965478"],"root_status":"finalized","wallet":"0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#,
+        ),
+        (
+            "/v1/claims/24312/0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            StatusCode::OK,
+            r#"{"amount":"42","beneficiary":null,"claim_status":"unknown (chain unreachable)","claims_root":"0x6101efd49bd93b269ce5b7d64b27cb959d80068ec9da14ac206b0fe9232331ea","contract":"0x1111111111111111111111111111111111111111111111111111111111111111","message":null,"month":"2026-01","month_index":24312,"proof":["0xb82b6fe304e042e7744a5bb4ac710b77361e4682ec07811a1640c26e2e965478"],"root_status":"finalized","wallet":"0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#,
+        ),
+        (
+            "/v1/epochs/0",
+            StatusCode::OK,
+            r#"{"active":1,"commitment":"0x0102","commitment_hash":"0x0101010101010101010101010101010101010101010101010101010101010101","distributed":"0","epoch":0,"finalized":false,"forecast":"9223372036854775808000","forecast_detail":{"epoch":40,"first_epoch":0,"fixed_bits":9.223372036854776e+21,"history_epochs":40,"min_history":28,"published":"seasonal_naive_7","published_mse":0.0,"published_value":500.0,"target":"reward_per_active","targets":[{"baselines":[{"forecast":600.0,"mse":48333.33333333334,"name":"last_value"},{"forecast":700.0,"mse":40000.0,"name":"moving_average_7"},{"forecast":500.0,"mse":0.0,"name":"seasonal_naive_7"}],"best_baseline":"seasonal_naive_7","best_baseline_forecast":500.0,"model":null,"model_note":"the model is trained from 56 epochs of history","target":"reward_per_active"},{"baselines":[{"forecast":10.0,"mse":0.0,"name":"last_value"},{"forecast":10.0,"mse":0.0,"name":"moving_average_7"},{"forecast":10.0,"mse":0.0,"name":"seasonal_naive_7"}],"best_baseline":"last_value","best_baseline_forecast":10.0,"model":null,"model_note":"the model is trained from 56 epochs of history","target":"active"}]},"forecast_value":"500","halving":0,"month_index":24312,"multiplier_sum":"100","note":"","pool":"0","ranked":0,"scores_root":"0x0202020202020202020202020202020202020202020202020202020202020202","snapshot":"0","status":"voted","total_weight":"5.5","total_weight_bits":"101457092405402533888","voted":true,"wallet_index":0,"wallets":1}"#,
+        ),
+        (
+            "/v1/info",
+            StatusCode::OK,
+            r#"{"chain":{"connected":false,"time_ms":0},"contract":"0x1111111111111111111111111111111111111111111111111111111111111111","genesis":1769644800,"last_epoch":0,"relayer":null}"#,
+        ),
+        (
+            "/v1/wallets/0x12",
+            StatusCode::BAD_REQUEST,
+            r#"{"error":{"code":"bad_address","message":"\"0x12\" is not an address (0x followed by 40 hex digits)"}}"#,
+        ),
+        (
+            "/v2/nothing",
+            StatusCode::NOT_FOUND,
+            r#"{"error":{"code":"not_found","message":"no such endpoint (see /v1/openapi.json)"}}"#,
+        ),
+        (
+            "/v1/epochs/9",
+            StatusCode::NOT_FOUND,
+            r#"{"error":{"code":"unknown_epoch","message":"epoch 9 is not closed at this keeper"}}"#,
+        ),
+    ];
+    for (uri, status, expected) in cases {
+        let (s, body) = tower_service_call::call_raw(&app, uri).await;
+        assert_eq!((s, body.as_str()), (status, expected), "{uri}");
+    }
+    // `/health`: the uptime is the only moving part; the rest is pinned.
+    let (s, body) = tower_service_call::call_raw(&app, "/health").await;
+    assert_eq!(s, StatusCode::OK);
+    let (head, uptime) = body.split_once(r#""uptime_s":"#).unwrap_or((&body, ""));
+    assert_eq!(
+        head,
+        r#"{"chain":{"connected":false,"next_epoch":0,"time_ms":0},"last_epoch":0,"status":"degraded","store":"ok","#
+    );
+    let secs = uptime.strip_suffix('}').and_then(|n| n.parse::<u64>().ok());
+    assert!(secs.is_some(), "{body}");
 }

@@ -77,6 +77,12 @@ async fn serve(offchain: bool, chain: bool) -> Server {
 
 /// A minimal HTTP/1.1 request: (status, JSON body).
 async fn request(addr: std::net::SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
+    let (code, body) = request_raw(addr, method, path, body).await;
+    (code, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+}
+
+/// A minimal HTTP/1.1 request: (status, the body's exact text).
+async fn request_raw(addr: std::net::SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (mut rd, mut wr) = s.into_split();
@@ -97,10 +103,7 @@ async fn request(addr: std::net::SocketAddr, method: &str, path: &str, body: &[u
     let text = String::from_utf8_lossy(&buf).into_owned();
     let code: u16 = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
     let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or_default();
-    (
-        code,
-        serde_json::from_str(body).unwrap_or(Value::String(body.to_string())),
-    )
+    (code, body.to_string())
 }
 
 async fn post(srv: &Server, body: &str) -> (u16, Value) {
@@ -299,4 +302,69 @@ fn the_openapi_document_lists_the_submission_routes() {
     assert!(doc
         .pointer("/components/schemas/SignedBatch/properties/signature")
         .is_some());
+}
+
+/// The intake's answers byte for byte as attesters have always seen them (keys sorted, `field`
+/// and `index` only when set): typed response structs must not change a byte. The expected texts
+/// were taken from the `json!` answers before the structs.
+#[tokio::test(flavor = "multi_thread")]
+async fn response_bodies_are_pinned_byte_for_byte() {
+    let contract = format!("0x{}", "11".repeat(32));
+    let chain = format!("0x{}", "22".repeat(32));
+    let att = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266";
+    let srv = serve(true, true).await;
+    let b = signed(1, LATER, vec![post_action("p1", 1, GENESIS + 10)]);
+    let mut swap = post_action("s1", 1, GENESIS + 12);
+    swap.kind = "swap".into();
+    let bad = signed(2, LATER, vec![post_action("p2", 1, GENESIS + 10), swap]);
+    let off = serve(false, true).await;
+    let early = serve(true, false).await;
+    let cases = [
+        (
+            request_raw(srv.addr, "POST", "/v1/actions", b.to_json().as_bytes()).await,
+            200,
+            format!(
+                r#"{{"accepted":true,"actions_known":0,"actions_new":1,"attester":"{att}","digest":"0x1c9dd7f7fef295a6a3877807b9ddd9fc24db9730b6fed98dc345ea0a58906d5f","nonce":1}}"#
+            ),
+        ),
+        (
+            request_raw(srv.addr, "GET", "/v1/offchain", b"").await,
+            200,
+            format!(
+                r#"{{"attesters":[{{"address":"{att}","last_nonce":1}}],"chain":"{chain}","contract":"{contract}","enabled":true,"kinds":["post"],"max_actions":10000,"max_body_bytes":4194304,"version":"flex-offchain-v1"}}"#
+            ),
+        ),
+        (
+            request_raw(srv.addr, "POST", "/v1/actions", bad.to_json().as_bytes()).await,
+            422,
+            r#"{"error":{"code":"bad_action","field":"actions[1].kind","index":1,"message":"actions[1].kind: \"swap\" is not a kind attesters may submit (offchain.kinds)"}}"#.to_string(),
+        ),
+        (
+            request_raw(srv.addr, "POST", "/v1/actions", b"{").await,
+            400,
+            r#"{"error":{"code":"bad_request","field":"body","message":"field body: not JSON: EOF while parsing an object at line 1 column 1"}}"#.to_string(),
+        ),
+        (
+            request_raw(off.addr, "GET", "/v1/offchain", b"").await,
+            200,
+            format!(
+                r#"{{"attesters":[],"chain":null,"contract":"{contract}","enabled":false,"kinds":[],"max_actions":10000,"max_body_bytes":4194304,"version":"flex-offchain-v1"}}"#
+            ),
+        ),
+        (
+            request_raw(off.addr, "POST", "/v1/actions", b.to_json().as_bytes()).await,
+            403,
+            r#"{"error":{"code":"offchain_disabled","message":"this keeper accepts no off-chain submissions (offchain.attesters is empty)"}}"#.to_string(),
+        ),
+        (
+            request_raw(early.addr, "GET", "/v1/offchain", b"").await,
+            200,
+            format!(
+                r#"{{"attesters":[{{"address":"{att}","last_nonce":null}}],"chain":null,"contract":"{contract}","enabled":true,"kinds":["post"],"max_actions":10000,"max_body_bytes":4194304,"version":"flex-offchain-v1"}}"#
+            ),
+        ),
+    ];
+    for (i, (got, status, expected)) in cases.into_iter().enumerate() {
+        assert_eq!(got, (status, expected), "case {i}");
+    }
 }
