@@ -10,25 +10,54 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use flex_service::offchain::{
     unix_now, OffchainError, SignedSubmission, MAX_ACTIONS, MAX_ENVELOPE_BYTES, VERSION,
 };
+use serde::Serialize;
 use serde_json::json;
 
-use crate::{hex20, hex32, Api};
+use crate::error::ApiError;
+use crate::format::{hex20, hex32};
+use crate::Api;
 
-pub(crate) fn routes() -> Router<Api> {
-    Router::new()
-        .route(
-            "/v1/actions",
-            post(submit).layer(DefaultBodyLimit::max(MAX_ENVELOPE_BYTES)),
-        )
-        .route("/v1/offchain", get(info))
+/// The largest body `POST /v1/actions` reads (`routes` sets the limit; larger answers 413).
+pub(crate) const MAX_BODY_BYTES: usize = MAX_ENVELOPE_BYTES;
+
+/// `POST /v1/actions` accepted a batch (fields in alphabetical order: the JSON keys stay sorted
+/// as attesters know them).
+#[derive(Serialize)]
+pub(crate) struct BatchAccepted {
+    accepted: bool,
+    /// Already stored with the same content.
+    actions_known: u64,
+    actions_new: u64,
+    attester: String,
+    digest: String,
+    nonce: u64,
+}
+
+/// `GET /v1/offchain` (fields in alphabetical order, as above).
+#[derive(Serialize)]
+pub(crate) struct OffchainInfo {
+    attesters: Vec<AttesterInfo>,
+    /// The chain's genesis hash; `null` until the keeper connected.
+    chain: Option<String>,
+    contract: String,
+    enabled: bool,
+    kinds: Vec<String>,
+    max_actions: usize,
+    max_body_bytes: usize,
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+pub(crate) struct AttesterInfo {
+    address: String,
+    last_nonce: Option<u64>,
 }
 
 impl Api {
@@ -39,16 +68,17 @@ impl Api {
     }
 }
 
-fn error(status: u16, code: &str, message: String, field: Option<String>, index: Option<usize>) -> Response {
+fn error(
+    status: u16,
+    code: &'static str,
+    message: String,
+    field: Option<String>,
+    index: Option<usize>,
+) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut e = json!({"code": code, "message": message});
-    if let Some(f) = field {
-        e["field"] = json!(f);
-    }
-    if let Some(i) = index {
-        e["index"] = json!(i);
-    }
-    (status, Json(json!({ "error": e }))).into_response()
+    ApiError::new(status, code, message)
+        .at(field, index)
+        .into_response()
 }
 
 fn refused(e: &OffchainError) -> Response {
@@ -64,7 +94,7 @@ fn refused(e: &OffchainError) -> Response {
     error(e.status(), e.code(), e.to_string(), e.field(), e.index())
 }
 
-async fn submit(State(api): State<Api>, body: Result<Bytes, BytesRejection>) -> Response {
+pub(crate) async fn submit(State(api): State<Api>, body: Result<Bytes, BytesRejection>) -> Response {
     let body = match body {
         Ok(b) => b,
         Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -95,14 +125,14 @@ async fn submit(State(api): State<Api>, body: Result<Bytes, BytesRejection>) -> 
                 .status
                 .imported_actions
                 .fetch_add(a.actions_new, std::sync::atomic::Ordering::Relaxed);
-            Json(json!({
-                "accepted": true,
-                "attester": hex20(&a.attester),
-                "nonce": a.nonce,
-                "digest": hex32(&a.digest),
-                "actions_new": a.actions_new,
-                "actions_known": a.actions_known,
-            }))
+            Json(BatchAccepted {
+                accepted: true,
+                actions_known: a.actions_known,
+                actions_new: a.actions_new,
+                attester: hex20(&a.attester),
+                digest: hex32(&a.digest),
+                nonce: a.nonce,
+            })
             .into_response()
         }
         Ok(Err(e)) => refused(&e),
@@ -116,18 +146,18 @@ async fn submit(State(api): State<Api>, body: Result<Bytes, BytesRejection>) -> 
     }
 }
 
-async fn info(State(api): State<Api>) -> Response {
+pub(crate) async fn info(State(api): State<Api>) -> Response {
     let Some(intake) = api.inner.offchain.get() else {
-        return Json(json!({
-            "version": VERSION,
-            "enabled": false,
-            "chain": null,
-            "contract": hex32(&api.inner.contract),
-            "attesters": [],
-            "kinds": [],
-            "max_actions": MAX_ACTIONS,
-            "max_body_bytes": MAX_ENVELOPE_BYTES,
-        }))
+        return Json(OffchainInfo {
+            attesters: Vec::new(),
+            chain: None,
+            contract: hex32(&api.inner.contract),
+            enabled: false,
+            kinds: Vec::new(),
+            max_actions: MAX_ACTIONS,
+            max_body_bytes: MAX_ENVELOPE_BYTES,
+            version: VERSION,
+        })
         .into_response();
     };
     let chain = match intake.chain() {
@@ -137,20 +167,23 @@ async fn info(State(api): State<Api>) -> Response {
     let mut attesters = Vec::new();
     for a in &intake.policy().attesters {
         match intake.last_nonce(a) {
-            Ok(n) => attesters.push(json!({"address": hex20(a), "last_nonce": n})),
+            Ok(n) => attesters.push(AttesterInfo {
+                address: hex20(a),
+                last_nonce: n,
+            }),
             Err(e) => return refused(&e),
         }
     }
-    Json(json!({
-        "version": VERSION,
-        "enabled": !attesters.is_empty(),
-        "chain": chain.map(|c| hex32(&c)),
-        "contract": hex32(&intake.contract()),
-        "attesters": attesters,
-        "kinds": intake.kinds(),
-        "max_actions": MAX_ACTIONS,
-        "max_body_bytes": MAX_ENVELOPE_BYTES,
-    }))
+    Json(OffchainInfo {
+        enabled: !attesters.is_empty(),
+        attesters,
+        chain: chain.map(|c| hex32(&c)),
+        contract: hex32(&intake.contract()),
+        kinds: intake.kinds(),
+        max_actions: MAX_ACTIONS,
+        max_body_bytes: MAX_ENVELOPE_BYTES,
+        version: VERSION,
+    })
     .into_response()
 }
 

@@ -84,3 +84,11 @@ pub fn document() -> Value {
         }}
     })
 }
+
+/// `GET /v1/openapi.json`: this document with the page's, the relay's and the intake's paths.
+pub(crate) async fn openapi() -> axum::Json<Value> {
+    let mut doc = document();
+    crate::web::openapi_extend(&mut doc);
+    crate::offchain::openapi_extend(&mut doc);
+    axum::Json(doc)
+}

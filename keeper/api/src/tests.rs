@@ -1,7 +1,14 @@
 //! The API's answers and error cases, against a real SQLite store (no chain).
 
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::Router;
+use flex_service::Status;
+use serde_json::Value;
+
 use super::*;
-use flex_store::{ClaimRow, EpochRecord, Phase, ScoreRow, SqliteStore, StoredTree, WalletRow};
+use flex_store::{ClaimRow, EpochRecord, Phase, ScoreRow, SqliteStore, Store, StoredTree, WalletRow};
 
 async fn get(app: &Router, uri: &str) -> (StatusCode, Value) {
     use tower_service_call::call;
@@ -277,7 +284,7 @@ async fn answers_and_errors() {
     assert_eq!(s, StatusCode::OK);
     let text = v.as_str().unwrap();
     assert!(
-        text.contains("flex_api_requests_total{route=\"claims\",status=\"4xx\"} 6"),
+        text.contains("flex_api_requests_total{route=\"/v1/claims/{month}/{address}\",status=\"4xx\"} 6"),
         "{text}"
     );
     assert!(text.contains("flex_chain_connected 0"));

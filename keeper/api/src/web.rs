@@ -15,13 +15,15 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use flex_chain::{AccountId32, Keypair};
-use serde::Deserialize;
+use flex_engine::calendar::month_name;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::{hex20, hex32, month_name, parse_account, parse_address, Api, ApiError};
+use crate::error::{ApiError, ApiResult};
+use crate::format::{hex20, hex32, parse_account, parse_address, parse_month};
+use crate::Api;
 
 /// `PSP22::approve` (the PSP22 standard's selector, as `flex_token` implements it).
 const PSP22_APPROVE: [u8; 4] = [0xb2, 0x0f, 0x1b, 0xbd];
@@ -50,30 +52,21 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-pub(crate) fn routes() -> Router<Api> {
-    Router::new()
-        .route(
-            "/",
-            get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }),
-        )
-        .route(
-            "/index.html",
-            get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }),
-        )
-        .route(
-            "/app.js",
-            get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
-        )
-        .route(
-            "/claim.js",
-            get(|| async { asset("text/javascript; charset=utf-8", CLAIM_JS) }),
-        )
-        .route(
-            "/style.css",
-            get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }),
-        )
-        .route("/v1/info", get(info))
-        .route("/v1/claims/{month}/{address}/relay", post(relay))
+// The page and its assets (routes in `routes`).
+pub(crate) async fn index() -> Response {
+    asset("text/html; charset=utf-8", INDEX_HTML)
+}
+
+pub(crate) async fn app_js() -> Response {
+    asset("text/javascript; charset=utf-8", APP_JS)
+}
+
+pub(crate) async fn claim_js() -> Response {
+    asset("text/javascript; charset=utf-8", CLAIM_JS)
+}
+
+pub(crate) async fn style_css() -> Response {
+    asset("text/css; charset=utf-8", STYLE_CSS)
 }
 
 impl Api {
@@ -84,24 +77,62 @@ impl Api {
     }
 }
 
-async fn info(State(api): State<Api>) -> Response {
+/// `GET /v1/info` (fields in alphabetical order: the JSON keys stay sorted as clients know them).
+#[derive(Serialize)]
+pub(crate) struct Info {
+    chain: InfoChain,
+    contract: String,
+    genesis: Option<i64>,
+    last_epoch: Option<u64>,
+    /// The relayer's account; `null` without one (the relay answers 503).
+    relayer: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct InfoChain {
+    connected: bool,
+    time_ms: u64,
+}
+
+pub(crate) async fn info(State(api): State<Api>) -> Json<Info> {
     let st = &api.inner.status;
     let last = api.inner.store.last_epoch().ok().flatten();
-    Json(json!({
-        "contract": hex32(&api.inner.contract),
-        "genesis": api.inner.genesis,
-        "relayer": api.inner.relayer.get().map(|k| hex32(&flex_chain::account_of(k).0)),
-        "chain": {
-            "connected": st.chain_connected.load(std::sync::atomic::Ordering::Relaxed),
-            "time_ms": st.chain_time_ms.load(std::sync::atomic::Ordering::Relaxed),
+    Json(Info {
+        chain: InfoChain {
+            connected: st.chain_connected.load(std::sync::atomic::Ordering::Relaxed),
+            time_ms: st.chain_time_ms.load(std::sync::atomic::Ordering::Relaxed),
         },
-        "last_epoch": last,
-    }))
-    .into_response()
+        contract: hex32(&api.inner.contract),
+        genesis: api.inner.genesis,
+        last_epoch: last,
+        relayer: api
+            .inner
+            .relayer
+            .get()
+            .map(|k| hex32(&flex_chain::account_of(k).0)),
+    })
+}
+
+/// The relay's answer (fields in alphabetical order: the JSON keys stay sorted as clients know
+/// them).
+#[derive(Serialize)]
+pub(crate) struct RelayResult {
+    amount: String,
+    beneficiary: String,
+    /// The block that included the claim.
+    block: String,
+    claim_status: &'static str,
+    claimed: bool,
+    /// The claim cost the relayer paid, token base units.
+    cost: String,
+    month: String,
+    month_index: u32,
+    submitter: String,
+    wallet: String,
 }
 
 #[derive(Deserialize)]
-struct RelayBody {
+pub(crate) struct RelayBody {
     signature: String,
     beneficiary: String,
 }
@@ -118,30 +149,13 @@ fn parse_signature(s: &str) -> Result<[u8; 65], ApiError> {
     <[u8; 65]>::try_from(bytes).map_err(|_| bad())
 }
 
-async fn relay(
+pub(crate) async fn relay(
     State(api): State<Api>,
     Path((month, address)): Path<(String, String)>,
     body: Result<Json<RelayBody>, JsonRejection>,
-) -> Response {
-    match relay_inner(&api, &month, &address, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn relay_inner(
-    api: &Api,
-    month: &str,
-    address: &str,
-    body: Result<Json<RelayBody>, JsonRejection>,
-) -> Result<Response, ApiError> {
-    let m: u32 = month.parse().map_err(|_| {
-        ApiError::bad(
-            "bad_month",
-            format!("{month:?} is not a month index (year*12 + month-1)"),
-        )
-    })?;
-    let wallet = parse_address(address)?;
+) -> ApiResult<Json<RelayResult>> {
+    let m = parse_month(&month)?;
+    let wallet = parse_address(&address)?;
     let Json(body) = body.map_err(|e| {
         ApiError::bad(
             "bad_body",
@@ -213,7 +227,7 @@ async fn relay_inner(
     match tokio::time::timeout(
         RELAY_TIMEOUT,
         submit(
-            api,
+            &api,
             pool,
             relayer,
             m,
@@ -252,7 +266,7 @@ async fn submit(
     nodes: &[[u8; 32]],
     signature: [u8; 65],
     beneficiary: [u8; 32],
-) -> Result<Response, ApiError> {
+) -> ApiResult<Json<RelayResult>> {
     let chain_err = |what: &str, e: &dyn std::fmt::Display| {
         tracing::warn!(error = %e, "relay: {what}");
         ApiError::new(StatusCode::BAD_GATEWAY, "chain_error", format!("{what}: {e}"))
@@ -316,19 +330,18 @@ async fn submit(
         map.insert((m, wallet), (claimed, std::time::Instant::now()));
     }
     tracing::info!(month = m, wallet = %hex20(&wallet), %block, "relayed a claim");
-    Ok(Json(json!({
-        "month_index": m,
-        "month": month_name(m),
-        "wallet": hex20(&wallet),
-        "amount": amount.to_string(),
-        "beneficiary": hex32(&beneficiary),
-        "cost": cost.to_string(),
-        "submitter": hex32(&flex_chain::account_of(&relayer).0),
-        "block": block,
-        "claimed": claimed,
-        "claim_status": if claimed { "claimed" } else { "unclaimed" },
+    Ok(Json(RelayResult {
+        amount: amount.to_string(),
+        beneficiary: hex32(&beneficiary),
+        block,
+        claim_status: if claimed { "claimed" } else { "unclaimed" },
+        claimed,
+        cost: cost.to_string(),
+        month: month_name(m),
+        month_index: m,
+        submitter: hex32(&flex_chain::account_of(&relayer).0),
+        wallet: hex20(&wallet),
     }))
-    .into_response())
 }
 
 /// Adds the page, `/v1/info` and the relay to the OpenAPI document.

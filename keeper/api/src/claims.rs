@@ -1,0 +1,93 @@
+//! `GET /v1/claims/{month}/{address}[?beneficiary=0x…]`: a wallet's claim for a month, with its
+//! proof from the month's cached tree and, given a beneficiary, the exact message to sign.
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use flex_engine::calendar::month_name;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ApiError, ApiResult};
+use crate::format::{hex20, hex32, parse_account, parse_address, parse_month};
+use crate::Api;
+
+#[derive(Deserialize)]
+pub(crate) struct ClaimQuery {
+    beneficiary: Option<String>,
+}
+
+/// The answer (fields in alphabetical order: the JSON keys stay sorted as clients know them).
+#[derive(Serialize)]
+pub(crate) struct Claim {
+    amount: String,
+    beneficiary: Option<String>,
+    /// `claimed`, `unclaimed` or `unknown (chain unreachable)`.
+    claim_status: &'static str,
+    claims_root: String,
+    contract: String,
+    /// The claim message of `docs/PROTOCOL.md`; `null` without a beneficiary.
+    message: Option<String>,
+    /// `YYYY-MM`.
+    month: String,
+    month_index: u32,
+    proof: Vec<String>,
+    root_status: &'static str,
+    wallet: String,
+}
+
+pub(crate) async fn claim(
+    State(api): State<Api>,
+    Path((month, address)): Path<(String, String)>,
+    Query(q): Query<ClaimQuery>,
+) -> ApiResult<Json<Claim>> {
+    let m = parse_month(&month)?;
+    let wallet = parse_address(&address)?;
+    let beneficiary = q.beneficiary.as_deref().map(parse_account).transpose()?;
+    let Some(cache) = api.month_cache(m)? else {
+        return Err(ApiError::not_found(
+            "unknown_month",
+            format!(
+                "month {m} ({}) has no claim root at this keeper (not closed yet, or before genesis)",
+                month_name(m)
+            ),
+        ));
+    };
+    let Some(&(amount, index)) = cache.by_wallet.get(&wallet) else {
+        return Err(ApiError::not_found(
+            "no_claim",
+            format!(
+                "wallet {} earned nothing in month {m} ({})",
+                hex20(&wallet),
+                month_name(m)
+            ),
+        ));
+    };
+    let proof = flex_merkle::core::get_proof(&cache.nodes, index as usize)
+        .map_err(ApiError::internal)?
+        .iter()
+        .map(hex32)
+        .collect();
+    let (root_status, claims_root) = cache
+        .record
+        .read()
+        .map(|r| (r.0.phase.as_str(), hex32(&r.0.claims_root)))
+        .map_err(ApiError::internal)?;
+    let message = beneficiary.map(|b| flex_evm::claim_message(&api.inner.contract, m, &wallet, amount, &b));
+    let claimed = api.claimed_on_chain(m, wallet).await;
+    Ok(Json(Claim {
+        amount: amount.to_string(),
+        beneficiary: beneficiary.map(|b| hex32(&b)),
+        claim_status: match claimed {
+            Some(true) => "claimed",
+            Some(false) => "unclaimed",
+            None => "unknown (chain unreachable)",
+        },
+        claims_root,
+        contract: hex32(&api.inner.contract),
+        message,
+        month: month_name(m),
+        month_index: m,
+        proof,
+        root_status,
+        wallet: hex20(&wallet),
+    }))
+}

@@ -1,0 +1,126 @@
+//! [`Api`]: what every handler shares, and the caches that keep claim requests off the database
+//! and off the chain.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant};
+
+use flex_service::Status;
+use flex_store::{MonthRecord, Store};
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// Shared state of the API (cheap to clone).
+#[derive(Clone)]
+pub struct Api {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) status: Arc<Status>,
+    pub(crate) contract: [u8; 32],
+    pub(crate) genesis: Option<i64>,
+    months: RwLock<HashMap<u32, Arc<MonthCache>>>,
+    pub(crate) claimed: Mutex<ClaimedCache>,
+    pub(crate) metrics: Metrics,
+    pub(crate) started: Instant,
+    /// Submits relayed claims and pays their cost (`web`).
+    pub(crate) relayer: OnceLock<flex_chain::Keypair>,
+    /// Accepts signed off-chain batches (`offchain`).
+    pub(crate) offchain: OnceLock<flex_service::offchain::Intake>,
+}
+
+/// `(month, wallet)` -> (claimed, when asked).
+pub(crate) type ClaimedCache = HashMap<(u32, [u8; 20]), (bool, Instant)>;
+
+/// A month's claim tree, indexed by wallet, and its record (refreshed at most once a second: the
+/// phase moves to finalised while the tree never changes).
+pub(crate) struct MonthCache {
+    pub(crate) record: RwLock<(MonthRecord, Instant)>,
+    pub(crate) nodes: Vec<[u8; 32]>,
+    /// Wallet -> (amount, index of its leaf in `nodes`).
+    pub(crate) by_wallet: HashMap<[u8; 20], (u128, u32)>,
+}
+
+impl Api {
+    /// `genesis` (unix seconds) is used for connection epochs in wallet answers.
+    pub fn new(store: Arc<dyn Store>, status: Arc<Status>, contract: [u8; 32], genesis: Option<i64>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                status,
+                contract,
+                genesis,
+                months: RwLock::new(HashMap::new()),
+                claimed: Mutex::new(HashMap::new()),
+                metrics: Metrics::default(),
+                started: Instant::now(),
+                relayer: OnceLock::new(),
+                offchain: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Month `m`'s claim tree, loaded from the store on first use; `None` when the keeper has no
+    /// claim root for it.
+    pub(crate) fn month_cache(&self, m: u32) -> Result<Option<Arc<MonthCache>>, ApiError> {
+        if let Some(c) = self.inner.months.read().ok().and_then(|map| map.get(&m).cloned()) {
+            let stale = c
+                .record
+                .read()
+                .map(|r| r.1.elapsed() > Duration::from_secs(1))
+                .unwrap_or(true);
+            if stale {
+                if let Some(rec) = self.inner.store.month(m).map_err(ApiError::internal)? {
+                    if let Ok(mut r) = c.record.write() {
+                        *r = (rec, Instant::now());
+                    }
+                }
+            }
+            return Ok(Some(c));
+        }
+        let Some(rec) = self.inner.store.month(m).map_err(ApiError::internal)? else {
+            return Ok(None);
+        };
+        let tree = self.inner.store.claim_tree(m).map_err(ApiError::internal)?;
+        let (nodes, leaves) = tree.map(|t| (t.nodes, t.leaves)).unwrap_or_default();
+        let by_wallet = leaves
+            .iter()
+            .map(|l| (l.wallet, (l.amount, l.tree_index)))
+            .collect();
+        let cache = Arc::new(MonthCache {
+            record: RwLock::new((rec, Instant::now())),
+            nodes,
+            by_wallet,
+        });
+        if let Ok(mut map) = self.inner.months.write() {
+            map.insert(m, cache.clone());
+        }
+        Ok(Some(cache))
+    }
+
+    /// The claim's status on chain: `Some(claimed)`, or `None` when the chain is unreachable.
+    /// A `true` is kept; a `false` is asked again after two seconds.
+    pub(crate) async fn claimed_on_chain(&self, m: u32, wallet: [u8; 20]) -> Option<bool> {
+        if let Ok(map) = self.inner.claimed.lock() {
+            if let Some((c, at)) = map.get(&(m, wallet)) {
+                if *c || at.elapsed() < Duration::from_secs(2) {
+                    return Some(*c);
+                }
+            }
+        }
+        let client = self.inner.status.client()?;
+        let answer = tokio::time::timeout(Duration::from_secs(2), client.is_claimed(m, wallet)).await;
+        match answer {
+            Ok(Ok(c)) => {
+                if let Ok(mut map) = self.inner.claimed.lock() {
+                    map.insert((m, wallet), (c, Instant::now()));
+                }
+                Some(c)
+            }
+            _ => None,
+        }
+    }
+}
