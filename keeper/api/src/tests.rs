@@ -25,22 +25,35 @@ mod tower_service_call {
 
     /// The status and the body's exact text.
     pub async fn call_raw(app: &Router, uri: &str) -> (StatusCode, String) {
+        call_with(app, "GET", uri, "").await
+    }
+
+    /// Any method, with a JSON body: the status and the body's exact text.
+    pub async fn call_with(app: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, String) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let router = app.clone();
         let server = tokio::spawn(async move { axum::serve(listener, router).await });
-        let answer = raw_get(addr, uri).await;
+        let answer = raw_request(addr, method, uri, body).await;
         server.abort();
         answer
     }
 
-    /// A minimal HTTP/1.1 GET (keeps the test free of an HTTP client dependency).
-    async fn raw_get(addr: std::net::SocketAddr, uri: &str) -> (StatusCode, String) {
+    /// A minimal HTTP/1.1 request (keeps the test free of an HTTP client dependency).
+    async fn raw_request(
+        addr: std::net::SocketAddr,
+        method: &str,
+        uri: &str,
+        body: &str,
+    ) -> (StatusCode, String) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        s.write_all(format!("GET {uri} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-            .await
-            .unwrap();
+        let head = format!(
+            "{method} {uri} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        s.write_all(body.as_bytes()).await.unwrap();
         let mut buf = Vec::new();
         s.read_to_end(&mut buf).await.unwrap();
         let text = String::from_utf8_lossy(&buf).into_owned();
@@ -366,4 +379,54 @@ async fn response_bodies_are_pinned_byte_for_byte() {
     );
     let secs = uptime.strip_suffix('}').and_then(|n| n.parse::<u64>().ok());
     assert!(secs.is_some(), "{body}");
+}
+
+/// One middleware measures every route under its path template: the relay and the attester
+/// intake too (no handler times itself), and unmatched requests under one label.
+#[tokio::test]
+async fn every_route_is_measured_under_its_template() {
+    use tower_service_call::call_with;
+    let (_dir, app) = fixture();
+    let wallet = "0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    // The relay refuses a body that is not JSON before it needs a chain.
+    let (s, _) = call_with(&app, "POST", &format!("/v1/claims/24312/{wallet}/relay"), "{").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // No intake configured: 403.
+    let (s, _) = call_with(&app, "POST", "/v1/actions", "{}").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = call_with(&app, "GET", "/v1/offchain", "").await;
+    assert_eq!(s, StatusCode::OK);
+    for uri in [
+        "/v1/wallets/0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "/v1/wallets/0x12",
+    ] {
+        get(&app, uri).await;
+    }
+    get(&app, "/v2/nothing").await;
+    get(&app, "/v2/nothing/either").await;
+    let (s, v) = get(&app, "/metrics").await;
+    assert_eq!(s, StatusCode::OK);
+    let text = v.as_str().unwrap_or_default();
+    for line in [
+        "flex_api_requests_total{route=\"/v1/claims/{month}/{address}/relay\",status=\"4xx\"} 1",
+        "flex_api_requests_total{route=\"/v1/claims/{month}/{address}/relay\",status=\"2xx\"} 0",
+        "flex_api_requests_total{route=\"/v1/actions\",status=\"4xx\"} 1",
+        "flex_api_requests_total{route=\"/v1/offchain\",status=\"2xx\"} 1",
+        "flex_api_requests_total{route=\"/v1/wallets/{address}\",status=\"2xx\"} 1",
+        "flex_api_requests_total{route=\"/v1/wallets/{address}\",status=\"4xx\"} 1",
+        "flex_api_requests_total{route=\"unmatched\",status=\"4xx\"} 2",
+        // Registered before their first request.
+        "flex_api_requests_total{route=\"/v1/epochs/{epoch}\",status=\"2xx\"} 0",
+        "flex_api_requests_total{route=\"/metrics\",status=\"2xx\"} 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+    }
+    for route in ["/v1/claims/{month}/{address}/relay", "/v1/actions", "unmatched"] {
+        let prefix = format!("flex_api_request_seconds_sum{{route=\"{route}\"}} ");
+        let secs = text.lines().find_map(|l| l.strip_prefix(&prefix));
+        assert!(secs.is_some_and(|s| s.parse::<f64>().is_ok()), "{route}\n{text}");
+    }
+    // One series per template, never per URI.
+    assert!(!text.contains("0xaaaa"), "{text}");
+    assert!(!text.contains("/v2/nothing"), "{text}");
 }

@@ -421,6 +421,30 @@ mod tests {
         assert!(doc.pointer("/paths/~1v1~1info/get").is_some());
     }
 
+    /// The relay's answer byte for byte as the page has always read it: the expected text is
+    /// the `json!` object the relay answered before `RelayResult`, with the same values.
+    #[test]
+    fn the_relay_result_keeps_its_json() {
+        let r = RelayResult {
+            amount: 42u128.to_string(),
+            beneficiary: "0x22".into(),
+            block: "0xb10c".into(),
+            claim_status: "claimed",
+            claimed: true,
+            cost: 7u128.to_string(),
+            month: month_name(24312),
+            month_index: 24312,
+            submitter: "0x33".into(),
+            wallet: "0xaa".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&r).ok().as_deref(),
+            Some(
+                r#"{"amount":"42","beneficiary":"0x22","block":"0xb10c","claim_status":"claimed","claimed":true,"cost":"7","month":"2026-01","month_index":24312,"submitter":"0x33","wallet":"0xaa"}"#
+            )
+        );
+    }
+
     #[test]
     fn the_page_links_only_bundled_assets() {
         for asset in ["/style.css", "/claim.js", "/app.js"] {
