@@ -4,7 +4,6 @@
 #   scripts/demo.sh                setup (idempotent), build the contracts and the demo, start a fresh devnet,
 #                                  run `flex-demo` against it, and leave the devnet running
 #   scripts/demo.sh --skip-setup   the same without scripts/setup.sh, on a machine already set up
-#   scripts/demo.sh [--skip-setup] --in-process   the earlier narration: the demo casts the votes itself
 #   scripts/demo.sh --stop         stop the devnet the demo started
 #
 # The demo deploys FLEXE, a payment token and the reward pool with four keepers and funds the pool,
@@ -14,7 +13,8 @@
 # then vote the month's claim root; in February an EVM wallet claims with `flex-keeper claim` against
 # a keeper's API (a relayer pays the claim cost) and a second claim fails; the keepers are stopped and
 # the rest is swept to the treasury once the claim window is over. It prints what happened at each
-# step. The keepers' configs, databases and logs stay in <state dir>/keepers.
+# step, checking the keepers' figures against its own engine replay of the sample. The keepers'
+# configs, databases and logs stay in <state dir>/keepers.
 #
 # Environment: FLEX_DEVNET_PORT (default 9944) and FLEX_DEVNET_DIR (default <repo>/.devnet) choose the
 # devnet's port and state dir. A devnet already running from that state dir is stopped first, so the
@@ -40,16 +40,10 @@ stop_hint() {
 }
 
 SETUP=1
-DEMO_ARGS=()
-if [ "${2:-}" = "--in-process" ]; then
-    DEMO_ARGS+=(--in-process)
-elif [ -n "${2:-}" ]; then
-    die "unknown argument '$2' (only --in-process may follow --skip-setup)"
-fi
+(($# <= 1)) || die "one argument at most (use --skip-setup, --stop, or nothing)"
 case "${1:-}" in
     "") ;;
     --skip-setup) SETUP=0 ;;
-    --in-process) DEMO_ARGS+=(--in-process) ;;
     --stop)
         scripts/devnet stop --state-dir "$STATE_DIR"
         exit 0
@@ -58,7 +52,7 @@ case "${1:-}" in
         sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
-    *) die "unknown argument '$1' (use --skip-setup, --in-process, --stop, or nothing)" ;;
+    *) die "unknown argument '$1' (use --skip-setup, --stop, or nothing)" ;;
 esac
 
 if ((SETUP)); then
@@ -82,8 +76,7 @@ scripts/devnet start --port "$PORT" --state-dir "$STATE_DIR"
 step "the demo"
 if ! cargo run --release --quiet -p flex-e2e --bin flex-demo -- \
     --url "ws://127.0.0.1:$PORT" --contracts-dir "$INK_DIR" \
-    --keeper-bin "$KEEPER_BIN" --demo-dir "$ROOT/scripts/demo" --work-dir "$STATE_DIR/keepers" \
-    ${DEMO_ARGS[@]+"${DEMO_ARGS[@]}"}; then
+    --keeper-bin "$KEEPER_BIN" --demo-dir "$ROOT/scripts/demo" --work-dir "$STATE_DIR/keepers"; then
     printf '\nThe demo failed. The devnet is still running (log: %s/chopsticks.log).\nStop it with: %s\n' \
         "$STATE_DIR" "$(stop_hint)" >&2
     exit 1

@@ -13,6 +13,7 @@ use std::{
 
 use flex_chain::{Chain, ContractBundle, Keypair};
 
+pub mod deploy;
 pub mod evm_node;
 pub mod scenario;
 
@@ -113,15 +114,18 @@ pub fn free_port() -> u16 {
         .expect("no free loopback port")
 }
 
-/// Where `scripts/build-contracts.sh` puts a contract's `.contract` bundle: under `$FLEX_INK_DIR`,
-/// else `$CARGO_TARGET_DIR/ink`, else `target/ink`.
-pub fn bundle_path(name: &str) -> PathBuf {
+/// Where `scripts/build-contracts.sh` puts the bundles: `$FLEX_INK_DIR`, else
+/// `$CARGO_TARGET_DIR/ink`, else `target/ink`.
+pub fn ink_dir() -> PathBuf {
     std::env::var_os("FLEX_INK_DIR")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(|t| PathBuf::from(t).join("ink")))
         .unwrap_or_else(|| repo_root().join("target").join("ink"))
-        .join(name)
-        .join(format!("{name}.contract"))
+}
+
+/// A contract's `.contract` bundle under [`ink_dir`]: `<ink dir>/<name>/<name>.contract`.
+pub fn bundle_path(name: &str) -> PathBuf {
+    ink_dir().join(name).join(format!("{name}.contract"))
 }
 
 /// A blocking HTTP/1.1 request on loopback (the keeper's API in the tests): the status and the body

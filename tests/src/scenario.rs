@@ -4,15 +4,13 @@
 //! The scenario: FLEXE and a payment token (both `flex_token`, 12 decimals), a pool with four
 //! keepers and genesis on 2026-01-29, so January 2026 has three epochs; five EVM wallets whose
 //! sample activity the keeper's engine replays; each epoch's commitment is the engine's report with
-//! the root of its scores tree; the month's claim tree holds each wallet's January total.
+//! the root of its scores tree; the month's claim tree holds each wallet's January total. The
+//! contracts are deployed by [`crate::deploy`].
 //!
 //! Everything that can fail at run time returns a [`ScenarioError`]; [`Contract`]'s `query`,
 //! `call` and `call_fails` are panicking shorthands for tests, `try_*` are the fallible versions.
 
-use std::{
-    collections::BTreeMap,
-    path::{Path, PathBuf},
-};
+use std::{collections::BTreeMap, path::Path};
 
 use codec::{Decode, Encode};
 use flex_chain::{AccountId32, BundleError, Chain, ChainError, ContractBundle, DryRun, Keypair};
@@ -94,12 +92,6 @@ pub use flex_pool::{EpochCommitment, EpochInfo, EpochPreview, MonthInfo, MonthRo
 pub struct Proposal<C> {
     pub commitment: C,
     pub voters: Vec<AccountId32>,
-}
-
-/// Loads `<dir>/<name>/<name>.contract`, a bundle built by `scripts/build-contracts.sh`.
-pub fn load_bundle(dir: &Path, name: &str) -> Result<ContractBundle> {
-    let path: PathBuf = dir.join(name).join(format!("{name}.contract"));
-    Ok(ContractBundle::load(path)?)
 }
 
 /// A deployed contract and its bundle, with small call helpers. Queries are dry runs from Alice.
@@ -230,51 +222,6 @@ impl Contract {
             .await
             .unwrap_or_else(|e| panic!("{e}"))
     }
-}
-
-/// Deploys a `flex_token` named `Flex <symbol>` with [`TOKEN_SUPPLY`] minted to `signer`.
-pub async fn deploy_token(
-    chain: &Chain,
-    signer: &Keypair,
-    bundle: &ContractBundle,
-    symbol: &str,
-    salt: &[u8],
-) -> Result<Contract> {
-    let data = call_data(
-        bundle.constructor("new")?,
-        (
-            TOKEN_SUPPLY,
-            Some(format!("Flex {symbol}")),
-            Some(symbol.to_string()),
-            TOKEN_DECIMALS,
-        ),
-    );
-    let deployed = chain
-        .instantiate(signer, bundle, &data, salt)
-        .await
-        .map_err(chain_err(format!("deploy {symbol}")))?;
-    Ok(Contract::new(chain, bundle, deployed.address))
-}
-
-/// Deploys the reward pool with genesis [`GENESIS`].
-pub async fn deploy_pool(
-    chain: &Chain,
-    signer: &Keypair,
-    bundle: &ContractBundle,
-    reward_token: &AccountId32,
-    payment_token: &AccountId32,
-    treasury: &AccountId32,
-    keepers: &[AccountId32],
-) -> Result<Contract> {
-    let data = call_data(
-        bundle.constructor("new")?,
-        (reward_token, payment_token, treasury, GENESIS as u64, keepers),
-    );
-    let deployed = chain
-        .instantiate(signer, bundle, &data, b"pool")
-        .await
-        .map_err(chain_err("deploy the reward pool"))?;
-    Ok(Contract::new(chain, bundle, deployed.address))
 }
 
 /// `submit_epoch` / `submit_month` answer `Ok(finalized)`.

@@ -13,11 +13,12 @@
 
 use std::time::Instant;
 
+use flex_e2e::deploy::{deploy_tokens, DeployOptions};
 use flex_e2e::scenario::{
-    commitment_of, evm_wallets, finalized, month_totals, sample_replay, travel, Contract, MonthRoot,
-    CLAIM_PRICE, DAY, DEPOSIT, FEB_1, GENESIS, JANUARY_2026, TREASURY,
+    commitment_of, evm_wallets, finalized, month_totals, sample_replay, travel, MonthRoot, CLAIM_PRICE, DAY,
+    DEPOSIT, FEB_1, GENESIS, JANUARY_2026,
 };
-use flex_e2e::{account, bundle, call_data, dev, AccountId32, Devnet};
+use flex_e2e::{account, dev, AccountId32, Devnet};
 use flex_merkle::{ClaimLeaf, Hash, Leaf, StandardMerkleTree};
 
 const SIZES: [usize; 3] = [2, 1_000, 1_000_000];
@@ -94,60 +95,29 @@ async fn claim_weight_and_deposit_for_2_1k_and_1m_leaves() {
     let chain = devnet.connect().await;
     let (alice, eve) = (dev("alice"), dev("eve"));
     let eve_acc = account(&eve);
-    let treasury = AccountId32(TREASURY);
-    travel(&chain, GENESIS - DAY).await.unwrap();
-
-    // The tokens once; Eve, the relayer, gets payment tokens for the claim costs, and the treasury
-    // already holds some (as after earlier claims), so no claim creates its balance cell.
-    let token_bundle = bundle("flex_token");
-    let new_token = |symbol: &str| {
-        call_data(
-            token_bundle.constructor("new").unwrap(),
-            (
-                10 * DEPOSIT,
-                Some(format!("Flex {symbol}")),
-                Some(symbol.to_string()),
-                12u8,
-            ),
-        )
-    };
-    let token = |address| Contract::new(&chain, &token_bundle, address);
-    let flexe = chain
-        .instantiate(&alice, &token_bundle, &new_token("FLEXE"), b"flexe")
+    // The tokens once (the fixture sets the clock to the day before genesis first); Eve, the
+    // relayer, gets payment tokens for the claim costs, and the treasury already holds some (as
+    // after earlier claims), so no claim creates its balance cell.
+    let tokens = deploy_tokens(&chain, &DeployOptions::default())
         .await
-        .unwrap();
-    let flexe = token(flexe.address);
-    let pay = chain
-        .instantiate(&alice, &token_bundle, &new_token("PAY"), b"pay")
-        .await
-        .unwrap();
-    let pay = token(pay.address);
+        .expect("deploy the tokens");
+    let (flexe, pay, treasury) = (&tokens.flexe, &tokens.pay, &tokens.treasury);
     // A plain token transfer into a new balance cell, as a baseline for the claim's figures.
     let transfer = pay
         .call(&alice, "PSP22::transfer", (&eve_acc, DEPOSIT, Vec::<u8>::new()))
         .await;
-    pay.call(&alice, "PSP22::transfer", (&treasury, 1u128, Vec::<u8>::new()))
+    pay.call(&alice, "PSP22::transfer", (treasury, 1u128, Vec::<u8>::new()))
         .await;
 
     // Three pools of the same code, one keeper each (threshold 1), each funded with DEPOSIT.
-    let pool_bundle = bundle("flex_reward_pool");
     let keepers = vec![account(&alice)];
-    let ctor = call_data(
-        pool_bundle.constructor("new").unwrap(),
-        (&flexe.address, &pay.address, &treasury, GENESIS as u64, &keepers),
-    );
     let mut pools = Vec::new();
     for n in SIZES {
-        let deployed = chain
-            .instantiate(&alice, &pool_bundle, &ctor, format!("pool-{n}").as_bytes())
+        let pool = tokens
+            .deploy_pool(&keepers, format!("pool-{n}").as_bytes(), DEPOSIT)
             .await
             .expect("deploy pool");
-        let pool = Contract::new(&chain, &pool_bundle, deployed.address);
         assert_eq!(pool.query::<u32>("threshold", ()).await, 1, "one keeper");
-        flexe
-            .call(&alice, "PSP22::approve", (&pool.address, DEPOSIT))
-            .await;
-        pool.call(&alice, "deposit", DEPOSIT).await;
         assert_eq!(flexe.balance_of(&pool.address).await.unwrap(), DEPOSIT);
         pools.push(pool);
     }
@@ -247,7 +217,7 @@ async fn claim_weight_and_deposit_for_2_1k_and_1m_leaves() {
         let before = (
             flexe.balance_of(&beneficiary).await.unwrap(),
             flexe.balance_of(&pool.address).await.unwrap(),
-            pay.balance_of(&treasury).await.unwrap(),
+            pay.balance_of(treasury).await.unwrap(),
         );
         let call_bytes = pool.data("claim", args(p.proof.clone())).unwrap().len();
         let claimed = pool.call(&eve, "claim", args(p.proof.clone())).await;
@@ -258,7 +228,7 @@ async fn claim_weight_and_deposit_for_2_1k_and_1m_leaves() {
             p.n
         );
         assert_eq!(flexe.balance_of(&pool.address).await.unwrap(), before.1 - amount);
-        assert_eq!(pay.balance_of(&treasury).await.unwrap(), before.2 + cost);
+        assert_eq!(pay.balance_of(treasury).await.unwrap(), before.2 + cost);
         assert!(pool.query::<bool>("is_claimed", (JANUARY_2026, wallet)).await);
         figures.push((p.n, p.proof.len(), call_bytes, claimed));
     }
@@ -289,7 +259,7 @@ async fn claim_weight_and_deposit_for_2_1k_and_1m_leaves() {
         transfer.gas_consumed.proof_size,
         transfer.storage_deposit,
     );
-    for b in [&token_bundle, &pool_bundle] {
+    for b in [&tokens.bundles.token, &tokens.bundles.pool] {
         eprintln!("figure: code size {}: {} bytes of Wasm", b.name, b.wasm.len());
     }
 }

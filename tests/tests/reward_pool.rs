@@ -6,11 +6,12 @@
 //! checked at every step.
 
 use flex_e2e::{
-    account, bundle, dev,
+    account,
+    deploy::{deploy, DeployOptions, Deployment},
+    dev,
     scenario::{
-        claim_tree, commitment_of, deploy_pool, deploy_token, evm_wallets, finalized, sample_replay, travel,
-        Contract, EpochInfo, MonthRoot, SignedClaim, CLAIM_PRICE, DAY, DEPOSIT, FEB_1, GENESIS, JANUARY_2026,
-        MAR_1, TREASURY,
+        claim_tree, commitment_of, evm_wallets, finalized, sample_replay, travel, Contract, EpochInfo,
+        MonthRoot, SignedClaim, CLAIM_PRICE, DAY, DEPOSIT, FEB_1, GENESIS, JANUARY_2026, MAR_1,
     },
     AccountId32, Devnet,
 };
@@ -23,48 +24,26 @@ async fn psp22_balance(token: &Contract, who: &AccountId32) -> u128 {
 async fn a_month_of_epochs_committed_claimed_and_swept() {
     let devnet = Devnet::start();
     let chain = devnet.connect().await;
-    let (alice, bob, charlie, dave, eve, ferdie) = (
+    let (alice, bob, charlie, eve, ferdie) = (
         dev("alice"),
         dev("bob"),
         dev("charlie"),
-        dev("dave"),
         dev("eve"),
         dev("ferdie"),
     );
-    let treasury = AccountId32(TREASURY);
-    // chopsticks starts at wall-clock time; set the clock to the day before genesis first.
-    travel(&chain, GENESIS - DAY).await.expect("time travel");
-
-    // Deploy: FLEXE and the payment token from the same code, then the pool with four keepers.
-    let token_bundle = bundle("flex_token");
-    let flexe = deploy_token(&chain, &alice, &token_bundle, "FLEXE", b"flexe")
-        .await
-        .unwrap();
-    let pay = deploy_token(&chain, &alice, &token_bundle, "PAY", b"pay")
-        .await
-        .unwrap();
+    // chopsticks starts at wall-clock time: the fixture sets the clock to the day before genesis
+    // first. FLEXE and the payment token from the same code, then the pool with four keepers,
+    // funded: Alice approves and deposits.
+    let Deployment {
+        flexe,
+        pay,
+        pool,
+        treasury,
+        ..
+    } = deploy(&chain, &DeployOptions::default()).await.expect("deploy");
     assert_eq!(flexe.query::<u128>("PSP22::total_supply", ()).await, 10 * DEPOSIT);
-
-    let pool_bundle = bundle("flex_reward_pool");
-    let keepers: Vec<AccountId32> = [&alice, &bob, &charlie, &dave].into_iter().map(account).collect();
-    let pool = deploy_pool(
-        &chain,
-        &alice,
-        &pool_bundle,
-        &flexe.address,
-        &pay.address,
-        &treasury,
-        &keepers,
-    )
-    .await
-    .expect("deploy pool");
     assert_eq!(pool.query::<u32>("threshold", ()).await, 3, "floor(2*4/3)+1");
-
-    // Fund: Alice approves and deposits; the pool holds the tokens as unallocated balance.
-    flexe
-        .call(&alice, "PSP22::approve", (&pool.address, DEPOSIT))
-        .await;
-    pool.call(&alice, "deposit", DEPOSIT).await;
+    // The pool holds the tokens as unallocated balance.
     assert_eq!(psp22_balance(&flexe, &pool.address).await, DEPOSIT);
     assert_eq!(pool.query::<u128>("unallocated", ()).await, DEPOSIT);
 

@@ -14,13 +14,13 @@
 //! `substrate_follower_figures` prints the backfill rate and the lag behind the finalized head.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use flex_chain::{Chain, FollowProgress, Keypair};
-use flex_e2e::scenario::{deploy_token, Contract};
+use flex_e2e::deploy::{self, TokenSpec};
+use flex_e2e::scenario::Contract;
 use flex_e2e::{account, bundle, dev, AccountId32, Devnet};
 use flex_service::substrate_source::{self, wallet_of_account, FollowSummary, SubstrateSource};
 use flex_service::{Config, ServiceError};
@@ -121,7 +121,7 @@ impl Keeper {
 
     /// The `[[substrate]]` source of a config naming `url`, `token` and `start_block`.
     fn source(&self, name: &str, url: &str, token: &AccountId32, start_block: u64) -> SubstrateSource {
-        let token_bundle = token_bundle_path();
+        let token_bundle = flex_e2e::bundle_path("flex_token");
         let approval = bundle("flex_token")
             .event_topic("Approval")
             .expect("Approval in the bundle");
@@ -221,15 +221,6 @@ async fn finalized_number(chain: &Chain) -> u64 {
 async fn block_number(chain: &Chain, hash: H256) -> u64 {
     let block = chain.api().blocks().at(hash).await.expect("block");
     block.number().into()
-}
-
-/// The token bundle's path (as `flex_e2e::bundle` finds it).
-fn token_bundle_path() -> PathBuf {
-    std::env::var_os("FLEX_INK_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(|t| PathBuf::from(t).join("ink")))
-        .unwrap_or_else(|| flex_e2e::repo_root().join("target").join("ink"))
-        .join("flex_token/flex_token.contract")
 }
 
 /// What the test did that the follower must report: one action each.
@@ -357,9 +348,16 @@ async fn substrate_follower_on_the_devnet() {
         dev("eve"),
         dev("ferdie"),
     );
-    let token = deploy_token(&chain, &alice, &bundle("flex_token"), "FLEXE", b"follow")
-        .await
-        .expect("deploy the token");
+    let token = deploy::token(
+        &chain,
+        &alice,
+        &bundle("flex_token"),
+        &TokenSpec::flex("FLEXE"),
+        b"follow",
+    )
+    .await
+    .expect("deploy the token")
+    .contract;
     // Follow from the block after the deployment (whose mint and endowment are not ours to count).
     let start_block = finalized_number(&chain).await + 1;
     let keeper = Keeper::new();
@@ -556,9 +554,16 @@ async fn substrate_follower_figures() {
     let devnet = Devnet::start();
     let chain = devnet.connect().await;
     let alice = dev("alice");
-    let token = deploy_token(&chain, &alice, &bundle("flex_token"), "FLEXE", b"figures")
-        .await
-        .expect("deploy the token");
+    let token = deploy::token(
+        &chain,
+        &alice,
+        &bundle("flex_token"),
+        &TokenSpec::flex("FLEXE"),
+        b"figures",
+    )
+    .await
+    .expect("deploy the token")
+    .contract;
     // In small batches: one long dev_newBlock outlasts the RPC client's request timeout.
     for _ in 0..BACKFILL / 20 {
         flex_chain::dev::new_blocks(chain.rpc(), 20)

@@ -2,6 +2,7 @@
 //! transfer_from, balances read back through contract queries, events, and a failing transfer.
 
 use flex_chain::{ChainError, ContractEvent};
+use flex_e2e::deploy::{self, TokenSpec};
 use flex_e2e::{account, bundle, call_data, dev, AccountId32, Decode, Devnet, Encode};
 
 /// The PSP22 standard's error, as the token encodes it.
@@ -75,24 +76,19 @@ async fn psp22_token_on_the_devnet() {
     let (a, b, c, d) = (account(&alice), account(&bob), account(&charlie), account(&dave));
 
     // Deploy from the bundle: Alice gets the initial supply, and a Transfer from None says so.
-    let bundle = bundle("flex_token");
-    let ctor = call_data(
-        bundle.constructor("new").expect("constructor"),
-        (
-            1_000_000u128,
-            Some("Flex Reward".to_string()),
-            Some("FLEXE".to_string()),
-            12u8,
-        ),
-    );
-    let deployed = chain
-        .instantiate(&alice, &bundle, &ctor, b"token-e2e")
+    let spec = TokenSpec {
+        supply: 1_000_000,
+        name: "Flex Reward".into(),
+        symbol: "FLEXE".into(),
+        decimals: 12,
+    };
+    let deployed = deploy::token(&chain, &alice, &bundle("flex_token"), &spec, b"token-e2e")
         .await
         .expect("instantiate");
     let token = Token {
         chain: chain.clone(),
-        bundle,
-        address: deployed.address.clone(),
+        bundle: deployed.contract.bundle,
+        address: deployed.contract.address,
     };
     assert_eq!(
         token.events::<Transfer>(&deployed.events, "Transfer"),

@@ -699,11 +699,7 @@ async fn a_reorg_deeper_than_the_confirmations_stops_the_follower_and_changes_no
 
 /// The reward pool's bundle, where `flex_e2e::bundle` finds it (`scripts/build-contracts.sh`).
 fn pool_bundle_path() -> PathBuf {
-    let dir = std::env::var_os("FLEX_INK_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(|t| PathBuf::from(t).join("ink")))
-        .unwrap_or_else(|| flex_e2e::repo_root().join("target").join("ink"));
-    let path = dir.join("flex_reward_pool").join("flex_reward_pool.contract");
+    let path = flex_e2e::bundle_path("flex_reward_pool");
     assert!(
         path.exists(),
         "{} is missing: build the contracts first (scripts/build-contracts.sh)",

@@ -5,13 +5,16 @@
 //! with the chain down; keepers ride out a node restart (stopped under them, resumed with its state)
 //! and go on without voting twice; the API's error cases on a live keeper.
 
-use flex_e2e::scenario::{deploy_pool, deploy_token, Contract as Deployed, TREASURY};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use flex_chain::{AccountId32, Chain};
-use flex_e2e::{account, bundle, bundle_path, dev, free_port, http_get, Devnet};
+use flex_e2e::deploy::{deploy, DeployOptions, Deployment};
+use flex_e2e::scenario::{
+    Contract as Deployed, CLAIM_PRICE, DAY, DEPOSIT, FEB_1, GENESIS, JANUARY_2026 as JAN,
+};
+use flex_e2e::{account, bundle_path, dev, free_port, http_get, Devnet};
 use flex_evm::EvmKey;
 use flex_pool::{EpochCommitment, EpochInfo, MonthInfo};
 use serde_json::Value;
@@ -19,22 +22,12 @@ use serde_json::Value;
 /// `epoch_votes`: each commitment hash with the commitment and its voters.
 type EpochVotes = Vec<([u8; 32], (EpochCommitment, Vec<AccountId32>))>;
 
-const DAY: i64 = 86_400;
-/// 2026-01-29: January 2026 has three epochs.
-const GENESIS: i64 = 1_769_644_800;
-const JAN: u32 = 2026 * 12;
-const FEB_1: i64 = 1_769_904_000;
-const DEPOSIT: u128 = 1_000_000_000_000_000_000;
-const CLAIM_PRICE: u128 = 500_000_000_000_000_000;
 const KEEPER: &str = env!("CARGO_BIN_EXE_flex-keeper");
 
 async fn travel(chain: &Chain, unix_s: i64) {
-    flex_chain::dev::time_travel(chain.rpc(), (unix_s * 1000) as u64)
+    flex_e2e::scenario::travel(chain, unix_s)
         .await
         .expect("time travel");
-    flex_chain::dev::new_blocks(chain.rpc(), 1)
-        .await
-        .expect("new block");
 }
 
 struct World {
@@ -47,39 +40,13 @@ struct World {
     wallets: Vec<EvmKey>,
 }
 
-/// Deploys FLEXE, a payment token and the pool (keepers Alice, Bob, Charlie, Dave: quorum 3),
-/// funds the pool, and writes the sample activity and weight table.
+/// Deploys FLEXE, a payment token and the pool (the fixture's default: keepers Alice, Bob, Charlie,
+/// Dave, quorum 3), funds the pool, and writes the sample activity and weight table.
 async fn world(name: &str) -> World {
     let devnet = Devnet::start();
     let chain = devnet.connect().await;
-    travel(&chain, GENESIS - DAY).await;
-    let alice = dev("alice");
-    let token = bundle("flex_token");
-    let flexe = deploy_token(&chain, &alice, &token, "FLEXE", b"flexe")
-        .await
-        .expect("deploy FLEXE");
-    let pay = deploy_token(&chain, &alice, &token, "PAY", b"pay")
-        .await
-        .expect("deploy PAY");
-    let keepers: Vec<AccountId32> = ["alice", "bob", "charlie", "dave"]
-        .iter()
-        .map(|k| account(&dev(k)))
-        .collect();
-    let pool = deploy_pool(
-        &chain,
-        &alice,
-        &bundle("flex_reward_pool"),
-        &flexe.address,
-        &pay.address,
-        &AccountId32(TREASURY),
-        &keepers,
-    )
-    .await
-    .expect("deploy pool");
-    flexe
-        .call(&alice, "PSP22::approve", (&pool.address, DEPOSIT))
-        .await;
-    pool.call(&alice, "deposit", DEPOSIT).await;
+    let Deployment { flexe, pay, pool, .. } =
+        deploy(&chain, &DeployOptions::default()).await.expect("deploy");
 
     let dir = flex_e2e::repo_root()
         .join("target")
@@ -87,9 +54,7 @@ async fn world(name: &str) -> World {
         .join(format!("{name}-{}", devnet.port));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let wallets: Vec<EvmKey> = (1u8..=5)
-        .map(|i| EvmKey::from_hex(&hex::encode([i; 32]), "sample").unwrap())
-        .collect();
+    let wallets = flex_e2e::scenario::evm_wallets().expect("the sample wallets");
     flex_e2e::scenario::write_sample_pool(&dir, &wallets).expect("write the sample pool");
     std::fs::write(dir.join("wallet1.key"), hex::encode([1u8; 32])).unwrap();
     World {

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use flex_chain::AccountId32;
-use flex_e2e::scenario::{deploy_pool, deploy_token, travel, DAY, GENESIS, TREASURY};
-use flex_e2e::{account, bundle, bundle_path, dev, free_port, http, Devnet};
+use flex_e2e::deploy::{deploy, DeployOptions, Deployment};
+use flex_e2e::scenario::{travel, DAY, GENESIS};
+use flex_e2e::{account, bundle_path, dev, free_port, http, Devnet};
 use flex_evm::{address_hex, EvmKey};
 use flex_service::offchain::{Domain, OffchainAction, Submission};
 use serde_json::{json, Value};
@@ -102,27 +102,17 @@ fn weight_of(k: &Keeper, wallet: &EvmKey, epoch: u64) -> String {
 async fn a_running_keeper_takes_signed_offchain_batches_over_http_and_files() {
     let devnet = Devnet::start();
     let chain = devnet.connect().await;
-    travel(&chain, GENESIS - DAY).await.expect("travel");
-    let alice = dev("alice");
-    let token = bundle("flex_token");
-    let flexe = deploy_token(&chain, &alice, &token, "FLEXE", b"flexe")
-        .await
-        .expect("deploy FLEXE");
-    let pay = deploy_token(&chain, &alice, &token, "PAY", b"pay")
-        .await
-        .expect("deploy PAY");
-    // One keeper (Alice): quorum 1.
-    let pool = deploy_pool(
+    // One keeper (Alice): quorum 1; the pool is not funded.
+    let Deployment { pool, .. } = deploy(
         &chain,
-        &alice,
-        &bundle("flex_reward_pool"),
-        &flexe.address,
-        &pay.address,
-        &AccountId32(TREASURY),
-        &[account(&alice)],
+        &DeployOptions {
+            keepers: vec![account(&dev("alice"))],
+            deposit: 0,
+            ..DeployOptions::default()
+        },
     )
     .await
-    .expect("deploy pool");
+    .expect("deploy");
 
     let dir = flex_e2e::repo_root()
         .join("target")

@@ -125,13 +125,6 @@ fn stored(dir: &Path) -> Vec<([u8; 20], String)> {
     rows
 }
 
-fn ink_dir() -> PathBuf {
-    std::env::var_os("FLEX_INK_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(|t| PathBuf::from(t).join("ink")))
-        .unwrap_or_else(|| flex_e2e::repo_root().join("target").join("ink"))
-}
-
 fn wallet(k: &Keypair) -> [u8; 20] {
     wallet_of_account(&account(k).0)
 }
@@ -214,7 +207,7 @@ async fn follow_substrate_cli() {
 
     // The same follower in the background of `flex-keeper run` (its keeper loop has no pool
     // contract to talk to here and keeps retrying; the follower does not depend on it).
-    let pool_bundle = ink_dir().join("flex_reward_pool/flex_reward_pool.contract");
+    let pool_bundle = flex_e2e::bundle_path("flex_reward_pool");
     let text = std::fs::read_to_string(&config).expect("config");
     let run_config = dir.join("keeper-run.toml");
     std::fs::write(

@@ -8,24 +8,17 @@
 //! Needs Debian's `chromium` and `npm ci` in `tests/web` (both installed by `scripts/setup.sh`);
 //! the tests fail, never skip, without them.
 
-use flex_e2e::scenario::{deploy_pool, deploy_token, TREASURY};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use flex_chain::{AccountId32, Chain};
-use flex_e2e::{account, bundle, bundle_path, dev, free_port, http, Devnet};
-use flex_evm::EvmKey;
+use flex_e2e::deploy::{deploy, DeployOptions, Deployment};
+use flex_e2e::scenario::{CLAIM_PRICE, DAY, DEPOSIT, FEB_1, GENESIS, JANUARY_2026 as JAN};
+use flex_e2e::{account, bundle_path, dev, free_port, http, Devnet};
 use flex_pool::MonthInfo;
 use serde_json::{json, Value};
 
-const DAY: i64 = 86_400;
-/// 2026-01-29: January 2026 has three epochs.
-const GENESIS: i64 = 1_769_644_800;
-const JAN: u32 = 2026 * 12;
-const FEB_1: i64 = 1_769_904_000;
-const DEPOSIT: u128 = 1_000_000_000_000_000_000;
-const CLAIM_PRICE: u128 = 500_000_000_000_000_000;
 const KEEPER: &str = env!("CARGO_BIN_EXE_flex-keeper");
 
 fn web_dir() -> PathBuf {
@@ -125,12 +118,9 @@ fn the_pages_claim_message_matches_flex_evm() {
 }
 
 async fn travel(chain: &Chain, unix_s: i64) {
-    flex_chain::dev::time_travel(chain.rpc(), (unix_s * 1000) as u64)
+    flex_e2e::scenario::travel(chain, unix_s)
         .await
         .expect("time travel");
-    flex_chain::dev::new_blocks(chain.rpc(), 1)
-        .await
-        .expect("new block");
 }
 
 struct KeeperProc {
@@ -208,37 +198,9 @@ async fn claimer_page_in_headless_chromium() {
     let out = out_dir("claimer-page");
     let devnet = Devnet::start();
     let chain = devnet.connect().await;
-    travel(&chain, GENESIS - DAY).await;
-    let alice = dev("alice");
-    let token = bundle("flex_token");
-    let flexe = deploy_token(&chain, &alice, &token, "FLEXE", b"flexe")
-        .await
-        .expect("deploy FLEXE");
-    let pay = deploy_token(&chain, &alice, &token, "PAY", b"pay")
-        .await
-        .expect("deploy PAY");
-    let keeper_accounts: Vec<AccountId32> = ["alice", "bob", "charlie", "dave"]
-        .iter()
-        .map(|k| account(&dev(k)))
-        .collect();
-    let pool = deploy_pool(
-        &chain,
-        &alice,
-        &bundle("flex_reward_pool"),
-        &flexe.address,
-        &pay.address,
-        &AccountId32(TREASURY),
-        &keeper_accounts,
-    )
-    .await
-    .expect("deploy pool");
-    flexe
-        .call(&alice, "PSP22::approve", (&pool.address, DEPOSIT))
-        .await;
-    pool.call(&alice, "deposit", DEPOSIT).await;
-    let wallets: Vec<EvmKey> = (1u8..=5)
-        .map(|i| EvmKey::from_hex(&hex::encode([i; 32]), "sample").unwrap())
-        .collect();
+    let Deployment { flexe, pay, pool, .. } =
+        deploy(&chain, &DeployOptions::default()).await.expect("deploy");
+    let wallets = flex_e2e::scenario::evm_wallets().expect("the sample wallets");
     flex_e2e::scenario::write_sample_pool(&out, &wallets).expect("write the sample pool");
 
     // Three keepers; Alice's API relays claims with Eve's key (Eve holds the payment token).
@@ -261,8 +223,12 @@ async fn claimer_page_in_headless_chromium() {
     }
     travel(&chain, FEB_1 + 3600).await;
     let eve = account(&dev("eve"));
-    pay.call(&alice, "PSP22::transfer", (&eve, DEPOSIT, Vec::<u8>::new()))
-        .await;
+    pay.call(
+        &dev("alice"),
+        "PSP22::transfer",
+        (&eve, DEPOSIT, Vec::<u8>::new()),
+    )
+    .await;
 
     let port = keepers[0].port;
     let wallet = flex_evm::address_hex(&wallets[0].address());

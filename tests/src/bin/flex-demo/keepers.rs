@@ -25,10 +25,10 @@ use flex_engine::EpochReport;
 use flex_evm::EvmKey;
 use serde_json::Value;
 
-use crate::{
-    decimal, hundredths, label, narrate_day, narrate_wallets, repo_root, say, section, tokens, utc_s, Args,
-    Balances, Cast, Chain, Deployed, MonthOutcome,
+use crate::narrate::{
+    decimal, hundredths, label, narrate_day, narrate_wallets, say, section, tokens, utc_s, Balances,
 };
+use crate::{repo_root, Args, Cast, Chain, Deployment, MonthOutcome};
 
 /// The keepers that run (Dave is registered on the pool but runs none): display name, file stem.
 const RUNNING: [(&str, &str); 3] = [("Alice", "alice"), ("Bob", "bob"), ("Charlie", "charlie")];
@@ -48,7 +48,7 @@ pub struct KeeperPaths {
 }
 
 impl KeeperPaths {
-    pub fn resolve(args: &Args, contracts_dir: &Path, demo_dir: PathBuf) -> Result<Self> {
+    pub fn resolve(args: &Args, pool_bundle: &Path, demo_dir: PathBuf) -> Result<Self> {
         let keeper_bin = match &args.keeper_bin {
             Some(p) => p.clone(),
             None => std::env::current_exe()
@@ -62,9 +62,8 @@ impl KeeperPaths {
         );
         let demo_dir = fs::canonicalize(&demo_dir)
             .with_context(|| format!("the shipped sample dir {} is missing", demo_dir.display()))?;
-        let bundle = contracts_dir.join("flex_reward_pool/flex_reward_pool.contract");
-        let bundle = fs::canonicalize(&bundle)
-            .with_context(|| format!("the reward pool bundle {} is missing", bundle.display()))?;
+        let bundle = fs::canonicalize(pool_bundle)
+            .with_context(|| format!("the reward pool bundle {} is missing", pool_bundle.display()))?;
         let work_dir = args
             .work_dir
             .clone()
@@ -373,7 +372,7 @@ pub async fn month(
     url: &str,
     chain: &Chain,
     cast: &Cast,
-    d: &Deployed,
+    d: &Deployment,
     activity: &Activity,
     keys: &[EvmKey],
     reports: &[EpochReport],
@@ -576,6 +575,16 @@ pub async fn month(
             info.commitment == own && info.distributed == report.distributed,
             "epoch {e}: the keepers' commitment differs from the demo's own replay of the sample"
         );
+        // The contract agrees with the engine on the epoch's wallet index and hashes the
+        // commitment as the keepers do (SCALE, keccak).
+        ensure!(
+            info.wallet_index == report.wallet_index && info.commitment_hash == own.hash(),
+            "epoch {e}: the contract recorded Wi = {} and hash 0x{} for the demo's Wi = {} and hash 0x{}",
+            info.wallet_index,
+            hex::encode(info.commitment_hash),
+            report.wallet_index,
+            hex::encode(own.hash())
+        );
         ensure!(
             str_field(&v, "commitment_hash")? == format!("0x{}", hex::encode(own.hash())),
             "epoch {e}: Alice's API shows another commitment"
@@ -706,9 +715,21 @@ pub async fn month(
         str_field(&v, "root_status")?,
         str_field(&v, "claim_status")?
     ));
-    for line in str_field(&v, "message")?.lines() {
+    let message = str_field(&v, "message")?;
+    for line in message.lines() {
         say(&format!("    | {line}"));
     }
+    let on_chain: Vec<u8> = d
+        .pool
+        .try_query(
+            "claim_message",
+            (JANUARY_2026, keys[0].address(), amount, &ferdie),
+        )
+        .await?;
+    ensure!(
+        on_chain == message.as_bytes(),
+        "the contract builds another claim message than Alice's API"
+    );
     let before = Balances::read(d, cast).await?;
     let claim_args = |api: &str| -> Vec<String> {
         vec![
