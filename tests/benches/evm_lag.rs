@@ -3,7 +3,7 @@
 //!
 //! A load task sends `--tps` `Swapper.swap` transactions a second from Hardhat's 20 accounts for
 //! `--seconds`; blocks are mined one per transaction (`--block-ms 0`, automine) or every
-//! `--block-ms`. The keeper's follower (`flex_service::evm_source`, the code `flex-keeper run`
+//! `--block-ms`. The keeper's follower (`flex_sources::evm`, the code `flex-keeper run`
 //! runs) imports into a fresh SQLite store with `--confirmations` and `--poll-ms`. A watcher samples
 //! the node's head and the stored cursor every 5 ms and prints, beyond the configured
 //! confirmations:
@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use flex_e2e::evm_node::{calldata, Arg, Hardhat, Rpc, CHAIN_ID};
-use flex_evm::follow::Until;
-use flex_service::evm_source::{self, EvmSource};
+use flex_sources::evm::EvmSource;
+use flex_sources::Until;
 use flex_store::{SqliteStore, Store};
 use serde_json::json;
 
@@ -112,7 +112,7 @@ kind = "swap"
     std::fs::write(&config_path, toml)?;
     let config = flex_service::Config::load(&config_path)?;
     let table = config.known_kinds()?;
-    let source: EvmSource = evm_source::sources(&config, &table)?.remove(0);
+    let source: EvmSource = flex_sources::evm::sources(&config.evm, &table)?.remove(0);
     let key = source.cursor_key();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.store_path)?);
 
@@ -266,7 +266,7 @@ kind = "swap"
     );
     println!(
         "evm_lag: follower: {} batches, {} logs, {} actions stored, {} RPC retries",
-        summary.batches, summary.logs, summary.actions_new, summary.retries
+        summary.batches, summary.events, summary.actions_new, summary.retries
     );
     drop(node);
     Ok(())

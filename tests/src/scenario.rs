@@ -83,7 +83,7 @@ fn chain_err(what: impl Into<String>) -> impl FnOnce(ChainError) -> ScenarioErro
     move |source| ScenarioError::Chain { what, source }
 }
 
-/// The contract's SCALE types are the keeper's own (`flex_service::contract`): the demo and the tests
+/// The contract's SCALE types are the keeper's own (`flex_pool`): the demo and the tests
 /// vote with exactly the bytes the keeper service does.
 pub use flex_pool::{EpochCommitment, EpochInfo, EpochPreview, MonthInfo, MonthRoot};
 

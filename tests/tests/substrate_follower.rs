@@ -1,4 +1,4 @@
-//! The Substrate follower (`flex_service::substrate_source` over `flex_chain::follow`) on a real
+//! The Substrate follower (`flex_sources::substrate` over `flex_chain::follow`) on a real
 //! local chain: balances transfers (a pallet event, wallet = the `from` field) and a PSP22 token's
 //! `Transfer` and `Approval` (contract events by signature topic; wallet = the `to` field decoded
 //! with the bundle, and topic 1) become exactly the expected actions: ids
@@ -22,8 +22,9 @@ use flex_chain::{Chain, FollowProgress, Keypair};
 use flex_e2e::deploy::{self, TokenSpec};
 use flex_e2e::scenario::Contract;
 use flex_e2e::{account, bundle, dev, AccountId32, Devnet};
-use flex_service::substrate_source::{self, wallet_of_account, FollowSummary, SubstrateSource};
-use flex_service::{Config, ServiceError};
+use flex_service::Config;
+use flex_sources::substrate::{wallet_of_account, SubstrateSource};
+use flex_sources::{FollowSummary, SourceError};
 use flex_store::{ActionRow, SqliteStore, Store};
 use subxt::dynamic::Value;
 use subxt::utils::H256;
@@ -170,7 +171,7 @@ kind = "approve"
         std::fs::write(&file, &text).expect("config");
         let config = Config::parse(&text, &file, &BTreeMap::new()).expect("config parses");
         let table = flex_ingest::read_weight_table(&config.weights).expect("weights");
-        let mut sources = substrate_source::sources(&config, &table).expect("sources");
+        let mut sources = flex_sources::substrate::sources(&config.substrate, &table).expect("sources");
         assert_eq!(sources.len(), 1);
         sources.remove(0)
     }
@@ -179,7 +180,7 @@ kind = "approve"
 /// A follower running in the background until stopped.
 struct Running {
     stop: tokio::sync::oneshot::Sender<()>,
-    task: JoinHandle<Result<FollowSummary, ServiceError>>,
+    task: JoinHandle<Result<FollowSummary, SourceError>>,
     progress: Arc<FollowProgress>,
 }
 
@@ -399,7 +400,7 @@ async fn substrate_follower_on_the_devnet() {
         Some(start_block),
         "the first run starts at start_block"
     );
-    assert_eq!(first.cursor.map(|c| c.number), Some(head));
+    assert_eq!(first.cursor.map(|c| c.block), Some(head));
     assert_eq!(first.blocks, head - start_block + 1);
     assert_eq!(
         (first.actions_new, first.actions_known),
@@ -469,7 +470,7 @@ async fn substrate_follower_on_the_devnet() {
     caught_up(&source, &*store, head3).await;
     let third = run.stop().await;
     assert!(third.connections >= 2, "reconnected: {third:?}");
-    assert!(third.rpc_errors >= 3, "{third:?}");
+    assert!(third.retries >= 3, "{third:?}");
     assert_eq!(third.first_block, Some(head2 + 1));
     assert_eq!(
         (third.actions_new, third.actions_known),
@@ -587,7 +588,7 @@ async fn substrate_follower_figures() {
         .await
         .expect("backfill");
     let secs = started.elapsed().as_secs_f64();
-    assert_eq!(summary.cursor.map(|c| c.number), Some(head));
+    assert_eq!(summary.cursor.map(|c| c.block), Some(head));
     assert_eq!(summary.blocks, head);
     println!(
         "figure: backfill {} blocks in {:.2} s = {:.0} blocks/s (chunks of {}, one connection)",

@@ -4,17 +4,7 @@
 use flex_chain::{ChainError, ContractEvent};
 use flex_e2e::deploy::{self, TokenSpec};
 use flex_e2e::{account, bundle, call_data, dev, AccountId32, Decode, Devnet, Encode};
-
-/// The PSP22 standard's error, as the token encodes it.
-#[derive(Debug, PartialEq, Eq, Decode)]
-enum PSP22Error {
-    Custom(String),
-    InsufficientBalance,
-    InsufficientAllowance,
-    ZeroRecipientAddress,
-    ZeroSenderAddress,
-    SafeTransferCheckFailed(String),
-}
+use flex_pool::Psp22Error;
 
 #[derive(Debug, PartialEq, Eq, Decode)]
 struct Transfer {
@@ -211,8 +201,8 @@ async fn psp22_token_on_the_devnet() {
     let ChainError::Reverted { output, .. } = err else {
         panic!("expected a revert, got {err}")
     };
-    let result: Result<(), PSP22Error> = flex_chain::decode_message_output(&output).expect("typed error");
-    assert_eq!(result, Err(PSP22Error::InsufficientBalance));
+    let result: Result<(), Psp22Error> = flex_chain::decode_message_output(&output).expect("typed error");
+    assert_eq!(result, Err(Psp22Error::InsufficientBalance));
 
     // ...and forcing it on chain anyway fails the extrinsic and changes nothing.
     let dry = chain
@@ -239,8 +229,8 @@ async fn psp22_token_on_the_devnet() {
     let ChainError::Reverted { output, .. } = err else {
         panic!("expected a revert, got {err}")
     };
-    let result: Result<(), PSP22Error> = flex_chain::decode_message_output(&output).expect("typed error");
-    assert_eq!(result, Err(PSP22Error::InsufficientAllowance));
+    let result: Result<(), Psp22Error> = flex_chain::decode_message_output(&output).expect("typed error");
+    assert_eq!(result, Err(Psp22Error::InsufficientAllowance));
 }
 
 #[tokio::test(flavor = "multi_thread")]

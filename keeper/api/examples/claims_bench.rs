@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use flex_merkle::{ClaimLeaf, StandardMerkleTree};
-use flex_service::Status;
+use flex_sources::Status;
 use flex_store::{ClaimRow, MonthRecord, Phase, SqliteStore, Store, StoredTree};
 
 fn wallet(i: u64) -> [u8; 20] {

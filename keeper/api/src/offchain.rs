@@ -1,6 +1,6 @@
 //! Signed off-chain action submissions (`docs/PROTOCOL.md`, "Off-chain submissions").
 //!
-//! - `POST /v1/actions`: a signed batch (the JSON envelope of `flex_service::offchain`). Answers
+//! - `POST /v1/actions`: a signed batch (the JSON envelope of `flex_ingest::offchain`). Answers
 //!   200 with what was stored, or a JSON error naming the field: 400 malformed, 401 bad signature,
 //!   403 unknown attester (or no attesters configured), 409 replay (nonce not above the
 //!   attester's last), 413 body too large, 422 expired or a bad action (`index` and `field`),
@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use flex_service::offchain::{
+use flex_sources::offchain::{
     unix_now, OffchainError, SignedSubmission, MAX_ACTIONS, MAX_ENVELOPE_BYTES, VERSION,
 };
 use serde::Serialize;
@@ -63,7 +63,7 @@ pub(crate) struct AttesterInfo {
 impl Api {
     /// Accepts signed off-chain batches with `intake`'s checks. Without one, `POST /v1/actions`
     /// answers 403. Only the first call takes effect.
-    pub fn set_offchain(&self, intake: flex_service::offchain::Intake) {
+    pub fn set_offchain(&self, intake: flex_sources::offchain::Intake) {
         let _ = self.inner.offchain.set(intake);
     }
 }

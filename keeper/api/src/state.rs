@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-use flex_service::Status;
+use flex_sources::Status;
 use flex_store::{MonthRecord, Store};
 
 use crate::error::ApiError;
@@ -29,7 +29,7 @@ pub(crate) struct Inner {
     /// Submits relayed claims and pays their cost (`web`).
     pub(crate) relayer: OnceLock<flex_chain::Keypair>,
     /// Accepts signed off-chain batches (`offchain`).
-    pub(crate) offchain: OnceLock<flex_service::offchain::Intake>,
+    pub(crate) offchain: OnceLock<flex_sources::offchain::Intake>,
 }
 
 /// `(month, wallet)` -> (claimed, when asked).

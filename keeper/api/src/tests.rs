@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::Router;
-use flex_service::Status;
+use flex_sources::Status;
 use serde_json::Value;
 
 use super::*;

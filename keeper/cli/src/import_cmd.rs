@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use flex_ingest::{WeightSchedule, WeightVersion, WeightVersions};
-use flex_service::source::{import_file, FileFormat};
 use flex_service::Config;
+use flex_sources::files::{import_file, FileFormat};
 use flex_store::SqliteStore;
 
 #[derive(Debug, Args)]

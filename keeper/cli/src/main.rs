@@ -4,14 +4,14 @@ use clap::{Parser, Subcommand};
 
 mod balance_cmd;
 mod claim_cmd;
-mod follow_evm_cmd;
-mod follow_substrate_cmd;
+mod follow_cmd;
 mod forecast_cmd;
 mod import_cmd;
 mod merkle_cmd;
 mod offchain_cmd;
 mod replay;
 mod run_cmd;
+mod shutdown;
 
 #[derive(Parser)]
 #[command(name = "flex-keeper", version, about = "Flex epoch rewards keeper")]
@@ -39,9 +39,9 @@ enum Command {
     /// Signed off-chain action batches: sign with an attester's key, submit to keepers' APIs.
     Offchain(offchain_cmd::OffchainArgs),
     /// Follow the `[[evm]]` contract logs of a keeper config into its store (`--once`: until caught up).
-    FollowEvm(follow_evm_cmd::FollowEvmArgs),
+    FollowEvm(follow_cmd::FollowArgs),
     /// Follow the `[[substrate]]` events of a keeper config into its store (`--once`: up to the head).
-    FollowSubstrate(follow_substrate_cmd::FollowSubstrateArgs),
+    FollowSubstrate(follow_cmd::FollowArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -62,7 +62,7 @@ fn main() -> anyhow::Result<()> {
         Command::Forecast(args) => forecast_cmd::run(args),
         Command::Balance(args) => balance_cmd::run(args),
         Command::Offchain(args) => offchain_cmd::run(args),
-        Command::FollowEvm(args) => follow_evm_cmd::run(args),
-        Command::FollowSubstrate(args) => follow_substrate_cmd::run(args),
+        Command::FollowEvm(args) => follow_cmd::run(follow_cmd::Kind::Evm, args),
+        Command::FollowSubstrate(args) => follow_cmd::run(follow_cmd::Kind::Substrate, args),
     }
 }

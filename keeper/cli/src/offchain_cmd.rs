@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
 use flex_evm::{address_hex, EvmKey};
-use flex_service::offchain::{read_signed_file, Domain, OffchainAction, SignedSubmission, Submission};
+use flex_sources::offchain::{read_signed_file, Domain, OffchainAction, SignedSubmission, Submission};
 use serde_json::{json, Value};
 
 #[derive(Debug, Args)]
@@ -222,7 +222,7 @@ async fn sign(args: SignArgs) -> anyhow::Result<()> {
     };
     let expires_at = match &args.expires_at {
         Some(t) => time_value(&Value::String(t.clone())).map_err(|m| anyhow!("--expires-at: {m}"))?,
-        None => flex_service::offchain::unix_now()
+        None => flex_sources::offchain::unix_now()
             .checked_add(args.ttl)
             .ok_or_else(|| anyhow!("--ttl: out of range"))?,
     };

@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use flex_service::{Config, Keeper, LogFormat, Status};
+use flex_service::{Config, Keeper, LogFormat};
+use flex_sources::Status;
+
+use crate::shutdown::shutdown_signal;
 use flex_store::SqliteStore;
 
 #[derive(Debug, Args)]
@@ -27,28 +30,6 @@ fn init_logs(config: &Config) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutting down");
 }
 
 /// The account that submits claims relayed by the API (`POST /v1/claims/{month}/{address}/relay`)
@@ -99,26 +80,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 }
             }));
         }
-        // `[[evm]]` log followers import into the same store in the background.
-        let evm_tasks = flex_service::evm_source::spawn_followers(
-            &config,
+        // `[[evm]]` log followers and `[[substrate]]` finalized-block followers import into the
+        // same store in the background.
+        let followers = flex_sources::follower::spawn(
+            config.chain_followers()?,
             store.clone(),
             status.clone(),
             stop_rx.clone(),
-        )?;
-        // `[[substrate]]` finalized-block followers likewise.
-        let substrate_tasks = flex_service::substrate_source::spawn_followers(
-            &config,
-            store.clone(),
-            status.clone(),
-            stop_rx.clone(),
-        )?;
+        );
         let result = keeper.run(shutdown_signal()).await;
         let _ = stop_tx.send(true);
-        for t in evm_tasks {
-            let _ = t.await;
-        }
-        for t in substrate_tasks {
+        for t in followers {
             let _ = t.await;
         }
         if let Some(t) = api_task {

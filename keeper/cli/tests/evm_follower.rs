@@ -252,7 +252,7 @@ fn stored_cursor(s: &Setup) -> Option<(u64, String)> {
     }
     let config = flex_service::Config::load(&s.config).expect("keeper.toml");
     let table = config.known_kinds().expect("weights");
-    let sources = flex_service::evm_source::sources(&config, &table).expect("[[evm]]");
+    let sources = flex_sources::evm::sources(&config.evm, &table).expect("[[evm]]");
     let store = SqliteStore::open(s.db()).expect("open the store");
     let v = store.meta(&sources[0].cursor_key()).expect("meta")?;
     let (n, h) = v.split_once(':').expect("cursor n:hash");

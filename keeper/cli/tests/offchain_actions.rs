@@ -12,7 +12,7 @@ use flex_e2e::deploy::{deploy, DeployOptions, Deployment};
 use flex_e2e::scenario::{travel, DAY, GENESIS};
 use flex_e2e::{account, bundle_path, dev, free_port, http, Devnet};
 use flex_evm::{address_hex, EvmKey};
-use flex_service::offchain::{Domain, OffchainAction, Submission};
+use flex_sources::offchain::{Domain, OffchainAction, Submission};
 use serde_json::{json, Value};
 
 const KEEPER: &str = env!("CARGO_BIN_EXE_flex-keeper");
@@ -229,7 +229,7 @@ async fn a_running_keeper_takes_signed_offchain_batches_over_http_and_files() {
     let b2 = Submission {
         attester: attester.address(),
         nonce: 2,
-        expires_at: flex_service::offchain::unix_now() + 600,
+        expires_at: flex_sources::offchain::unix_now() + 600,
         actions: vec![
             OffchainAction {
                 action_id: "x:post:2".into(),
@@ -306,7 +306,7 @@ async fn a_running_keeper_takes_signed_offchain_batches_over_http_and_files() {
     let late = Submission {
         attester: attester.address(),
         nonce: 4,
-        expires_at: flex_service::offchain::unix_now() + 600,
+        expires_at: flex_sources::offchain::unix_now() + 600,
         actions: vec![
             OffchainAction {
                 action_id: "x:post:4".into(),

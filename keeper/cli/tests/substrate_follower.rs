@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use flex_chain::{Chain, Keypair};
 use flex_e2e::{account, dev, AccountId32, Devnet};
-use flex_service::substrate_source::wallet_of_account;
+use flex_sources::substrate::wallet_of_account;
 use flex_store::{ActionRow, SqliteStore, Store};
 use serde_json::Value;
 use subxt::dynamic::Value as Dyn;

@@ -1,4 +1,12 @@
-//! Parsers for the keeper's inputs: the transaction pool JSON and the weight table (JSON or TOML).
+//! Parsers for the keeper's inputs: the transaction pool JSON, JSON-lines action logs, signed
+//! off-chain batches, the weight table (JSON or TOML) and the keys of config sections.
+//!
+//! - [`pool`](parse_pool): the docs' transaction pool JSON, streamed into a compact form.
+//! - [`lines`]: JSON-lines logs, straight into the store's import batches.
+//! - [`offchain`]: the signed off-chain batch: canonical bytes, signature, JSON envelope.
+//! - [`weights`](parse_weight_table): weight tables and their versions by epoch.
+//! - [`section`]: serde-derived config sections: one error type naming the key, one copy of the
+//!   checks every section uses.
 //!
 //! Why a crate of its own: the engine (`flex-engine`) is pure and must stay free of files and
 //! formats, and the CLI should stay a thin shell. The same parsers will be used by the keeper
@@ -14,7 +22,10 @@
 //! Errors name the file and, as far as they are known, the wallet (its index and address), the
 //! action (its side, index and `action_id`) and the field.
 
+pub mod lines;
+pub mod offchain;
 mod pool;
+pub mod section;
 mod timestamp;
 mod weights;
 
@@ -83,4 +94,11 @@ pub enum IngestError {
     },
     #[error("{file}: {message}")]
     Weights { file: String, message: String },
+    /// A line of a JSON-lines file (1-based).
+    #[error("{file}:{line}: {message}")]
+    Line {
+        file: String,
+        line: u64,
+        message: String,
+    },
 }

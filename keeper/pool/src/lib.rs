@@ -2,7 +2,7 @@
 //!
 //! - [`types`]: the contract's SCALE types: `EpochCommitment` and `MonthRoot` (keepers vote on the
 //!   keccak256 of their encoding, so every keeper must produce these exact bytes), and the getters'
-//!   answers (`EpochInfo`, `MonthInfo`, `EpochPreview`).
+//!   answers (`EpochInfo`, `MonthInfo`, `EpochPreview`), and the tokens' `Psp22Error`.
 //! - [`client`]: [`PoolClient`], typed queries and calls over a `flex_chain::Chain`, with the
 //!   contract's errors decoded by name ([`CallError`]).
 //!
@@ -12,4 +12,4 @@ pub mod client;
 pub mod types;
 
 pub use client::{CallError, PoolClient, Vote};
-pub use types::{EpochCommitment, EpochInfo, EpochPreview, MonthInfo, MonthRoot};
+pub use types::{EpochCommitment, EpochInfo, EpochPreview, MonthInfo, MonthRoot, Psp22Error};

@@ -69,3 +69,15 @@ pub struct EpochPreview {
     pub snapshot: u128,
     pub pool: u128,
 }
+
+/// The PSP22 standard's error, as the token contracts (`flex_token`) encode it: what a token call
+/// the pool or a keeper makes can fail with.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub enum Psp22Error {
+    Custom(String),
+    InsufficientBalance,
+    InsufficientAllowance,
+    ZeroRecipientAddress,
+    ZeroSenderAddress,
+    SafeTransferCheckFailed(String),
+}

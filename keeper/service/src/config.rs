@@ -11,6 +11,11 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use flex_engine::ConnectionBonus;
+use flex_ingest::section::{self, KeyError};
+use flex_sources::evm::{EvmConfig, EvmSection, EvmSource};
+use flex_sources::substrate::{SubstrateConfig, SubstrateSection, SubstrateSource};
+use flex_sources::Follower;
+use serde::Deserialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -86,37 +91,150 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_level: String,
     // [[evm]]
-    /// EVM log followers (`evm_source`).
-    pub evm: Vec<crate::evm_source::EvmConfig>,
+    /// EVM log followers (`flex_sources::evm`).
+    pub evm: Vec<EvmConfig>,
     // [[substrate]]
-    /// Substrate finalized-block followers (`substrate_source`).
-    pub substrate: Vec<crate::substrate_source::SubstrateConfig>,
+    /// Substrate finalized-block followers (`flex_sources::substrate`).
+    pub substrate: Vec<SubstrateConfig>,
 }
 
-/// Known keys: `section.key` and what they hold.
-const KEYS: &[(&str, &str)] = &[
-    ("chain.url", "str"),
-    ("chain.contract", "str"),
-    ("chain.bundle", "str"),
-    ("chain.key_file", "str"),
-    ("protocol.genesis", "int"),
-    ("protocol.weights", "str"),
-    ("protocol.weight_versions", "versions"),
-    ("protocol.connection_bonus", "str"),
-    ("protocol.grace_seconds", "int"),
-    ("protocol.claim_price", "str"),
-    ("input.pool", "list"),
-    ("input.actions", "list"),
-    ("store.path", "str"),
-    ("api.listen", "str"),
-    ("offchain.attesters", "list"),
-    ("offchain.kinds", "list"),
-    ("offchain.files", "list"),
-    ("service.poll_ms", "int"),
-    ("service.backoff_max_ms", "int"),
-    ("log.format", "str"),
-    ("log.level", "str"),
+/// The keys an environment variable `FLEX_<SECTION>_<KEY>` overrides, and how its text is read.
+const ENV_KEYS: &[(&str, &str, EnvKind)] = &[
+    ("chain", "url", EnvKind::Str),
+    ("chain", "contract", EnvKind::Str),
+    ("chain", "bundle", EnvKind::Str),
+    ("chain", "key_file", EnvKind::Str),
+    ("protocol", "genesis", EnvKind::Int),
+    ("protocol", "weights", EnvKind::Str),
+    ("protocol", "weight_versions", EnvKind::Versions),
+    ("protocol", "connection_bonus", EnvKind::Str),
+    ("protocol", "grace_seconds", EnvKind::Int),
+    ("protocol", "claim_price", EnvKind::Str),
+    ("input", "pool", EnvKind::List),
+    ("input", "actions", EnvKind::List),
+    ("store", "path", EnvKind::Str),
+    ("api", "listen", EnvKind::Str),
+    ("offchain", "attesters", EnvKind::List),
+    ("offchain", "kinds", EnvKind::List),
+    ("offchain", "files", EnvKind::List),
+    ("service", "poll_ms", EnvKind::Int),
+    ("service", "backoff_max_ms", EnvKind::Int),
+    ("log", "format", EnvKind::Str),
+    ("log", "level", EnvKind::Str),
 ];
+
+#[derive(Debug, Clone, Copy)]
+enum EnvKind {
+    Str,
+    Int,
+    /// Comma-separated.
+    List,
+    /// `EPOCH=FILE,EPOCH=FILE`.
+    Versions,
+}
+
+/// `keeper.toml` as written: every section and key, unknown ones refused. [`Config::parse`] checks
+/// the values and names the key at fault.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    chain: ChainSection,
+    #[serde(default)]
+    protocol: ProtocolSection,
+    #[serde(default)]
+    input: InputSection,
+    #[serde(default)]
+    store: StoreSection,
+    #[serde(default)]
+    api: ApiSection,
+    #[serde(default)]
+    offchain: OffchainSection,
+    #[serde(default)]
+    service: ServiceSection,
+    #[serde(default)]
+    log: LogSection,
+    #[serde(default)]
+    evm: Vec<EvmSection>,
+    #[serde(default)]
+    substrate: Vec<SubstrateSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChainSection {
+    url: Option<String>,
+    contract: Option<String>,
+    bundle: Option<String>,
+    key_file: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProtocolSection {
+    genesis: Option<i64>,
+    weights: Option<String>,
+    weight_versions: Option<Vec<WeightVersionSection>>,
+    connection_bonus: Option<String>,
+    grace_seconds: Option<i64>,
+    claim_price: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WeightVersionSection {
+    from_epoch: Option<i64>,
+    file: Option<String>,
+}
+
+/// A file name or a list of them.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Files {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InputSection {
+    pool: Option<Files>,
+    actions: Option<Files>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreSection {
+    path: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApiSection {
+    listen: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OffchainSection {
+    attesters: Option<Vec<String>>,
+    kinds: Option<Vec<String>>,
+    files: Option<Files>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServiceSection {
+    poll_ms: Option<i64>,
+    backoff_max_ms: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogSection {
+    format: Option<String>,
+    level: Option<String>,
+}
 
 impl Config {
     /// Reads `path` and applies the `FLEX_*` environment overrides.
@@ -130,7 +248,8 @@ impl Config {
         Self::parse(&text, path, &env)
     }
 
-    /// Parses config text; `env` holds the overrides.
+    /// Parses config text; `env` holds the overrides. Three steps: TOML, then the environment
+    /// overrides, then the sections (serde, unknown keys refused) and one check of every value.
     pub fn parse(text: &str, path: &Path, env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
         let file = path.display().to_string();
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -138,180 +257,272 @@ impl Config {
             file: file.clone(),
             message: e.to_string(),
         })?;
-        // `[[evm]]` sections are an array of tables with their own keys (`evm_source`).
-        let evm = match table.remove("evm") {
-            Some(v) => crate::evm_source::parse_config(&file, &v, env)?,
-            None => Vec::new(),
+        apply_env(&mut table, env, &file)?;
+        let raw: RawConfig =
+            section::deserialize(toml::Value::Table(table)).map_err(|e| key_error(&file, e))?;
+        check(raw, &file, &base, env).map_err(|e| key_error(&file, e))
+    }
+}
+
+/// Sets each overridden key in the table (creating its section), read as its kind.
+fn apply_env(table: &mut toml::Table, env: &BTreeMap<String, String>, file: &str) -> Result<(), ConfigError> {
+    for (section, key, kind) in ENV_KEYS {
+        let var = format!("FLEX_{}_{}", section.to_uppercase(), key.to_uppercase());
+        let Some(v) = env.get(&var) else {
+            continue;
         };
-        // `[[substrate]]` sections likewise (`substrate_source`).
-        let substrate = match table.remove("substrate") {
-            Some(v) => crate::substrate_source::parse_config(&file, &base, &v, env)?,
-            None => Vec::new(),
+        let bad = |message: String| ConfigError::Key {
+            file: format!("{file} (environment {var})"),
+            key: format!("{section}.{key}"),
+            message,
         };
-        let known = KEYS.iter().map(|k| k.0).collect::<Vec<_>>().join(", ");
-        let mut values: BTreeMap<String, toml::Value> = BTreeMap::new();
-        for (section, v) in &table {
-            let Some(inner) = v.as_table() else {
-                return Err(ConfigError::Unknown {
-                    file,
-                    key: section.clone(),
-                    known,
-                });
-            };
-            for (k, v) in inner {
-                let key = format!("{section}.{k}");
-                if !KEYS.iter().any(|(n, _)| *n == key) {
-                    return Err(ConfigError::Unknown { file, key, known });
-                }
-                values.insert(key, v.clone());
+        let list = || v.split(',').map(str::trim).filter(|s| !s.is_empty());
+        let value = match kind {
+            EnvKind::Str => toml::Value::String(v.clone()),
+            EnvKind::Int => toml::Value::Integer(
+                v.trim()
+                    .parse()
+                    .map_err(|_| bad(format!("{v:?} is not an integer")))?,
+            ),
+            EnvKind::List => toml::Value::Array(list().map(|s| toml::Value::String(s.to_string())).collect()),
+            EnvKind::Versions => toml::Value::Array(
+                list()
+                    .map(|s| {
+                        let (epoch, f) = s.split_once('=').unwrap_or(("", s));
+                        let epoch: i64 = epoch
+                            .trim()
+                            .parse()
+                            .map_err(|_| bad(format!("{s:?} is not EPOCH=FILE")))?;
+                        let mut t = toml::Table::new();
+                        t.insert("from_epoch".into(), toml::Value::Integer(epoch));
+                        t.insert("file".into(), toml::Value::String(f.trim().to_string()));
+                        Ok(toml::Value::Table(t))
+                    })
+                    .collect::<Result<_, ConfigError>>()?,
+            ),
+        };
+        let slot = table
+            .entry(section.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        match slot {
+            toml::Value::Table(t) => {
+                t.insert(key.to_string(), value);
             }
+            _ => return Err(bad(format!("[{section}] in the file is not a table"))),
         }
-        // Environment overrides.
-        for (key, kind) in KEYS {
-            let var = format!("FLEX_{}", key.replace('.', "_").to_uppercase());
-            if let Some(v) = env.get(&var) {
-                let value = match *kind {
-                    "int" => toml::Value::Integer(v.trim().parse().map_err(|_| ConfigError::Key {
-                        file: format!("{file} (environment {var})"),
-                        key: key.to_string(),
-                        message: format!("{v:?} is not an integer"),
-                    })?),
-                    "list" => toml::Value::Array(
-                        v.split(',')
-                            .filter(|s| !s.trim().is_empty())
-                            .map(|s| toml::Value::String(s.trim().to_string()))
-                            .collect(),
-                    ),
-                    // `EPOCH=FILE,EPOCH=FILE`
-                    "versions" => toml::Value::Array(
-                        v.split(',')
-                            .filter(|s| !s.trim().is_empty())
-                            .map(|s| {
-                                let (epoch, f) = s.split_once('=').unwrap_or(("", s));
-                                let epoch: i64 = epoch.trim().parse().map_err(|_| ConfigError::Key {
-                                    file: format!("{file} (environment {var})"),
-                                    key: key.to_string(),
-                                    message: format!("{s:?} is not EPOCH=FILE"),
-                                })?;
-                                let mut t = toml::Table::new();
-                                t.insert("from_epoch".into(), toml::Value::Integer(epoch));
-                                t.insert("file".into(), toml::Value::String(f.trim().to_string()));
-                                Ok(toml::Value::Table(t))
-                            })
-                            .collect::<Result<_, ConfigError>>()?,
-                    ),
-                    _ => toml::Value::String(v.clone()),
-                };
-                values.insert(key.to_string(), value);
-            }
+    }
+    Ok(())
+}
+
+fn key_error(file: &str, e: KeyError) -> ConfigError {
+    match e {
+        KeyError::Key { key, message } => ConfigError::Key {
+            file: file.to_string(),
+            key,
+            message,
+        },
+        KeyError::Unknown { key, known } => ConfigError::Unknown {
+            file: file.to_string(),
+            key,
+            known,
+        },
+    }
+}
+
+/// The one validation step: every value checked, defaults applied, paths made absolute.
+fn check(
+    raw: RawConfig,
+    file: &str,
+    base: &Path,
+    env: &BTreeMap<String, String>,
+) -> Result<Config, KeyError> {
+    let RawConfig {
+        chain,
+        protocol,
+        input,
+        store,
+        api,
+        offchain,
+        service,
+        log,
+        evm,
+        substrate,
+    } = raw;
+    let evm = flex_sources::evm::configs(&evm, env)?;
+    let substrate = flex_sources::substrate::configs(&substrate, base, env)?;
+    let contract = section::required("chain.contract", chain.contract.as_ref())?;
+    let contract = parse_account(&contract).map_err(|m| KeyError::new("chain.contract", m))?;
+    let bonus = match protocol.connection_bonus.as_deref() {
+        None | Some("active") => ConnectionBonus::Active,
+        Some("always") => ConnectionBonus::Always,
+        Some(other) => {
+            return Err(KeyError::new(
+                "protocol.connection_bonus",
+                format!("{other:?} is neither \"active\" nor \"always\""),
+            ))
         }
-        let r = Reader {
-            file: &file,
-            values: &values,
-            base: &base,
-        };
-        let contract = r.req_str("chain.contract")?;
-        let contract = parse_account(&contract).map_err(|message| r.err("chain.contract", message))?;
-        let bonus = match r.opt_str("protocol.connection_bonus")?.as_deref() {
-            None | Some("active") => ConnectionBonus::Active,
-            Some("always") => ConnectionBonus::Always,
-            Some(other) => {
-                return Err(r.err(
-                    "protocol.connection_bonus",
-                    format!("{other:?} is neither \"active\" nor \"always\""),
-                ))
-            }
-        };
-        let claim_price = match r.opt_str("protocol.claim_price")? {
-            None => 0,
-            Some(s) => s.trim().parse::<u128>().map_err(|_| {
-                r.err(
-                    "protocol.claim_price",
-                    format!("{s:?} is not a non-negative integer (18-decimal fixed point, as a string)"),
-                )
-            })?,
-        };
-        let listen = match r.opt_str("api.listen")? {
-            None => None,
-            Some(s) if s.is_empty() || s == "off" => None,
-            Some(s) => Some(SocketAddr::from_str(&s).map_err(|_| {
-                r.err(
-                    "api.listen",
-                    format!("{s:?} is not an address such as 127.0.0.1:8080"),
-                )
-            })?),
-        };
-        let log_format = match r.opt_str("log.format")?.as_deref() {
-            None | Some("text") => LogFormat::Text,
-            Some("json") => LogFormat::Json,
-            Some(other) => {
-                return Err(r.err(
-                    "log.format",
-                    format!("{other:?} is neither \"text\" nor \"json\""),
-                ))
-            }
-        };
-        let genesis = r.opt_int("protocol.genesis")?;
-        if let Some(g) = genesis {
-            if g.rem_euclid(86_400) != 0 {
-                return Err(r.err(
-                    "protocol.genesis",
-                    format!("{g} is not 00:00:00 UTC (unix seconds, a multiple of 86400)"),
-                ));
-            }
+    };
+    let claim_price = match &protocol.claim_price {
+        None => 0,
+        Some(s) => s.trim().parse::<u128>().map_err(|_| {
+            KeyError::new(
+                "protocol.claim_price",
+                format!("{s:?} is not a non-negative integer (18-decimal fixed point, as a string)"),
+            )
+        })?,
+    };
+    let listen = match api.listen.as_deref().map(str::trim) {
+        None | Some("" | "off") => None,
+        Some(s) => Some(SocketAddr::from_str(s).map_err(|_| {
+            KeyError::new(
+                "api.listen",
+                format!("{s:?} is not an address such as 127.0.0.1:8080"),
+            )
+        })?),
+    };
+    let log_format = match log.format.as_deref() {
+        None | Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            return Err(KeyError::new(
+                "log.format",
+                format!("{other:?} is neither \"text\" nor \"json\""),
+            ))
         }
-        let pool_files = r.paths("input.pool")?;
-        let offchain_attesters = r
-            .strings("offchain.attesters")?
-            .unwrap_or_default()
-            .iter()
-            .map(|a| {
-                a.parse::<flex_engine::Address>()
-                    .map(|a| a.0)
-                    .map_err(|e| r.err("offchain.attesters", format!("{a:?}: {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let offchain_kinds = r.strings("offchain.kinds")?;
-        let offchain_files = r.paths("offchain.files")?;
-        if !offchain_files.is_empty() && offchain_attesters.is_empty() {
-            return Err(r.err(
-                "offchain.files",
-                "signed files are read only from attesters: set offchain.attesters",
+    };
+    let genesis = section::non_negative("protocol.genesis", protocol.genesis)?.map(|g| g as i64);
+    if let Some(g) = genesis {
+        if g.rem_euclid(86_400) != 0 {
+            return Err(KeyError::new(
+                "protocol.genesis",
+                format!("{g} is not 00:00:00 UTC (unix seconds, a multiple of 86400)"),
             ));
         }
-        let action_files = r.paths("input.actions")?;
-        let weight_versions = r.weight_versions()?;
-        Ok(Config {
-            chain_url: r
-                .opt_str("chain.url")?
-                .unwrap_or_else(|| "ws://127.0.0.1:9944".into()),
-            contract,
-            bundle: r.req_path("chain.bundle")?,
-            key_file: r.opt_str("chain.key_file")?.map(|p| base.join(p)),
-            genesis,
-            weights: weight_versions[0].1.clone(),
-            weight_versions,
-            bonus,
-            grace_seconds: r.opt_int("protocol.grace_seconds")?.unwrap_or(300) as u64,
-            claim_price,
-            pool_files,
-            action_files,
-            store_path: r
-                .opt_str("store.path")?
-                .map_or_else(|| base.join("keeper.db"), |p| base.join(p)),
-            listen,
-            offchain_attesters,
-            offchain_kinds,
-            offchain_files,
-            poll_ms: r.opt_int("service.poll_ms")?.unwrap_or(1000).max(10) as u64,
-            backoff_max_ms: r.opt_int("service.backoff_max_ms")?.unwrap_or(30_000).max(100) as u64,
-            log_format,
-            log_level: r.opt_str("log.level")?.unwrap_or_else(|| "info".into()),
-            evm,
-            substrate,
-            file,
-        })
     }
+    let paths = |f: Option<Files>| -> Vec<PathBuf> {
+        match f {
+            None => Vec::new(),
+            Some(Files::One(s)) => vec![base.join(s)],
+            Some(Files::Many(v)) => v.into_iter().map(|s| base.join(s)).collect(),
+        }
+    };
+    let offchain_attesters = offchain
+        .attesters
+        .unwrap_or_default()
+        .iter()
+        .map(|a| {
+            a.trim()
+                .parse::<flex_engine::Address>()
+                .map(|a| a.0)
+                .map_err(|e| KeyError::new("offchain.attesters", format!("{a:?}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let offchain_files = paths(offchain.files);
+    if !offchain_files.is_empty() && offchain_attesters.is_empty() {
+        return Err(KeyError::new(
+            "offchain.files",
+            "signed files are read only from attesters: set offchain.attesters",
+        ));
+    }
+    let weight_versions = weight_versions(protocol.weights, protocol.weight_versions, base)?;
+    let int = |key: &str, v: Option<i64>| section::non_negative(key, v);
+    Ok(Config {
+        chain_url: chain.url.unwrap_or_else(|| "ws://127.0.0.1:9944".into()),
+        contract,
+        bundle: base.join(section::required("chain.bundle", chain.bundle.as_ref())?),
+        key_file: chain.key_file.map(|p| base.join(p)),
+        genesis,
+        weights: weight_versions[0].1.clone(),
+        weight_versions,
+        bonus,
+        grace_seconds: int("protocol.grace_seconds", protocol.grace_seconds)?.unwrap_or(300),
+        claim_price,
+        pool_files: paths(input.pool),
+        action_files: paths(input.actions),
+        store_path: store
+            .path
+            .map_or_else(|| base.join("keeper.db"), |p| base.join(p)),
+        listen,
+        offchain_attesters,
+        offchain_kinds: offchain.kinds,
+        offchain_files,
+        poll_ms: int("service.poll_ms", service.poll_ms)?.unwrap_or(1000).max(10),
+        backoff_max_ms: int("service.backoff_max_ms", service.backoff_max_ms)?
+            .unwrap_or(30_000)
+            .max(100),
+        log_format,
+        log_level: log.level.unwrap_or_else(|| "info".into()),
+        evm,
+        substrate,
+        file: file.to_string(),
+    })
+}
+
+/// `protocol.weights = FILE` (one version from epoch 0), or `[[protocol.weight_versions]]`
+/// tables of `from_epoch` and `file`, the first from epoch 0, strictly ascending.
+fn weight_versions(
+    single: Option<String>,
+    list: Option<Vec<WeightVersionSection>>,
+    base: &Path,
+) -> Result<Vec<(u64, PathBuf)>, KeyError> {
+    const KEY: &str = "protocol.weight_versions";
+    let list = match (single, list) {
+        (Some(f), None) => return Ok(vec![(0, base.join(f))]),
+        (None, None) => {
+            return Err(KeyError::new(
+                "protocol.weights",
+                "missing (required unless protocol.weight_versions lists the versions)",
+            ))
+        }
+        (Some(_), Some(_)) => return Err(KeyError::new(
+            KEY,
+            "give either protocol.weights (one table for every epoch) or protocol.weight_versions, not both",
+        )),
+        (None, Some(l)) if l.is_empty() => {
+            return Err(KeyError::new(
+                KEY,
+                "expected [[protocol.weight_versions]] tables of from_epoch and file, found an empty list",
+            ))
+        }
+        (None, Some(l)) => l,
+    };
+    let mut out: Vec<(u64, PathBuf)> = Vec::with_capacity(list.len());
+    for (i, v) in list.into_iter().enumerate() {
+        let at = |k: &str| format!("{KEY}[{i}]{k}");
+        let from_epoch = match v.from_epoch {
+            Some(e) if e >= 0 => e as u64,
+            Some(other) => {
+                return Err(KeyError::new(
+                    at(".from_epoch"),
+                    format!("expected an epoch number (>= 0), found {other}"),
+                ))
+            }
+            None => return Err(KeyError::new(at(".from_epoch"), "missing")),
+        };
+        let file = match v.file {
+            Some(f) => base.join(f),
+            None => return Err(KeyError::new(at(".file"), "missing")),
+        };
+        match out.last() {
+            None if from_epoch != 0 => {
+                return Err(KeyError::new(
+                    at(".from_epoch"),
+                    format!("{from_epoch}: the first version must start at epoch 0"),
+                ))
+            }
+            Some((prev, _)) if from_epoch <= *prev => {
+                return Err(KeyError::new(
+                    at(".from_epoch"),
+                    format!(
+                        "{from_epoch} is not after the previous version's {prev}: versions are listed by strictly ascending from_epoch"
+                    ),
+                ))
+            }
+            _ => {}
+        }
+        out.push((from_epoch, file));
+    }
+    Ok(out)
 }
 
 impl Config {
@@ -349,166 +560,38 @@ impl Config {
         use flex_ingest::WeightSchedule;
         Ok(self.weight_schedule()?.all_kinds())
     }
-}
 
-struct Reader<'a> {
-    file: &'a str,
-    values: &'a BTreeMap<String, toml::Value>,
-    base: &'a Path,
-}
+    /// The `[[evm]]` followers, their kinds checked against every weight table version.
+    pub fn evm_sources(&self) -> Result<Vec<EvmSource>, ConfigError> {
+        flex_sources::evm::sources(&self.evm, &self.known_kinds()?).map_err(|e| key_error(&self.file, e))
+    }
 
-impl Reader<'_> {
-    fn err(&self, key: &str, message: impl Into<String>) -> ConfigError {
-        ConfigError::Key {
-            file: self.file.to_string(),
-            key: key.to_string(),
-            message: message.into(),
+    /// The `[[substrate]]` followers, their kinds checked against every weight table version (the
+    /// epoch close decides per version what an action counts).
+    pub fn substrate_sources(&self) -> Result<Vec<SubstrateSource>, ConfigError> {
+        flex_sources::substrate::sources(&self.substrate, &self.known_kinds()?)
+            .map_err(|e| key_error(&self.file, e))
+    }
+
+    /// Every chain follower of the config (`[[evm]]`, then `[[substrate]]`), to run in the
+    /// background (`flex_sources::follower::spawn`).
+    pub fn chain_followers(&self) -> Result<Vec<Box<dyn Follower>>, ConfigError> {
+        let mut out: Vec<Box<dyn Follower>> = Vec::new();
+        if !self.evm.is_empty() {
+            out.extend(
+                self.evm_sources()?
+                    .into_iter()
+                    .map(|s| Box::new(s) as Box<dyn Follower>),
+            );
         }
-    }
-
-    fn opt_str(&self, key: &str) -> Result<Option<String>, ConfigError> {
-        match self.values.get(key) {
-            None => Ok(None),
-            Some(toml::Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(self.err(key, format!("expected a string, found {}", other.type_str()))),
-        }
-    }
-
-    fn req_str(&self, key: &str) -> Result<String, ConfigError> {
-        self.opt_str(key)?
-            .ok_or_else(|| self.err(key, "missing (required)"))
-    }
-
-    fn req_path(&self, key: &str) -> Result<PathBuf, ConfigError> {
-        Ok(self.base.join(self.req_str(key)?))
-    }
-
-    fn opt_int(&self, key: &str) -> Result<Option<i64>, ConfigError> {
-        match self.values.get(key) {
-            None => Ok(None),
-            Some(toml::Value::Integer(i)) if *i >= 0 => Ok(Some(*i)),
-            Some(toml::Value::Integer(i)) => Err(self.err(key, format!("{i} is negative"))),
-            Some(other) => Err(self.err(key, format!("expected an integer, found {}", other.type_str()))),
-        }
-    }
-
-    fn strings(&self, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
-        match self.values.get(key) {
-            None => Ok(None),
-            Some(toml::Value::Array(a)) => a
-                .iter()
-                .map(|v| match v {
-                    toml::Value::String(s) => Ok(s.clone()),
-                    other => Err(self.err(key, format!("expected strings, found {}", other.type_str()))),
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(other) => Err(self.err(
-                key,
-                format!("expected a list of strings, found {}", other.type_str()),
-            )),
-        }
-    }
-
-    /// `protocol.weights = FILE` (one version from epoch 0), or `[[protocol.weight_versions]]`
-    /// tables of `from_epoch` and `file`, the first from epoch 0, strictly ascending.
-    fn weight_versions(&self) -> Result<Vec<(u64, PathBuf)>, ConfigError> {
-        const KEY: &str = "protocol.weight_versions";
-        let single = self.opt_str("protocol.weights")?;
-        let list = match self.values.get(KEY) {
-            None => {
-                let f = single.ok_or_else(|| {
-                    self.err(
-                        "protocol.weights",
-                        "missing (required unless protocol.weight_versions lists the versions)",
-                    )
-                })?;
-                return Ok(vec![(0, self.base.join(f))]);
-            }
-            Some(_) if single.is_some() => {
-                return Err(self.err(
-                    KEY,
-                    "give either protocol.weights (one table for every epoch) or protocol.weight_versions, not both",
-                ))
-            }
-            Some(toml::Value::Array(a)) if !a.is_empty() => a,
-            Some(other) => {
-                return Err(self.err(
-                    KEY,
-                    format!(
-                        "expected [[protocol.weight_versions]] tables of from_epoch and file, found {}",
-                        if other.is_array() { "an empty list" } else { other.type_str() }
-                    ),
-                ))
-            }
-        };
-        let mut out: Vec<(u64, PathBuf)> = Vec::with_capacity(list.len());
-        for (i, v) in list.iter().enumerate() {
-            let at = |k: &str| format!("{KEY}[{i}]{k}");
-            let t = v
-                .as_table()
-                .ok_or_else(|| self.err(&at(""), format!("expected a table, found {}", v.type_str())))?;
-            if let Some(k) = t.keys().find(|k| !matches!(k.as_str(), "from_epoch" | "file")) {
-                return Err(self.err(&at(&format!(".{k}")), "unknown key (known: from_epoch, file)"));
-            }
-            let from_epoch = match t.get("from_epoch") {
-                Some(toml::Value::Integer(e)) if *e >= 0 => *e as u64,
-                Some(other) => {
-                    return Err(self.err(
-                        &at(".from_epoch"),
-                        format!("expected an epoch number (>= 0), found {other}"),
-                    ))
-                }
-                None => return Err(self.err(&at(".from_epoch"), "missing")),
-            };
-            let file = match t.get("file") {
-                Some(toml::Value::String(f)) => self.base.join(f),
-                Some(other) => {
-                    return Err(self.err(
-                        &at(".file"),
-                        format!("expected a file name, found {}", other.type_str()),
-                    ))
-                }
-                None => return Err(self.err(&at(".file"), "missing")),
-            };
-            match out.last() {
-                None if from_epoch != 0 => {
-                    return Err(self.err(
-                        &at(".from_epoch"),
-                        format!("{from_epoch}: the first version must start at epoch 0"),
-                    ))
-                }
-                Some((prev, _)) if from_epoch <= *prev => {
-                    return Err(self.err(
-                        &at(".from_epoch"),
-                        format!(
-                            "{from_epoch} is not after the previous version's {prev}: versions are listed by strictly ascending from_epoch"
-                        ),
-                    ))
-                }
-                _ => {}
-            }
-            out.push((from_epoch, file));
+        if !self.substrate.is_empty() {
+            out.extend(
+                self.substrate_sources()?
+                    .into_iter()
+                    .map(|s| Box::new(s) as Box<dyn Follower>),
+            );
         }
         Ok(out)
-    }
-
-    fn paths(&self, key: &str) -> Result<Vec<PathBuf>, ConfigError> {
-        match self.values.get(key) {
-            None => Ok(Vec::new()),
-            Some(toml::Value::String(s)) => Ok(vec![self.base.join(s)]),
-            Some(toml::Value::Array(a)) => a
-                .iter()
-                .map(|v| match v {
-                    toml::Value::String(s) => Ok(self.base.join(s)),
-                    other => Err(self.err(key, format!("expected file names, found {}", other.type_str()))),
-                })
-                .collect(),
-            Some(other) => Err(self.err(
-                key,
-                format!("expected a file name or a list, found {}", other.type_str()),
-            )),
-        }
     }
 }
 
@@ -629,7 +712,7 @@ pool = "pool.json"
         let e = bad("from_epoch = 30", "from_epoch = -1");
         assert!(e.contains("protocol.weight_versions[1].from_epoch"), "{e}");
         let e = bad("file = \"w1.toml\"", "path = \"w1.toml\"");
-        assert!(e.contains("protocol.weight_versions[1].path: unknown key"), "{e}");
+        assert!(e.contains("unknown key protocol.weight_versions[1].path"), "{e}");
         let e = bad("file = \"w1.toml\"", "");
         assert!(e.contains("protocol.weight_versions[1].file: missing"), "{e}");
         let e = parse(
@@ -686,5 +769,57 @@ pool = "pool.json"
         assert!(e.to_string().contains("protocol.weights: missing"), "{e}");
         let e = parse("[chain\n", &[]).unwrap_err();
         assert!(e.to_string().contains("not valid TOML"), "{e}");
+    }
+
+    const SUBSTRATE: &str = r#"
+[[substrate]]
+name = "dev-net"
+url = "ws://127.0.0.1:9944"
+start_block = 3
+[[substrate.map]]
+pallet = "Balances"
+event = "Transfer"
+wallet = "from"
+kind = "transfer"
+[[substrate.map]]
+contract = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"
+topic = "0x990df076cb1e9527aa102cd100c1481efe393eeabb5825f9af1f5e58221864de"
+wallet = 2
+kind = "token"
+"#;
+
+    #[test]
+    fn a_kind_of_any_weight_version_may_be_mapped() {
+        // "token" only exists from epoch 10 on: the follower must accept it (the epoch close
+        // decides per version what an action counts), and a kind of no version is refused.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("w0.toml"), "transfer = \"1\"\n").unwrap();
+        std::fs::write(dir.path().join("w1.toml"), "transfer = \"1\"\ntoken = \"2\"\n").unwrap();
+        let text = format!(
+            "[chain]\ncontract = \"0x{}\"\nbundle = \"pool.contract\"\n[protocol]\ngenesis = 1769644800\n\
+             [[protocol.weight_versions]]\nfrom_epoch = 0\nfile = \"w0.toml\"\n\
+             [[protocol.weight_versions]]\nfrom_epoch = 10\nfile = \"w1.toml\"\n{SUBSTRATE}",
+            "11".repeat(32)
+        );
+        let config = Config::parse(&text, &dir.path().join("keeper.toml"), &BTreeMap::new()).unwrap();
+        let sources = config.substrate_sources().unwrap();
+        assert_eq!(sources[0].config.maps.len(), 2);
+        let first = flex_ingest::read_weight_table(&config.weights).unwrap();
+        let e = sources_err(&config, &first);
+        assert!(
+            e.contains("substrate[0].map[1].kind") && e.contains("\"token\""),
+            "{e}"
+        );
+        let mut token_only = flex_engine::WeightTable::new();
+        token_only.insert_str("token", "2").unwrap();
+        let e = sources_err(&config, &token_only);
+        assert!(e.contains("substrate[0].map[0].kind"), "{e}");
+    }
+
+    fn sources_err(config: &Config, table: &flex_engine::WeightTable) -> String {
+        match flex_sources::substrate::sources(&config.substrate, table) {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e.to_string(),
+        }
     }
 }

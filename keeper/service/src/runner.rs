@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use codec::Decode;
 use flex_chain::{AccountId32, Chain, ContractBundle, Keypair};
-use flex_engine::{Genesis, WeightTable};
+use flex_engine::Genesis;
 use flex_ingest::WeightSchedule;
 use flex_store::{Phase, Store};
 use subxt_signer::SecretUri;
@@ -33,8 +33,11 @@ use flex_engine::calendar::month_index_of;
 
 use crate::compute::{self, epoch_bounds, PoolFigures};
 use crate::forecast;
-use crate::source::{self, ActionLog, ActivitySource, PoolFile};
-use crate::{Config, ServiceError, Status};
+use flex_sources::files::{InputFile, InputFiles};
+use flex_sources::offchain::{Intake, Policy, SignedFiles};
+use flex_sources::Status;
+
+use crate::{Config, ServiceError};
 use flex_pool::{CallError, EpochCommitment, MonthRoot, PoolClient};
 
 /// Loads the keeper's signing key: `FLEX_KEEPER_KEY`, else the file `chain.key_file`. The value is
@@ -83,18 +86,17 @@ pub struct Keeper {
     config: Config,
     store: Arc<dyn Store>,
     status: Arc<Status>,
-    /// Every kind of every weight table version: what inputs may name.
-    table: WeightTable,
     /// The weight table versions; epoch `e` is computed with `weights.table_for_epoch(e)`.
     weights: Arc<dyn WeightSchedule>,
     bundle: ContractBundle,
     signer: Keypair,
-    sources: Vec<Box<dyn ActivitySource>>,
+    /// The `[input]` files, imported on every tick.
+    files: InputFiles,
     genesis: Option<Genesis>,
     client: Option<PoolClient>,
     is_keeper: bool,
     /// Signed off-chain batches (`offchain.files`, and the API's `POST /v1/actions`).
-    offchain: crate::offchain::Intake,
+    offchain: SignedFiles,
 }
 
 impl Keeper {
@@ -103,13 +105,14 @@ impl Keeper {
         let table = weights.all_kinds();
         let bundle = ContractBundle::load(&config.bundle)?;
         let signer = load_signer(&config)?;
-        let mut sources: Vec<Box<dyn ActivitySource>> = Vec::new();
-        for p in &config.pool_files {
-            sources.push(Box::new(PoolFile(p.clone())));
-        }
-        for p in &config.action_files {
-            sources.push(Box::new(ActionLog(p.clone())));
-        }
+        let poll = Duration::from_millis(config.poll_ms);
+        let files = InputFiles {
+            files: (config.pool_files.iter().cloned().map(InputFile::pool))
+                .chain(config.action_files.iter().cloned().map(InputFile::lines))
+                .collect(),
+            kinds: table.clone(),
+            poll,
+        };
         let genesis = config.genesis.map(Genesis::new).transpose()?;
         // The database belongs to one deployment.
         let contract = format!("0x{}", hex::encode(config.contract));
@@ -123,20 +126,25 @@ impl Keeper {
             Some(_) => {}
             None => store.set_meta("contract", &contract)?,
         }
-        let offchain = crate::offchain::Intake::new(
+        let intake = Intake::new(
             store.clone(),
-            crate::offchain::Policy {
+            Policy {
                 attesters: config.offchain_attesters.iter().copied().collect(),
                 kinds: config
                     .offchain_kinds
                     .as_ref()
                     .map(|k| k.iter().cloned().collect()),
             },
-            table.clone(),
+            table,
             config.contract,
             config.genesis,
         )
         .map_err(|m| ServiceError::Fatal(format!("{}: {m}", config.file)))?;
+        let offchain = SignedFiles {
+            intake,
+            paths: config.offchain_files.clone(),
+            poll,
+        };
         tracing::info!(
             keeper = %AccountId32(signer.public_key().0),
             contract = %contract,
@@ -147,11 +155,10 @@ impl Keeper {
             config,
             store,
             status,
-            table,
             weights,
             bundle,
             signer,
-            sources,
+            files,
             genesis,
             client: None,
             is_keeper: false,
@@ -160,25 +167,17 @@ impl Keeper {
     }
 
     /// The intake of signed off-chain batches, for the API (`POST /v1/actions`).
-    pub fn offchain_intake(&self) -> crate::offchain::Intake {
-        self.offchain.clone()
+    pub fn offchain_intake(&self) -> Intake {
+        self.offchain.intake.clone()
     }
 
     /// Imports the configured sources now (also done on every tick for changed files).
     pub fn import(&mut self) -> Result<(), ServiceError> {
-        let stats = tokio::task::block_in_place(|| {
-            source::import_sources(&*self.store, &mut self.sources, &self.table)
-        })?;
+        let files = tokio::task::block_in_place(|| self.files.import_changed(&*self.store))?;
         self.status
             .imported_actions
-            .fetch_add(stats.actions_new, Ordering::Relaxed);
-        let now = crate::offchain::unix_now();
-        let signed =
-            tokio::task::block_in_place(|| self.offchain.import_files(&self.config.offchain_files, now))?;
-        self.status
-            .imported_actions
-            .fetch_add(signed.actions_new, Ordering::Relaxed);
-        self.status.errors.fetch_add(signed.rejected, Ordering::Relaxed);
+            .fetch_add(files.actions_new, Ordering::Relaxed);
+        tokio::task::block_in_place(|| self.offchain.import_changed(Some(&self.status)))?;
         Ok(())
     }
 
@@ -265,7 +264,7 @@ impl Keeper {
             None => self.store.set_meta("genesis", &on_chain.to_string())?,
         }
         // The chain half of the off-chain signatures' domain.
-        crate::offchain::record_chain(&*self.store, client.chain.api().genesis_hash().0)?;
+        flex_sources::offchain::record_chain(&*self.store, client.chain.api().genesis_hash().0)?;
         self.is_keeper = client.is_keeper().await?;
         if !self.is_keeper {
             tracing::warn!(keeper = %client.me(), "this account is not a keeper of the contract: computing and serving only, no votes");

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use flex_engine::WeightTable;
 use flex_evm::EvmKey;
-use flex_service::offchain::{
+use flex_sources::offchain::{
     record_chain, Domain, Intake, OffchainAction, Policy, SignedSubmission, Submission,
 };
-use flex_service::Status;
+use flex_sources::Status;
 use flex_store::{SqliteStore, Store};
 use serde_json::Value;
 
@@ -258,7 +258,7 @@ async fn refusals_answer_json_errors_naming_the_field() {
     // Too large for the body limit.
     let big = format!(
         "{{\"pad\": \"{}\"}}",
-        "x".repeat(flex_service::offchain::MAX_ENVELOPE_BYTES)
+        "x".repeat(flex_sources::offchain::MAX_ENVELOPE_BYTES)
     );
     assert_error(&post(&srv, &big).await, 413, "too_large", "body");
     // None of it stored anything or moved the nonce; the good batch is still accepted.

@@ -1,5 +1,7 @@
 use super::*;
+use flex_evm::EvmKey;
 use flex_store::SqliteStore;
+use serde_json::Value;
 
 // Hardhat's account #0 (a well-known test key): 0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266.
 const KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";

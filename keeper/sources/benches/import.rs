@@ -8,7 +8,7 @@
 //! 3. imports it again (every action known, each checked against the stored one);
 //! 4. checkpoints the WAL into the database file (timed apart: the commit does not need it).
 //!
-//! cargo bench -p flex-service --bench import -- [N] [DIR] [--ids=act|int|hash]
+//! cargo bench -p flex-sources --bench import -- [N] [DIR] [--ids=act|int|hash]
 //!
 //! `act`: `"act-<i>"` as in the docs' pool; `int`: `<i>` (stored as an integer); `hash`: a random
 //! `"0x"` + 64 hex digits, like an EVM transaction hash (random order: the slow case).
@@ -17,7 +17,8 @@ use std::io::Write;
 use std::time::Instant;
 
 use flex_engine::WeightTable;
-use flex_service::source::{import_file, read_lines, FileFormat};
+use flex_ingest::lines::read_lines;
+use flex_sources::files::{import_file, FileFormat};
 use flex_store::SqliteStore;
 
 fn loadavg() -> String {

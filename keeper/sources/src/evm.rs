@@ -32,12 +32,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flex_engine::WeightTable;
-use flex_evm::follow::{Cursor, EventSpec, FollowOptions, LogBatch, LogFilter, LogFollower, Until};
+use flex_evm::follow::{self, Cursor, EventSpec, FollowOptions, LogBatch, LogFilter, LogFollower};
 use flex_evm::EvmAddress;
+use flex_ingest::section::{self, KeyError, WalletRef};
 use flex_store::{ActionRow, Store};
+use serde::Deserialize;
 
-use crate::config::ConfigError;
-use crate::{Config, ServiceError, Status};
+use crate::follower::BoxFuture;
+use crate::{FollowSummary, Follower, Position, SourceError, Status, Until};
 
 /// One `[[evm.map]]`: which logs count as which action.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,131 +67,109 @@ pub struct EvmConfig {
     pub maps: Vec<EvmMap>,
 }
 
-const EVM_KEYS: &[&str] = &[
-    "name",
-    "url",
-    "chain_id",
-    "confirmations",
-    "start_block",
-    "poll_ms",
-    "batch_blocks",
-    "backoff_max_ms",
-    "map",
-];
-const MAP_KEYS: &[&str] = &["contract", "event", "wallet", "kind"];
+/// One `[[evm]]` section as written (every key checked by [`configs`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvmSection {
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub chain_id: Option<i64>,
+    pub confirmations: Option<i64>,
+    pub start_block: Option<i64>,
+    pub poll_ms: Option<i64>,
+    pub batch_blocks: Option<i64>,
+    pub backoff_max_ms: Option<i64>,
+    pub map: Option<Vec<EvmMapSection>>,
+}
+
+/// One `[[evm.map]]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvmMapSection {
+    pub contract: Option<String>,
+    pub event: Option<String>,
+    pub wallet: Option<WalletRef>,
+    pub kind: Option<String>,
+}
 
 /// The environment variable overriding a section's `url`: `FLEX_EVM_<NAME>_URL` (name upper-cased,
 /// `-` as `_`).
 pub fn url_env_var(name: &str) -> String {
-    format!("FLEX_EVM_{}_URL", name.to_uppercase().replace('-', "_"))
+    section::env_var("evm", name, "url")
 }
 
-/// Parses the `evm` array of tables; `env` holds the `FLEX_*` overrides.
-pub fn parse_config(
-    file: &str,
-    value: &toml::Value,
-    env: &BTreeMap<String, String>,
-) -> Result<Vec<EvmConfig>, ConfigError> {
-    let err = |key: &str, message: String| ConfigError::Key {
-        file: file.to_string(),
-        key: key.to_string(),
-        message,
-    };
-    let sections = value
-        .as_array()
-        .ok_or_else(|| err("evm", "expected [[evm]] sections (an array of tables)".into()))?;
+/// Checks the `[[evm]]` sections; `env` holds the `FLEX_*` overrides. Errors name the key
+/// (`evm[1].map[0].wallet`).
+pub fn configs(sections: &[EvmSection], env: &BTreeMap<String, String>) -> Result<Vec<EvmConfig>, KeyError> {
     let mut out: Vec<EvmConfig> = Vec::new();
-    for (i, section) in sections.iter().enumerate() {
+    for (i, t) in sections.iter().enumerate() {
         let key = format!("evm[{i}]");
-        let t = section
-            .as_table()
-            .ok_or_else(|| err(&key, "expected a table".into()))?;
-        check_keys(file, &key, t, EVM_KEYS)?;
         let k = |name: &str| format!("{key}.{name}");
-        let name = req_str(file, t, &k("name"), "name")?;
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(err(&k("name"), format!("{name:?}: use letters, digits, - and _")));
-        }
-        if let Some(other) = out.iter().find(|c| c.name == name) {
-            return Err(err(
-                &k("name"),
-                format!("{name:?} is also the name of {}", other.key),
-            ));
-        }
+        let err = |name: &str, message: String| KeyError::new(k(name), message);
+        let taken: Vec<(String, String)> = out.iter().map(|c| (c.name.clone(), c.key.clone())).collect();
+        let name = section::source_name(&k("name"), t.name.as_ref(), &taken)?;
         let var = url_env_var(&name);
         let url = match env.get(&var) {
             Some(v) => v.trim().to_string(),
-            None => req_str(file, t, &k("url"), "url")?,
+            None => section::required(&k("url"), t.url.as_ref())?,
         };
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(err(
-                &k("url"),
+                "url",
                 format!("{url:?} is not an http:// or https:// JSON-RPC URL"),
             ));
         }
-        let chain_id = opt_u64(file, t, &k("chain_id"), "chain_id")?.ok_or_else(|| {
-            err(
-                &k("chain_id"),
-                "missing (required: the node's eth_chainId)".into(),
-            )
-        })?;
-        let confirmations = opt_u64(file, t, &k("confirmations"), "confirmations")?.unwrap_or(12);
-        let start_block = opt_u64(file, t, &k("start_block"), "start_block")?.unwrap_or(0);
-        let poll_ms = opt_u64(file, t, &k("poll_ms"), "poll_ms")?
-            .unwrap_or(2000)
-            .max(10);
-        let batch_blocks = opt_u64(file, t, &k("batch_blocks"), "batch_blocks")?.unwrap_or(1000);
+        let int = |name: &str, v: Option<i64>| section::non_negative(&k(name), v);
+        let chain_id = int("chain_id", t.chain_id)?
+            .ok_or_else(|| err("chain_id", "missing (required: the node's eth_chainId)".into()))?;
+        let confirmations = int("confirmations", t.confirmations)?.unwrap_or(12);
+        let start_block = int("start_block", t.start_block)?.unwrap_or(0);
+        let poll_ms = int("poll_ms", t.poll_ms)?.unwrap_or(2000).max(10);
+        let batch_blocks = int("batch_blocks", t.batch_blocks)?.unwrap_or(1000);
         if batch_blocks == 0 {
-            return Err(err(&k("batch_blocks"), "must be at least 1".into()));
+            return Err(err("batch_blocks", "must be at least 1".into()));
         }
-        let backoff_max_ms = opt_u64(file, t, &k("backoff_max_ms"), "backoff_max_ms")?
+        let backoff_max_ms = int("backoff_max_ms", t.backoff_max_ms)?
             .unwrap_or(30_000)
             .max(100);
-        let maps_v = t
-            .get("map")
-            .ok_or_else(|| err(&k("map"), "missing: at least one [[evm.map]]".into()))?;
-        let maps_a = maps_v
-            .as_array()
-            .filter(|a| !a.is_empty())
-            .ok_or_else(|| err(&k("map"), "expected [[evm.map]] sections (at least one)".into()))?;
+        let maps_a = match &t.map {
+            None => return Err(err("map", "missing: at least one [[evm.map]]".into())),
+            Some(m) if m.is_empty() => {
+                return Err(err("map", "expected [[evm.map]] sections (at least one)".into()))
+            }
+            Some(m) => m,
+        };
         let mut maps: Vec<EvmMap> = Vec::new();
-        for (j, m) in maps_a.iter().enumerate() {
+        for (j, mt) in maps_a.iter().enumerate() {
             let mkey = format!("{key}.map[{j}]");
             let mk = |name: &str| format!("{mkey}.{name}");
-            let mt = m
-                .as_table()
-                .ok_or_else(|| err(&mkey, "expected a table".into()))?;
-            check_keys(file, &mkey, mt, MAP_KEYS)?;
-            let contract_s = req_str(file, mt, &mk("contract"), "contract")?;
-            let contract = parse_evm_address(&contract_s).map_err(|m| err(&mk("contract"), m))?;
-            let event_s = req_str(file, mt, &mk("event"), "event")?;
-            let event = EventSpec::parse(&event_s).map_err(|m| err(&mk("event"), m))?;
-            let wallet_topic = match mt.get("wallet") {
+            let merr = |name: &str, message: String| KeyError::new(mk(name), message);
+            let contract_s = section::required(&mk("contract"), mt.contract.as_ref())?;
+            let contract = parse_evm_address(&contract_s).map_err(|m| merr("contract", m))?;
+            let event_s = section::required(&mk("event"), mt.event.as_ref())?;
+            let event = EventSpec::parse(&event_s).map_err(|m| merr("event", m))?;
+            let wallet_topic = match &mt.wallet {
                 None => {
-                    return Err(err(
-                        &mk("wallet"),
+                    return Err(merr(
+                        "wallet",
                         "missing (a parameter name or a topic index 1-3)".into(),
                     ))
                 }
-                Some(toml::Value::String(p)) => event.address_topic(p).map_err(|m| err(&mk("wallet"), m))?,
-                Some(toml::Value::Integer(i)) if (1..=3).contains(i) => {
+                Some(WalletRef::Name(p)) => event.address_topic(p).map_err(|m| merr("wallet", m))?,
+                Some(WalletRef::Index(i)) if (1..=3).contains(i) => {
                     let i = *i as usize;
                     let declared = event.indexed_count();
                     if declared > 0 {
                         // The declaration says which parameters are indexed: check the topic's type.
                         let p = event.params.iter().filter(|p| p.2).nth(i - 1).ok_or_else(|| {
-                            err(
-                                &mk("wallet"),
+                            merr(
+                                "wallet",
                                 format!("{} has {declared} indexed parameters, not {i}", event.signature),
                             )
                         })?;
                         if p.1 != "address" {
-                            return Err(err(
-                                &mk("wallet"),
+                            return Err(merr(
+                                "wallet",
                                 format!("topic {i} of {} is a {}, not an address", event.signature, p.1),
                             ));
                         }
@@ -197,20 +177,20 @@ pub fn parse_config(
                     i
                 }
                 Some(other) => {
-                    return Err(err(
-                        &mk("wallet"),
+                    return Err(merr(
+                        "wallet",
                         format!("{other} is neither a parameter name nor a topic index 1-3"),
                     ))
                 }
             };
-            let kind = req_str(file, mt, &mk("kind"), "kind")?;
+            let kind = section::required(&mk("kind"), mt.kind.as_ref())?;
             if let Some((n, _)) = maps
                 .iter()
                 .enumerate()
                 .find(|(_, o)| o.contract == contract && o.event.topic0 == event.topic0)
             {
-                return Err(err(
-                    &mkey,
+                return Err(KeyError::new(
+                    mkey.clone(),
                     format!(
                         "{} of {contract_s} is already mapped by {key}.map[{n}] (one action per log)",
                         event.signature
@@ -240,68 +220,12 @@ pub fn parse_config(
     Ok(out)
 }
 
-fn check_keys(file: &str, key: &str, t: &toml::Table, known: &[&str]) -> Result<(), ConfigError> {
-    for k in t.keys() {
-        if !known.contains(&k.as_str()) {
-            return Err(ConfigError::Unknown {
-                file: file.to_string(),
-                key: format!("{key}.{k}"),
-                known: known.join(", "),
-            });
-        }
-    }
-    Ok(())
-}
-
-fn req_str(file: &str, t: &toml::Table, key: &str, name: &str) -> Result<String, ConfigError> {
-    let err = |message: String| ConfigError::Key {
-        file: file.to_string(),
-        key: key.to_string(),
-        message,
-    };
-    match t.get(name) {
-        None => Err(err("missing (required)".into())),
-        Some(toml::Value::String(s)) => Ok(s.trim().to_string()),
-        Some(other) => Err(err(format!("expected a string, found {}", other.type_str()))),
-    }
-}
-
-fn opt_u64(file: &str, t: &toml::Table, key: &str, name: &str) -> Result<Option<u64>, ConfigError> {
-    let err = |message: String| ConfigError::Key {
-        file: file.to_string(),
-        key: key.to_string(),
-        message,
-    };
-    match t.get(name) {
-        None => Ok(None),
-        Some(toml::Value::Integer(i)) if *i >= 0 => Ok(Some(*i as u64)),
-        Some(toml::Value::Integer(i)) => Err(err(format!("{i} is negative"))),
-        Some(other) => Err(err(format!("expected an integer, found {}", other.type_str()))),
-    }
-}
-
 /// `0x` + 40 hex digits (any case).
 pub fn parse_evm_address(s: &str) -> Result<EvmAddress, String> {
     let bad = || format!("{s:?} is not an address (0x + 40 hex digits)");
     let digits = s.trim().strip_prefix("0x").ok_or_else(bad)?;
     let bytes = hex::decode(digits).map_err(|_| bad())?;
     <EvmAddress>::try_from(bytes).map_err(|_| bad())
-}
-
-/// What a follower did (the `flex-keeper follow-evm` summary).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FollowSummary {
-    pub name: String,
-    /// The cursor when it started.
-    pub resumed_from: Option<Cursor>,
-    /// The cursor when it stopped.
-    pub cursor: Option<Cursor>,
-    pub head: u64,
-    pub batches: u64,
-    pub logs: u64,
-    pub actions_new: u64,
-    pub actions_known: u64,
-    pub retries: u64,
 }
 
 /// A configured EVM follower.
@@ -312,14 +236,13 @@ pub struct EvmSource {
 
 impl EvmSource {
     /// Every mapped kind must be in the weight table.
-    pub fn new(config: EvmConfig, table: &WeightTable, file: &str) -> Result<Self, ServiceError> {
+    pub fn new(config: EvmConfig, table: &WeightTable) -> Result<Self, KeyError> {
         for (j, m) in config.maps.iter().enumerate() {
             if table.kind(&m.kind).is_none() {
-                return Err(ServiceError::Config(ConfigError::Key {
-                    file: file.to_string(),
-                    key: format!("{}.map[{j}].kind", config.key),
-                    message: format!("{:?} is not in the weight table", m.kind),
-                }));
+                return Err(KeyError::new(
+                    format!("{}.map[{j}].kind", config.key),
+                    format!("{:?} is not in the weight table", m.kind),
+                ));
             }
         }
         Ok(Self { config })
@@ -384,7 +307,7 @@ impl EvmSource {
     }
 
     /// The actions of a batch's logs.
-    pub fn actions(&self, batch: &LogBatch) -> Result<Vec<ActionRow>, ServiceError> {
+    pub fn actions(&self, batch: &LogBatch) -> Result<Vec<ActionRow>, SourceError> {
         let c = &self.config;
         let mut out = Vec::with_capacity(batch.logs.len());
         for log in &batch.logs {
@@ -411,23 +334,25 @@ impl EvmSource {
                     flex_evm::address_hex(&m.contract)
                 )
             };
-            let topic = log.topics.get(m.wallet_topic).ok_or_else(|| {
-                ServiceError::Input(format!(
-                    "{}: has {} topics, {}.map[{j}].wallet wants topic {} (the declaration does not match the contract)",
-                    at(),
+            let topic = log.topics.get(m.wallet_topic).ok_or_else(|| SourceError::Mapping {
+                at: at(),
+                message: format!(
+                    "has {} topics, {}.map[{j}].wallet wants topic {} (the declaration does not match the contract)",
                     log.topics.len(),
                     c.key,
                     m.wallet_topic
-                ))
+                ),
             })?;
             if topic[..12].iter().any(|b| *b != 0) {
-                return Err(ServiceError::Input(format!(
-                    "{}: topic {} (0x{}) is not an address ({}.map[{j}].wallet)",
-                    at(),
-                    m.wallet_topic,
-                    hex::encode(topic),
-                    c.key
-                )));
+                return Err(SourceError::Mapping {
+                    at: at(),
+                    message: format!(
+                        "topic {} (0x{}) is not an address ({}.map[{j}].wallet)",
+                        m.wallet_topic,
+                        hex::encode(topic),
+                        c.key
+                    ),
+                });
             }
             let mut wallet = [0u8; 20];
             wallet.copy_from_slice(&topic[12..]);
@@ -443,14 +368,14 @@ impl EvmSource {
     }
 
     /// The stored cursor, if any.
-    pub fn stored_cursor(&self, store: &dyn Store) -> Result<Option<Cursor>, ServiceError> {
+    pub fn stored_cursor(&self, store: &dyn Store) -> Result<Option<Cursor>, SourceError> {
         let key = self.cursor_key();
         match store.meta(&key)? {
             None => Ok(None),
             Some(v) => v
                 .parse::<Cursor>()
                 .map(Some)
-                .map_err(|m| ServiceError::Invalid(format!("store meta {key}: {m}"))),
+                .map_err(|message| SourceError::Cursor { key, message }),
         }
     }
 
@@ -462,14 +387,14 @@ impl EvmSource {
         status: Option<Arc<Status>>,
         until: Until,
         stop: impl Future<Output = ()>,
-    ) -> Result<FollowSummary, ServiceError> {
+    ) -> Result<FollowSummary, SourceError> {
         let resumed_from = self.stored_cursor(&*store)?;
         let mut follower = LogFollower::new(&self.config.url, self.filter(), self.options(), resumed_from)?;
         let key = self.cursor_key();
         let source = self.source_name();
         let mut summary = FollowSummary {
             name: self.config.name.clone(),
-            resumed_from,
+            resumed_from: resumed_from.map(position),
             ..FollowSummary::default()
         };
         tracing::info!(
@@ -484,10 +409,13 @@ impl EvmSource {
         let result = follower
             .run(
                 Some(self.config.chain_id),
-                until,
+                match until {
+                    Until::CaughtUp => follow::Until::CaughtUp,
+                    Until::Stopped => follow::Until::Stopped,
+                },
                 |batch, progress| {
                     let actions = self.actions(batch).map_err(|e| e.to_string())?;
-                    let stats = tokio::task::block_in_place(|| -> Result<_, ServiceError> {
+                    let stats = tokio::task::block_in_place(|| -> Result<_, SourceError> {
                         let stats = store.import(&source, &[], &actions)?;
                         // After the import: a crash in between re-reads the batch, which is harmless.
                         store.set_meta(&key, &batch.cursor.to_string())?;
@@ -498,7 +426,9 @@ impl EvmSource {
                         s.imported_actions.fetch_add(stats.actions_new, Ordering::Relaxed);
                     }
                     summary.batches += 1;
-                    summary.logs += batch.logs.len() as u64;
+                    summary.first_block.get_or_insert(batch.from);
+                    summary.blocks += (batch.to + 1).saturating_sub(batch.from);
+                    summary.events += batch.logs.len() as u64;
                     summary.actions_new += stats.actions_new;
                     summary.actions_known += stats.actions_known;
                     summary.retries = progress.retries;
@@ -523,7 +453,7 @@ impl EvmSource {
                 stop,
             )
             .await;
-        summary.cursor = follower.cursor();
+        summary.cursor = follower.cursor().map(position);
         summary.head = follower.progress().head;
         summary.retries = follower.progress().retries;
         result?;
@@ -531,47 +461,33 @@ impl EvmSource {
     }
 }
 
-/// The configured EVM sources (kinds checked against the weight table).
-pub fn sources(config: &Config, table: &WeightTable) -> Result<Vec<EvmSource>, ServiceError> {
-    config
-        .evm
-        .iter()
-        .map(|c| EvmSource::new(c.clone(), table, &config.file))
-        .collect()
+fn position(c: Cursor) -> Position {
+    Position {
+        block: c.block,
+        hash: c.hash,
+    }
 }
 
-/// Starts one background follower per `[[evm]]` section; each stops when `stop` turns true, or on
-/// its own fatal error (logged; the keeper goes on without it).
-pub fn spawn_followers(
-    config: &Config,
-    store: Arc<dyn Store>,
-    status: Arc<Status>,
-    stop: tokio::sync::watch::Receiver<bool>,
-) -> Result<Vec<tokio::task::JoinHandle<()>>, ServiceError> {
-    if config.evm.is_empty() {
-        return Ok(Vec::new());
+impl Follower for EvmSource {
+    fn name(&self) -> String {
+        self.source_name()
     }
-    // A kind of any weight table version may be mapped.
-    let table = config.known_kinds()?;
-    let mut handles = Vec::new();
-    for source in sources(config, &table)? {
-        let store = store.clone();
-        let status = status.clone();
-        let mut rx = stop.clone();
-        handles.push(tokio::spawn(async move {
-            let stop = async move {
-                let _ = rx.wait_for(|s| *s).await;
-            };
-            match source.follow(store, Some(status.clone()), Until::Stopped, stop).await {
-                Ok(s) => tracing::info!(evm = %s.name, cursor = ?s.cursor.map(|c| c.block), "EVM follower stopped"),
-                Err(e) => {
-                    status.errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(evm = %source.config.name, error = %e, "EVM follower stopped on an error");
-                }
-            }
-        }));
+
+    fn follow<'a>(
+        &'a self,
+        store: Arc<dyn Store>,
+        status: Option<Arc<Status>>,
+        until: Until,
+        stop: BoxFuture<'a, ()>,
+    ) -> BoxFuture<'a, Result<FollowSummary, SourceError>> {
+        Box::pin(EvmSource::follow(self, store, status, until, stop))
     }
-    Ok(handles)
+}
+
+/// The configured EVM sources, their kinds checked against `table` (every kind of every weight
+/// table version may be mapped).
+pub fn sources(configs: &[EvmConfig], table: &WeightTable) -> Result<Vec<EvmSource>, KeyError> {
+    configs.iter().map(|c| EvmSource::new(c.clone(), table)).collect()
 }
 
 #[cfg(test)]
@@ -599,10 +515,17 @@ wallet = 2
 kind = "stake"
 "#;
 
-    fn parse(text: &str, env: &[(&str, &str)]) -> Result<Vec<EvmConfig>, ConfigError> {
+    #[derive(serde::Deserialize)]
+    struct Root {
+        evm: Vec<EvmSection>,
+    }
+
+    /// As the keeper's config reads it: the section, then the checks; the config names the file.
+    fn parse(text: &str, env: &[(&str, &str)]) -> Result<Vec<EvmConfig>, String> {
         let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let table: toml::Table = text.parse().unwrap();
-        parse_config("keeper.toml", &table["evm"], &env)
+        let root: Root = section::deserialize(toml::Value::Table(text.parse().unwrap()))
+            .map_err(|e| format!("keeper.toml: {e}"))?;
+        configs(&root.evm, &env).map_err(|e| format!("keeper.toml: {e}"))
     }
 
     fn table() -> WeightTable {
@@ -696,9 +619,7 @@ kind = "stake"
         let e = parse(&twice, &[]).unwrap_err().to_string();
         assert!(e.contains("evm[1].name") && e.contains("evm[0]"), "{e}");
         let c = parse(&GOOD.replace("kind = \"stake\"", "kind = \"farm\""), &[]).unwrap();
-        let e = EvmSource::new(c[0].clone(), &table(), "keeper.toml")
-            .unwrap_err()
-            .to_string();
+        let e = EvmSource::new(c[0].clone(), &table()).unwrap_err().to_string();
         assert!(
             e.contains("evm[0].map[1].kind") && e.contains("\"farm\" is not in the weight table"),
             "{e}"
@@ -723,7 +644,7 @@ kind = "stake"
     #[test]
     fn logs_become_actions_with_receipt_based_ids() {
         let c = parse(GOOD, &[]).unwrap().remove(0);
-        let src = EvmSource::new(c.clone(), &table(), "keeper.toml").unwrap();
+        let src = EvmSource::new(c.clone(), &table()).unwrap();
         let contract = c.maps[0].contract;
         let wallet = |b: u8| {
             let mut t = [0u8; 32];
@@ -777,19 +698,19 @@ kind = "stake"
     #[test]
     fn the_cursor_key_follows_what_is_followed() {
         let c = parse(GOOD, &[]).unwrap().remove(0);
-        let a = EvmSource::new(c.clone(), &table(), "f").unwrap();
+        let a = EvmSource::new(c.clone(), &table()).unwrap();
         let mut moved = c.clone();
         moved.url = "http://elsewhere:8545".into();
         moved.confirmations = 20;
         assert_eq!(
             a.cursor_key(),
-            EvmSource::new(moved, &table(), "f").unwrap().cursor_key()
+            EvmSource::new(moved, &table()).unwrap().cursor_key()
         );
         let mut other = c.clone();
         other.maps[0].kind = "stake".into();
         assert_ne!(
             a.cursor_key(),
-            EvmSource::new(other, &table(), "f").unwrap().cursor_key()
+            EvmSource::new(other, &table()).unwrap().cursor_key()
         );
         assert!(a.cursor_key().starts_with("evm:local:31337:"));
     }

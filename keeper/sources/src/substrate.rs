@@ -41,13 +41,16 @@ use std::time::Duration;
 
 use flex_chain::{
     address_in, AccountId32, BlockHandler, ChainAddress, ContractBundle, Cursor, FinalizedBlock, FollowError,
-    FollowOptions, FollowProgress, Follower, InkEventDecoder,
+    FollowOptions, FollowProgress, Follower as ChainFollower, InkEventDecoder,
 };
 use flex_engine::WeightTable;
 use flex_store::{ActionRow, Store};
 
-use crate::config::ConfigError;
-use crate::{Config, ServiceError, Status};
+use flex_ingest::section::{self, KeyError, WalletRef};
+use serde::Deserialize;
+
+use crate::follower::BoxFuture;
+use crate::{FollowSummary, Follower, Position, SourceError, Status, Until};
 
 /// Which events a `[[substrate.map]]` takes.
 #[derive(Debug, Clone)]
@@ -111,64 +114,54 @@ pub struct SubstrateConfig {
     pub maps: Vec<SubstrateMap>,
 }
 
-const SECTION_KEYS: &[&str] = &["name", "url", "start_block", "poll_ms", "backoff_max_ms", "map"];
-const MAP_KEYS: &[&str] = &["pallet", "event", "contract", "topic", "bundle", "wallet", "kind"];
+/// One `[[substrate]]` section as written (every key checked by [`configs`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubstrateSection {
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub start_block: Option<i64>,
+    pub poll_ms: Option<i64>,
+    pub backoff_max_ms: Option<i64>,
+    pub map: Option<Vec<SubstrateMapSection>>,
+}
+
+/// One `[[substrate.map]]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubstrateMapSection {
+    pub pallet: Option<String>,
+    pub event: Option<String>,
+    pub contract: Option<String>,
+    pub topic: Option<String>,
+    pub bundle: Option<String>,
+    pub wallet: Option<WalletRef>,
+    pub kind: Option<String>,
+}
 
 /// The environment variable overriding a section's key (`url`, `start_block`):
 /// `FLEX_SUBSTRATE_<NAME>_<KEY>` (name upper-cased, `-` as `_`).
 pub fn env_var(name: &str, key: &str) -> String {
-    format!(
-        "FLEX_SUBSTRATE_{}_{}",
-        name.to_uppercase().replace('-', "_"),
-        key.to_uppercase()
-    )
+    section::env_var("substrate", name, key)
 }
 
-/// Parses the `substrate` array of tables; relative bundle paths are relative to `base` (the config
-/// file's folder); `env` holds the `FLEX_*` overrides.
-pub fn parse_config(
-    file: &str,
+/// Checks the `[[substrate]]` sections; relative bundle paths are relative to `base` (the config
+/// file's folder); `env` holds the `FLEX_*` overrides. Errors name the key.
+pub fn configs(
+    sections: &[SubstrateSection],
     base: &Path,
-    value: &toml::Value,
     env: &BTreeMap<String, String>,
-) -> Result<Vec<SubstrateConfig>, ConfigError> {
-    let err = |key: &str, message: String| ConfigError::Key {
-        file: file.to_string(),
-        key: key.to_string(),
-        message,
-    };
-    let sections = value.as_array().ok_or_else(|| {
-        err(
-            "substrate",
-            "expected [[substrate]] sections (an array of tables)".into(),
-        )
-    })?;
+) -> Result<Vec<SubstrateConfig>, KeyError> {
     let mut out: Vec<SubstrateConfig> = Vec::new();
-    for (i, section) in sections.iter().enumerate() {
+    for (i, t) in sections.iter().enumerate() {
         let key = format!("substrate[{i}]");
-        let t = section
-            .as_table()
-            .ok_or_else(|| err(&key, "expected a table".into()))?;
-        check_keys(file, &key, t, SECTION_KEYS)?;
         let k = |name: &str| format!("{key}.{name}");
-        let name = req_str(file, t, &k("name"))?;
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(err(&k("name"), format!("{name:?}: use letters, digits, - and _")));
-        }
-        if let Some(other) = out.iter().find(|c| c.name == name) {
-            return Err(err(
-                &k("name"),
-                format!("{name:?} is also the name of {}", other.key),
-            ));
-        }
+        let taken: Vec<(String, String)> = out.iter().map(|c| (c.name.clone(), c.key.clone())).collect();
+        let name = section::source_name(&k("name"), t.name.as_ref(), &taken)?;
         let url_var = env_var(&name, "url");
         let url = match env.get(&url_var) {
             Some(v) => v.trim().to_string(),
-            None => req_str(file, t, &k("url"))?,
+            None => section::required(&k("url"), t.url.as_ref())?,
         };
         if !(url.starts_with("ws://") || url.starts_with("wss://")) {
             let key = if env.contains_key(&url_var) {
@@ -176,37 +169,42 @@ pub fn parse_config(
             } else {
                 k("url")
             };
-            return Err(err(&key, format!("{url:?} is not a ws:// or wss:// URL")));
+            return Err(KeyError::new(
+                key,
+                format!("{url:?} is not a ws:// or wss:// URL"),
+            ));
         }
         let start_var = env_var(&name, "start_block");
+        let int = |name: &str, v: Option<i64>| section::non_negative(&k(name), v);
         let start_block = match env.get(&start_var) {
             Some(v) => v.trim().parse::<u64>().map_err(|_| {
-                err(
-                    &format!("{} (environment {start_var})", k("start_block")),
+                KeyError::new(
+                    format!("{} (environment {start_var})", k("start_block")),
                     format!("{v:?} is not a block number"),
                 )
             })?,
-            None => opt_u64(file, t, &k("start_block"))?.unwrap_or(0),
+            None => int("start_block", t.start_block)?.unwrap_or(0),
         };
-        let poll_ms = opt_u64(file, t, &k("poll_ms"))?.unwrap_or(6000).max(10);
-        let backoff_max_ms = opt_u64(file, t, &k("backoff_max_ms"))?.unwrap_or(30_000).max(100);
-        let maps_a = t
-            .get("map")
-            .ok_or_else(|| err(&k("map"), "missing: at least one [[substrate.map]]".into()))?
-            .as_array()
-            .filter(|a| !a.is_empty())
-            .ok_or_else(|| {
-                err(
-                    &k("map"),
-                    "expected [[substrate.map]] sections (at least one)".into(),
-                )
-            })?;
+        let poll_ms = int("poll_ms", t.poll_ms)?.unwrap_or(6000).max(10);
+        let backoff_max_ms = int("backoff_max_ms", t.backoff_max_ms)?
+            .unwrap_or(30_000)
+            .max(100);
+        let maps_a = match &t.map {
+            None => return Err(KeyError::new(k("map"), "missing: at least one [[substrate.map]]")),
+            Some(m) if m.is_empty() => {
+                return Err(KeyError::new(
+                    k("map"),
+                    "expected [[substrate.map]] sections (at least one)",
+                ))
+            }
+            Some(m) => m,
+        };
         let mut maps: Vec<SubstrateMap> = Vec::new();
         for (j, m) in maps_a.iter().enumerate() {
-            let map = parse_map(file, base, &format!("{key}.map[{j}]"), m)?;
+            let map = map_config(base, &format!("{key}.map[{j}]"), m)?;
             if let Some(other) = maps.iter().find(|o| same_events(&o.event, &map.event)) {
-                return Err(err(
-                    &map.key,
+                return Err(KeyError::new(
+                    map.key.clone(),
                     format!(
                         "the same events are already mapped by {} (one action per event)",
                         other.key
@@ -249,25 +247,20 @@ fn same_events(a: &EventMatch, b: &EventMatch) -> bool {
     }
 }
 
-fn parse_map(file: &str, base: &Path, key: &str, m: &toml::Value) -> Result<SubstrateMap, ConfigError> {
-    let err = |k: &str, message: String| ConfigError::Key {
-        file: file.to_string(),
-        key: k.to_string(),
-        message,
-    };
+fn map_config(base: &Path, key: &str, t: &SubstrateMapSection) -> Result<SubstrateMap, KeyError> {
+    let err = |k: &str, message: String| KeyError::new(k, message);
     let mk = |name: &str| format!("{key}.{name}");
-    let t = m.as_table().ok_or_else(|| err(key, "expected a table".into()))?;
-    check_keys(file, key, t, MAP_KEYS)?;
-    let kind = req_str(file, t, &mk("kind"))?;
-    let wallet = match t.get("wallet") {
+    let req = |name: &str, v: &Option<String>| section::required(&mk(name), v.as_ref());
+    let kind = req("kind", &t.kind)?;
+    let wallet = match &t.wallet {
         None => {
             return Err(err(
                 &mk("wallet"),
                 "missing (a field name, or a contract event's topic index 1, 2, ...)".into(),
             ))
         }
-        Some(toml::Value::String(f)) if !f.trim().is_empty() => WalletField::Field(f.trim().to_string()),
-        Some(toml::Value::Integer(i)) if *i >= 1 => WalletField::Topic(*i as usize),
+        Some(WalletRef::Name(f)) if !f.trim().is_empty() => WalletField::Field(f.trim().to_string()),
+        Some(WalletRef::Index(i)) if *i >= 1 => WalletField::Topic(*i as usize),
         Some(other) => {
             return Err(err(
                 &mk("wallet"),
@@ -275,9 +268,13 @@ fn parse_map(file: &str, base: &Path, key: &str, m: &toml::Value) -> Result<Subs
             ))
         }
     };
-    let event = if t.contains_key("pallet") {
-        for extra in ["contract", "topic", "bundle"] {
-            if t.contains_key(extra) {
+    let event = if t.pallet.is_some() {
+        for (extra, given) in [
+            ("contract", &t.contract),
+            ("topic", &t.topic),
+            ("bundle", &t.bundle),
+        ] {
+            if given.is_some() {
                 return Err(err(
                     &mk(extra),
                     "not with pallet (a map is either a pallet event or a contract event)".into(),
@@ -291,33 +288,33 @@ fn parse_map(file: &str, base: &Path, key: &str, m: &toml::Value) -> Result<Subs
             ));
         }
         EventMatch::Pallet {
-            pallet: req_str(file, t, &mk("pallet"))?,
-            event: req_str(file, t, &mk("event"))?,
+            pallet: req("pallet", &t.pallet)?,
+            event: req("event", &t.event)?,
         }
-    } else if t.contains_key("contract") {
-        let contract_s = req_str(file, t, &mk("contract"))?;
+    } else if t.contract.is_some() {
+        let contract_s = req("contract", &t.contract)?;
         let contract = parse_contract(&contract_s).map_err(|m| err(&mk("contract"), m))?;
-        let decoder = match t.get("bundle") {
+        let decoder = match &t.bundle {
             None => None,
             Some(_) => {
-                let path: PathBuf = base.join(req_str(file, t, &mk("bundle"))?);
+                let path: PathBuf = base.join(req("bundle", &t.bundle)?);
                 let bundle = ContractBundle::load(&path).map_err(|e| err(&mk("bundle"), e.to_string()))?;
-                let label = req_str(file, t, &mk("event"))
+                let label = req("event", &t.event)
                     .map_err(|_| err(&mk("event"), "missing: the event's label in the bundle".into()))?;
                 let d =
                     InkEventDecoder::new(&bundle, &label).map_err(|e| err(&mk("event"), e.to_string()))?;
                 Some(Box::new(d))
             }
         };
-        if decoder.is_none() && t.contains_key("event") {
+        if decoder.is_none() && t.event.is_some() {
             return Err(err(
                 &mk("event"),
                 "a contract event is named by topic; event (a label) needs bundle".into(),
             ));
         }
-        let topic = match (t.get("topic"), &decoder) {
+        let topic = match (&t.topic, &decoder) {
             (Some(_), _) => {
-                let s = req_str(file, t, &mk("topic"))?;
+                let s = req("topic", &t.topic)?;
                 let topic = parse_hash(&s).map_err(|m| err(&mk("topic"), m))?;
                 if let Some(d) = &decoder {
                     if d.signature_topic != topic {
@@ -408,47 +405,6 @@ fn parse_hash(s: &str) -> Result<[u8; 32], String> {
     <[u8; 32]>::try_from(bytes).map_err(|_| bad())
 }
 
-fn check_keys(file: &str, key: &str, t: &toml::Table, known: &[&str]) -> Result<(), ConfigError> {
-    match t.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(k) => Err(ConfigError::Unknown {
-            file: file.to_string(),
-            key: format!("{key}.{k}"),
-            known: known.join(", "),
-        }),
-        None => Ok(()),
-    }
-}
-
-fn req_str(file: &str, t: &toml::Table, key: &str) -> Result<String, ConfigError> {
-    let err = |message: String| ConfigError::Key {
-        file: file.to_string(),
-        key: key.to_string(),
-        message,
-    };
-    let name = key.rsplit('.').next().unwrap_or(key);
-    match t.get(name) {
-        None => Err(err("missing (required)".into())),
-        Some(toml::Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_string()),
-        Some(toml::Value::String(_)) => Err(err("empty".into())),
-        Some(other) => Err(err(format!("expected a string, found {}", other.type_str()))),
-    }
-}
-
-fn opt_u64(file: &str, t: &toml::Table, key: &str) -> Result<Option<u64>, ConfigError> {
-    let err = |message: String| ConfigError::Key {
-        file: file.to_string(),
-        key: key.to_string(),
-        message,
-    };
-    let name = key.rsplit('.').next().unwrap_or(key);
-    match t.get(name) {
-        None => Ok(None),
-        Some(toml::Value::Integer(i)) if *i >= 0 => Ok(Some(*i as u64)),
-        Some(toml::Value::Integer(i)) => Err(err(format!("{i} is negative"))),
-        Some(other) => Err(err(format!("expected an integer, found {}", other.type_str()))),
-    }
-}
-
 /// The Flex wallet of a Substrate account, as pallet-revive's `AccountId32Mapper::to_address`: an
 /// account whose last 12 bytes are `0xEE` is an Ethereum address padded (its first 20 bytes);
 /// any other is `keccak256(account)[12..]`.
@@ -470,27 +426,6 @@ pub fn wallet_of(address: ChainAddress) -> [u8; 20] {
     }
 }
 
-/// What a follower did (the `flex-keeper follow-substrate` summary).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FollowSummary {
-    pub name: String,
-    /// The cursor when it started.
-    pub resumed_from: Option<Cursor>,
-    /// The cursor when it stopped.
-    pub cursor: Option<Cursor>,
-    /// The latest finalized head seen.
-    pub head: u64,
-    /// The first block handled by this run.
-    pub first_block: Option<u64>,
-    pub blocks: u64,
-    pub events: u64,
-    pub actions_new: u64,
-    pub actions_known: u64,
-    /// RPC failures retried after a backoff.
-    pub rpc_errors: u64,
-    pub connections: u64,
-}
-
 /// A configured Substrate follower.
 #[derive(Debug, Clone)]
 pub struct SubstrateSource {
@@ -499,14 +434,13 @@ pub struct SubstrateSource {
 
 impl SubstrateSource {
     /// Every mapped kind must be in the weight table.
-    pub fn new(config: SubstrateConfig, table: &WeightTable, file: &str) -> Result<Self, ServiceError> {
+    pub fn new(config: SubstrateConfig, table: &WeightTable) -> Result<Self, KeyError> {
         for m in &config.maps {
             if table.kind(&m.kind).is_none() {
-                return Err(ServiceError::Config(ConfigError::Key {
-                    file: file.to_string(),
-                    key: format!("{}.kind", m.key),
-                    message: format!("{:?} is not in the weight table", m.kind),
-                }));
+                return Err(KeyError::new(
+                    format!("{}.kind", m.key),
+                    format!("{:?} is not in the weight table", m.kind),
+                ));
             }
         }
         Ok(Self { config })
@@ -543,18 +477,18 @@ impl SubstrateSource {
     }
 
     /// The stored cursor, if any.
-    pub fn stored_cursor(&self, store: &dyn Store) -> Result<Option<Cursor>, ServiceError> {
+    pub fn stored_cursor(&self, store: &dyn Store) -> Result<Option<Cursor>, SourceError> {
         let key = self.cursor_key();
         match store.meta(&key)? {
             None => Ok(None),
             Some(v) => Cursor::parse(&v)
                 .map(Some)
-                .map_err(|m| ServiceError::Invalid(format!("store meta {key}: {m}"))),
+                .map_err(|message| SourceError::Cursor { key, message }),
         }
     }
 
     /// Checks the pallet maps against the chain's metadata: the event and the wallet field exist.
-    pub fn check_metadata(&self, chain: &Follower) -> Result<(), String> {
+    pub fn check_metadata(&self, chain: &ChainFollower) -> Result<(), String> {
         for m in &self.config.maps {
             let (EventMatch::Pallet { pallet, event }, WalletField::Field(f)) = (&m.event, &m.wallet) else {
                 continue;
@@ -640,7 +574,7 @@ impl SubstrateSource {
         progress: Arc<FollowProgress>,
         once: bool,
         stop: impl Future<Output = ()>,
-    ) -> Result<FollowSummary, ServiceError> {
+    ) -> Result<FollowSummary, SourceError> {
         let resumed_from = self.stored_cursor(&*store)?;
         tracing::info!(
             substrate = %self.config.name,
@@ -655,7 +589,7 @@ impl SubstrateSource {
             genesis: None,
             summary: FollowSummary {
                 name: self.config.name.clone(),
-                resumed_from,
+                resumed_from: resumed_from.map(position),
                 ..FollowSummary::default()
             },
         };
@@ -668,16 +602,22 @@ impl SubstrateSource {
         )
         .await;
         let mut summary = handler.summary;
-        summary.cursor = self.stored_cursor(&*store)?;
+        summary.cursor = self.stored_cursor(&*store)?.map(position);
         summary.head = progress.head.load(Ordering::Relaxed);
         let first = progress.first.load(Ordering::Relaxed);
         summary.first_block = (first != u64::MAX).then_some(first);
         summary.blocks = progress.blocks.load(Ordering::Relaxed);
-        summary.rpc_errors = progress.rpc_errors.load(Ordering::Relaxed);
+        summary.retries = progress.rpc_errors.load(Ordering::Relaxed);
         summary.connections = progress.connections.load(Ordering::Relaxed);
         result.map_err(|e| match e {
-            FollowError::Handler(m) => ServiceError::Fatal(format!("substrate {}: {m}", self.config.name)),
-            other => ServiceError::Fatal(format!("substrate {}: {other}", self.config.name)),
+            FollowError::Handler(message) => SourceError::Mapping {
+                at: format!("substrate {}", self.config.name),
+                message,
+            },
+            error => SourceError::Substrate {
+                name: self.config.name.clone(),
+                error: Box::new(error),
+            },
         })?;
         Ok(summary)
     }
@@ -703,7 +643,7 @@ struct Importer<'a> {
 }
 
 impl BlockHandler for Importer<'_> {
-    fn on_connect(&mut self, genesis: [u8; 32], chain: &Follower) -> Result<(), FollowError> {
+    fn on_connect(&mut self, genesis: [u8; 32], chain: &ChainFollower) -> Result<(), FollowError> {
         let key = self.source.genesis_key();
         let hex_genesis = format!("0x{}", hex::encode(genesis));
         let stored = self
@@ -755,6 +695,7 @@ impl BlockHandler for Importer<'_> {
         if let Some(s) = &self.status {
             s.imported_actions.fetch_add(stats.actions_new, Ordering::Relaxed);
         }
+        self.summary.batches += 1;
         self.summary.events += actions.len() as u64;
         self.summary.actions_new += stats.actions_new;
         self.summary.actions_known += stats.actions_known;
@@ -775,59 +716,39 @@ impl BlockHandler for Importer<'_> {
     }
 }
 
-/// The configured Substrate sources (kinds checked against the weight table).
-pub fn sources(config: &Config, table: &WeightTable) -> Result<Vec<SubstrateSource>, ServiceError> {
-    config
-        .substrate
+fn position(c: Cursor) -> Position {
+    Position {
+        block: c.number,
+        hash: c.hash,
+    }
+}
+
+impl Follower for SubstrateSource {
+    fn name(&self) -> String {
+        self.source_name()
+    }
+
+    fn follow<'a>(
+        &'a self,
+        store: Arc<dyn Store>,
+        status: Option<Arc<Status>>,
+        until: Until,
+        stop: BoxFuture<'a, ()>,
+    ) -> BoxFuture<'a, Result<FollowSummary, SourceError>> {
+        let progress = Arc::new(FollowProgress::new());
+        Box::pin(async move {
+            SubstrateSource::follow(self, store, status, progress, until == Until::CaughtUp, stop).await
+        })
+    }
+}
+
+/// The configured Substrate sources, their kinds checked against `table` (every kind of every
+/// weight table version: the epoch close decides per version what an action counts).
+pub fn sources(configs: &[SubstrateConfig], table: &WeightTable) -> Result<Vec<SubstrateSource>, KeyError> {
+    configs
         .iter()
-        .map(|c| SubstrateSource::new(c.clone(), table, &config.file))
+        .map(|c| SubstrateSource::new(c.clone(), table))
         .collect()
-}
-
-/// The configured Substrate sources, their kinds checked against every weight table version (the
-/// epoch close decides per version what an action counts).
-pub fn configured_sources(config: &Config) -> Result<Vec<SubstrateSource>, ServiceError> {
-    sources(config, &config.known_kinds()?)
-}
-
-/// Starts one background follower per `[[substrate]]` section; each stops when `stop` turns true,
-/// or on its own fatal error (logged and counted in `Status::errors`; the keeper goes on without it).
-pub fn spawn_followers(
-    config: &Config,
-    store: Arc<dyn Store>,
-    status: Arc<Status>,
-    stop: tokio::sync::watch::Receiver<bool>,
-) -> Result<Vec<tokio::task::JoinHandle<()>>, ServiceError> {
-    if config.substrate.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut handles = Vec::new();
-    for source in configured_sources(config)? {
-        let store = store.clone();
-        let status = status.clone();
-        let mut rx = stop.clone();
-        handles.push(tokio::spawn(async move {
-            let stop = async move {
-                let _ = rx.wait_for(|s| *s).await;
-            };
-            let progress = Arc::new(FollowProgress::new());
-            match source
-                .follow(store, Some(status.clone()), progress, false, stop)
-                .await
-            {
-                Ok(s) => tracing::info!(
-                    substrate = %s.name,
-                    cursor = ?s.cursor.map(|c| c.number),
-                    "Substrate follower stopped"
-                ),
-                Err(e) => {
-                    status.errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(substrate = %source.config.name, error = %e, "Substrate follower stopped on an error");
-                }
-            }
-        }));
-    }
-    Ok(handles)
 }
 
 #[cfg(test)]
@@ -836,10 +757,17 @@ mod tests {
 
     const BUNDLE_ENV: &str = "FLEX_INK_DIR";
 
-    fn parse(text: &str, env: &[(&str, &str)]) -> Result<Vec<SubstrateConfig>, ConfigError> {
-        let v: toml::Table = text.parse().unwrap();
+    #[derive(serde::Deserialize)]
+    struct Root {
+        substrate: Vec<SubstrateSection>,
+    }
+
+    /// As the keeper's config reads it: the section, then the checks; the config names the file.
+    fn parse(text: &str, env: &[(&str, &str)]) -> Result<Vec<SubstrateConfig>, String> {
         let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        parse_config("keeper.toml", Path::new("/etc/flex"), &v["substrate"], &env)
+        let root: Root = section::deserialize(toml::Value::Table(text.parse().unwrap()))
+            .map_err(|e| format!("keeper.toml: {e}"))?;
+        configs(&root.substrate, Path::new("/etc/flex"), &env).map_err(|e| format!("keeper.toml: {e}"))
     }
 
     const GOOD: &str = r#"
@@ -982,41 +910,6 @@ kind = "token"
             .unwrap_err()
             .to_string();
         assert!(e.contains("has 2 topic fields"), "{e}");
-    }
-
-    #[test]
-    fn a_kind_of_any_weight_version_may_be_mapped() {
-        // "token" only exists from epoch 10 on: the follower must accept it (the epoch close
-        // decides per version what an action counts), and a kind of no version is refused.
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("w0.toml"), "transfer = \"1\"\n").unwrap();
-        std::fs::write(dir.path().join("w1.toml"), "transfer = \"1\"\ntoken = \"2\"\n").unwrap();
-        let text = format!(
-            "[chain]\ncontract = \"0x{}\"\nbundle = \"pool.contract\"\n[protocol]\ngenesis = 1769644800\n\
-             [[protocol.weight_versions]]\nfrom_epoch = 0\nfile = \"w0.toml\"\n\
-             [[protocol.weight_versions]]\nfrom_epoch = 10\nfile = \"w1.toml\"\n{GOOD}",
-            "11".repeat(32)
-        );
-        let config = Config::parse(&text, &dir.path().join("keeper.toml"), &BTreeMap::new()).unwrap();
-        let sources = configured_sources(&config).unwrap();
-        assert_eq!(sources[0].config.maps.len(), 2);
-        let first = flex_ingest::read_weight_table(&config.weights).unwrap();
-        let e = sources_err(&config, &first);
-        assert!(
-            e.contains("substrate[0].map[1].kind") && e.contains("\"token\""),
-            "{e}"
-        );
-        let mut token_only = WeightTable::new();
-        token_only.insert_str("token", "2").unwrap();
-        let e = sources_err(&config, &token_only);
-        assert!(e.contains("substrate[0].map[0].kind"), "{e}");
-    }
-
-    fn sources_err(config: &Config, table: &WeightTable) -> String {
-        match sources(config, table) {
-            Ok(_) => panic!("accepted"),
-            Err(e) => e.to_string(),
-        }
     }
 
     #[test]

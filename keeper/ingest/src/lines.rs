@@ -17,7 +17,7 @@ use flex_engine::{Address, WeightTable};
 use flex_store::{ActionSide, ImportBatch, WalletRow};
 use serde::de::{DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
 
-use crate::ServiceError;
+use crate::IngestError;
 
 /// Actions per batch handed on.
 pub const BATCH_ACTIONS: usize = 16_384;
@@ -44,7 +44,7 @@ pub fn read_lines<R: Read>(
     kinds: &WeightTable,
     progress: &mut dyn FnMut(u64),
     sink: &mut dyn FnMut(ImportBatch) -> Result<(), Stopped>,
-) -> Result<Result<LinesSummary, Stopped>, ServiceError> {
+) -> Result<Result<LinesSummary, Stopped>, IngestError> {
     let names: Vec<String> = (0..kinds.len())
         .filter_map(|i| {
             u16::try_from(i)
@@ -91,10 +91,11 @@ pub fn read_lines<R: Read>(
                         Ok(n) => break n,
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                         Err(e) => {
-                            return Err(ServiceError::Input(format!(
-                                "{file}:{}: cannot read: {e}",
-                                sum.lines + 1
-                            )))
+                            return Err(IngestError::Line {
+                                file: file.to_string(),
+                                line: sum.lines + 1,
+                                message: format!("cannot read: {e}"),
+                            })
                         }
                     }
                 };
@@ -124,7 +125,11 @@ pub fn read_lines<R: Read>(
         let seed = LineSeed { kinds, field: &field };
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let parsed = seed.deserialize(&mut de).and_then(|l| de.end().map(|()| l));
-        let at = |m: String| ServiceError::Input(format!("{file}:{}: {m}", sum.lines));
+        let at = |message: String| IngestError::Line {
+            file: file.to_string(),
+            line: sum.lines,
+            message,
+        };
         let parsed = parsed.map_err(|e| at(describe(&e, field.get())))?;
         match parsed {
             Line::Action {
@@ -518,7 +523,7 @@ impl Visitor<'_> for TimeSeed {
                 .parse::<i64>()
                 .map_err(|_| E::custom(format!("unix seconds {v} out of range")));
         }
-        flex_ingest::parse_rfc3339(v).map_err(E::custom)
+        crate::parse_rfc3339(v).map_err(E::custom)
     }
 }
 
@@ -533,13 +538,13 @@ mod tests {
         t
     }
 
-    fn read(text: &str) -> Result<(LinesSummary, Vec<ImportBatch>), ServiceError> {
+    fn read(text: &str) -> Result<(LinesSummary, Vec<ImportBatch>), IngestError> {
         let mut out = Vec::new();
         let sum = read_lines(text.as_bytes(), "log.jsonl", &table(), &mut |_| {}, &mut |b| {
             out.push(b);
             Ok(())
         })?;
-        Ok((sum.map_err(|_| ServiceError::Input("stopped".into()))?, out))
+        Ok((sum.expect("the sink never stops"), out))
     }
 
     const W: &str = "0x00000000000000000000000000000000000000aA";

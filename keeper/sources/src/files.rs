@@ -1,52 +1,37 @@
-//! Where the keeper's activity comes from: an [`ActivitySource`] yields wallets and actions, which
-//! are imported into the store idempotently (by address and `action_id`).
+//! Input files as activity: the docs' transaction pool JSON (parsed by `flex_ingest::parse_pool`)
+//! and JSON-lines action logs (`flex_ingest::lines`). Each file imports through [`import_file`]:
+//! the whole file in one store transaction (a bad line or a conflicting action writes nothing),
+//! with a progress bar; a JSON-lines file is parsed on one thread while the store inserts on the
+//! calling one. [`InputFiles`] is the keeper's `[input]` files as one [`Follower`]: a file whose
+//! size and modification time did not change since its last import is not read again (recorded in
+//! the store's meta table).
 //!
-//! Two file sources: the transaction pool JSON of the docs ([`PoolFile`], parsed by `flex-ingest`)
-//! and a JSON-lines action log ([`ActionLog`], parsed by [`read_lines`]). Both import through
-//! [`import_file`]: the whole file in one store transaction (a bad line or a conflicting action
-//! writes nothing), with a progress bar; a JSON-lines file is parsed on one thread while the store
-//! inserts on the calling one. Chain followers implement the same trait. A file whose size and
-//! modification time did not change since its last import is skipped by [`import_sources`]
-//! (recorded in the store's meta table).
+//! A JSON-lines log holds one object per line: a connection `{"wallet":"0x…","connected_at":T}` or
+//! an action `{"action_id":ID,"wallet":"0x…","kind":K,"side":"onchain"|"offchain","timestamp":T}`
+//! (`T` RFC 3339 or unix seconds, `ID` a string or an integer; other fields ignored). Blank lines
+//! are skipped. An action's wallet must be connected somewhere (in this or another source).
 
 use std::cell::Cell;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flex_engine::WeightTable;
+use flex_ingest::lines::{read_lines, Stopped, BATCH_ACTIONS};
 use flex_ingest::Side;
 use flex_store::{ActionRow, ActionSide, ImportBatch, ImportStats, Store, WalletRow};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::ServiceError;
+use crate::follower::{self, BoxFuture};
+use crate::{FollowSummary, Follower, SourceError, Status, Until};
 
-mod lines;
-
-pub use lines::{read_lines, LinesSummary, Stopped, BATCH_ACTIONS};
-
-/// A batch of activity.
+/// A batch of activity as rows.
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
     pub wallets: Vec<WalletRow>,
     pub actions: Vec<ActionRow>,
-}
-
-/// Something that yields activity.
-pub trait ActivitySource: Send {
-    /// Names the source in logs and errors.
-    fn name(&self) -> String;
-    /// A fingerprint of the source's current content; an unchanged fingerprint is not read again.
-    fn fingerprint(&self) -> Option<String>;
-    /// Reads the activity (all of it; the store drops what it already has). `table` holds every
-    /// kind the source may name (the kinds of all weight table versions).
-    fn read(&mut self, table: &WeightTable) -> Result<Batch, ServiceError>;
-    /// Imports the activity into `store`, all or nothing. The default reads a [`Batch`] and calls
-    /// [`Store::import`]; file sources stream through [`import_file`].
-    fn import_into(&mut self, store: &dyn Store, table: &WeightTable) -> Result<ImportStats, ServiceError> {
-        let batch = self.read(table)?;
-        Ok(store.import(&self.name(), &batch.wallets, &batch.actions)?)
-    }
 }
 
 fn file_fingerprint(path: &Path) -> Option<String> {
@@ -55,21 +40,51 @@ fn file_fingerprint(path: &Path) -> Option<String> {
     Some(format!("{}:{}", md.len(), mtime.as_nanos()))
 }
 
-/// The docs' transaction pool JSON.
-#[derive(Debug, Clone)]
-pub struct PoolFile(pub PathBuf);
+/// One input file and its format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub format: FileFormat,
+}
 
-impl ActivitySource for PoolFile {
-    fn name(&self) -> String {
-        self.0.display().to_string()
+impl InputFile {
+    /// The docs' transaction pool JSON.
+    pub fn pool(path: PathBuf) -> Self {
+        Self {
+            path,
+            format: FileFormat::Pool,
+        }
     }
 
-    fn fingerprint(&self) -> Option<String> {
-        file_fingerprint(&self.0)
+    /// A JSON-lines log.
+    pub fn lines(path: PathBuf) -> Self {
+        Self {
+            path,
+            format: FileFormat::Lines,
+        }
     }
 
-    fn read(&mut self, table: &WeightTable) -> Result<Batch, ServiceError> {
-        let (pool, ids) = flex_ingest::read_pool_with_ids(&self.0, table)?;
+    pub fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// The file's size and modification time; an unchanged fingerprint is not read again.
+    pub fn fingerprint(&self) -> Option<String> {
+        file_fingerprint(&self.path)
+    }
+
+    /// Reads the whole file as rows (all of it; the store drops what it already has). `table`
+    /// holds every kind the file may name (the kinds of all weight table versions).
+    pub fn read(&self, table: &WeightTable) -> Result<Batch, SourceError> {
+        match self.format {
+            FileFormat::Pool => self.read_pool(table),
+            FileFormat::Lines => self.read_lines(table),
+        }
+    }
+
+    fn read_pool(&self, table: &WeightTable) -> Result<Batch, SourceError> {
+        let file = self.name();
+        let (pool, ids) = flex_ingest::read_pool_with_ids(&self.path, table)?;
         let wallets = pool
             .wallets
             .iter()
@@ -80,13 +95,18 @@ impl ActivitySource for PoolFile {
             .collect();
         let mut actions = Vec::with_capacity(pool.actions.len());
         for ((a, id), side) in pool.actions.iter().zip(ids.ids).zip(ids.sides) {
+            // The parser resolved both; a miss would be its bug, reported, never a panic.
             let wallet = pool
                 .wallets
                 .get(a.wallet as usize)
-                .ok_or_else(|| ServiceError::Invalid("pool action names no wallet".into()))?;
-            let kind = table
-                .name(a.kind)
-                .ok_or_else(|| ServiceError::Invalid("pool action kind not in the table".into()))?;
+                .ok_or_else(|| SourceError::File {
+                    file: file.clone(),
+                    message: "a pool action names no wallet".into(),
+                })?;
+            let kind = table.name(a.kind).ok_or_else(|| SourceError::File {
+                file: file.clone(),
+                message: "a pool action's kind is not in the table".into(),
+            })?;
             actions.push(ActionRow {
                 action_id: id,
                 wallet: wallet.address.0,
@@ -98,32 +118,12 @@ impl ActivitySource for PoolFile {
         Ok(Batch { wallets, actions })
     }
 
-    fn import_into(&mut self, store: &dyn Store, table: &WeightTable) -> Result<ImportStats, ServiceError> {
-        Ok(import_file(store, &self.0, FileFormat::Pool, table, true)?.stats)
-    }
-}
-
-/// A JSON-lines log, one object per line: a connection
-/// `{"wallet":"0x…","connected_at":T}` or an action
-/// `{"action_id":ID,"wallet":"0x…","kind":K,"side":"onchain"|"offchain","timestamp":T}`
-/// (`T` RFC 3339 or unix seconds, `ID` a string or an integer; other fields ignored). Blank lines
-/// are skipped. An action's wallet must be connected somewhere (in this or another source).
-#[derive(Debug, Clone)]
-pub struct ActionLog(pub PathBuf);
-
-impl ActivitySource for ActionLog {
-    fn name(&self) -> String {
-        self.0.display().to_string()
-    }
-
-    fn fingerprint(&self) -> Option<String> {
-        file_fingerprint(&self.0)
-    }
-
-    fn read(&mut self, table: &WeightTable) -> Result<Batch, ServiceError> {
+    fn read_lines(&self, table: &WeightTable) -> Result<Batch, SourceError> {
         let file = self.name();
-        let f = std::fs::File::open(&self.0)
-            .map_err(|e| ServiceError::Input(format!("{file}: cannot read: {e}")))?;
+        let f = std::fs::File::open(&self.path).map_err(|e| SourceError::File {
+            file: file.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
         let mut batch = Batch::default();
         let mut sink = |b: ImportBatch| {
             batch.wallets.extend_from_slice(&b.wallets);
@@ -136,13 +136,16 @@ impl ActivitySource for ActionLog {
             }));
             Ok(())
         };
-        read_lines(f, &file, table, &mut |_| {}, &mut sink)?
-            .map_err(|Stopped| ServiceError::Input(format!("{file}: read stopped")))?;
+        read_lines(f, &file, table, &mut |_| {}, &mut sink)?.map_err(|Stopped| SourceError::File {
+            file,
+            message: "read stopped".into(),
+        })?;
         Ok(batch)
     }
 
-    fn import_into(&mut self, store: &dyn Store, table: &WeightTable) -> Result<ImportStats, ServiceError> {
-        Ok(import_file(store, &self.0, FileFormat::Lines, table, true)?.stats)
+    /// Imports the file into `store`, all or nothing ([`import_file`]).
+    pub fn import(&self, store: &dyn Store, table: &WeightTable) -> Result<ImportStats, SourceError> {
+        Ok(import_file(store, &self.path, self.format, table, true)?.stats)
     }
 }
 
@@ -151,7 +154,7 @@ impl ActivitySource for ActionLog {
 pub enum FileFormat {
     /// The docs' transaction pool JSON (`{"wallets":[...]}`).
     Pool,
-    /// JSON lines, one wallet connection or action per line ([`ActionLog`]).
+    /// JSON lines, one wallet connection or action per line.
     Lines,
 }
 
@@ -203,10 +206,12 @@ pub fn import_file(
     format: FileFormat,
     kinds: &WeightTable,
     show_progress: bool,
-) -> Result<FileImport, ServiceError> {
+) -> Result<FileImport, SourceError> {
     let file = path.display().to_string();
-    let f =
-        std::fs::File::open(path).map_err(|e| ServiceError::Input(format!("{file}: cannot read: {e}")))?;
+    let f = std::fs::File::open(path).map_err(|e| SourceError::File {
+        file: file.clone(),
+        message: format!("cannot read: {e}"),
+    })?;
     let size = f.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = if show_progress {
         progress(size, &format!("importing {file}"))
@@ -229,7 +234,7 @@ fn import_lines(
     kinds: &WeightTable,
     bar: &ProgressBar,
     started: Instant,
-) -> Result<FileImport, ServiceError> {
+) -> Result<FileImport, SourceError> {
     std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(4);
         let reader = s.spawn(move || {
@@ -268,13 +273,17 @@ fn import_lines(
         };
         drop(rx);
         let elapsed = started.elapsed();
-        let (read, parse) = reader
-            .join()
-            .map_err(|_| ServiceError::Invalid(format!("{file}: the JSON-lines reader panicked")))?;
+        let (read, parse) = reader.join().map_err(|_| SourceError::File {
+            file: file.to_string(),
+            message: "the JSON-lines reader panicked".into(),
+        })?;
         // The reader's own error (a bad line) first: the store only saw "aborted".
         let summary = read?;
         let stats = stats?;
-        let summary = summary.map_err(|Stopped| ServiceError::Input(format!("{file}: read stopped")))?;
+        let summary = summary.map_err(|Stopped| SourceError::File {
+            file: file.to_string(),
+            message: "read stopped".into(),
+        })?;
         Ok(FileImport {
             file: file.to_string(),
             stats,
@@ -294,7 +303,7 @@ fn import_pool(
     kinds: &WeightTable,
     bar: &ProgressBar,
     started: Instant,
-) -> Result<FileImport, ServiceError> {
+) -> Result<FileImport, SourceError> {
     let bytes = f.metadata().map(|m| m.len()).unwrap_or(0);
     let reader = BufReader::with_capacity(1 << 20, bar.wrap_read(f));
     let (pool, ids) = flex_ingest::parse_pool_with_ids(reader, file, kinds)?;
@@ -317,14 +326,20 @@ fn import_pool(
         let wallet = pool
             .wallets
             .get(a.wallet as usize)
-            .ok_or_else(|| ServiceError::Invalid(format!("{file}: a pool action names no wallet")))?;
+            .ok_or_else(|| SourceError::File {
+                file: file.to_string(),
+                message: "a pool action names no wallet".into(),
+            })?;
         let side = match side {
             Side::Onchain => ActionSide::Onchain,
             Side::Offchain => ActionSide::Offchain,
         };
         batch
             .push_action(id, wallet.address.0, a.kind, side, a.timestamp, 0)
-            .map_err(|e| ServiceError::Invalid(format!("{file}: {e}")))?;
+            .map_err(|e| SourceError::File {
+                file: file.to_string(),
+                message: e.to_string(),
+            })?;
         if batch.len() >= BATCH_ACTIONS {
             batches.push(std::mem::replace(
                 &mut batch,
@@ -358,24 +373,24 @@ pub fn progress(len: u64, message: &str) -> ProgressBar {
     bar
 }
 
-/// Imports every source whose fingerprint changed (each in one transaction). `table` holds every
-/// kind an action may name (all weight table versions: [`flex_ingest::WeightSchedule::all_kinds`]). Returns
-/// the totals.
+/// Imports every file whose fingerprint changed since its last import (each in one
+/// transaction). `table` holds every kind an action may name (all weight table versions:
+/// [`flex_ingest::WeightSchedule::all_kinds`]). Returns the totals.
 pub fn import_sources(
     store: &dyn Store,
-    sources: &mut [Box<dyn ActivitySource>],
+    files: &[InputFile],
     table: &WeightTable,
-) -> Result<ImportStats, ServiceError> {
+) -> Result<ImportStats, SourceError> {
     let mut total = ImportStats::default();
-    for source in sources.iter_mut() {
+    for source in files {
         let name = source.name();
         let key = format!("import:{name}");
         let fp = source.fingerprint();
         if fp.is_some() && store.meta(&key)? == fp {
             continue;
         }
-        let started = std::time::Instant::now();
-        let stats = source.import_into(store, table)?;
+        let started = Instant::now();
+        let stats = source.import(store, table)?;
         if let Some(fp) = fp {
             store.set_meta(&key, &fp)?;
         }
@@ -393,4 +408,57 @@ pub fn import_sources(
         total.actions_known += stats.actions_known;
     }
     Ok(total)
+}
+
+/// The keeper's `[input]` files as one follower. The keeper imports them at the start of every
+/// tick ([`InputFiles::import_changed`], `Until::CaughtUp`); followed on their own they are
+/// checked every `poll`.
+#[derive(Debug, Clone)]
+pub struct InputFiles {
+    pub files: Vec<InputFile>,
+    /// Every kind an action may name.
+    pub kinds: WeightTable,
+    pub poll: Duration,
+}
+
+impl InputFiles {
+    /// One pass: every changed file imported.
+    pub fn import_changed(&self, store: &dyn Store) -> Result<FollowSummary, SourceError> {
+        let stats = import_sources(store, &self.files, &self.kinds)?;
+        Ok(FollowSummary {
+            name: "input".into(),
+            batches: u64::from(stats.actions_new + stats.wallets_new > 0),
+            actions_new: stats.actions_new,
+            actions_known: stats.actions_known,
+            ..FollowSummary::default()
+        })
+    }
+}
+
+impl Follower for InputFiles {
+    fn name(&self) -> String {
+        "input".into()
+    }
+
+    fn follow<'a>(
+        &'a self,
+        store: Arc<dyn Store>,
+        status: Option<Arc<Status>>,
+        until: Until,
+        stop: BoxFuture<'a, ()>,
+    ) -> BoxFuture<'a, Result<FollowSummary, SourceError>> {
+        Box::pin(follower::by_passes(
+            self.name(),
+            until,
+            self.poll,
+            stop,
+            move || {
+                let pass = self.import_changed(&*store)?;
+                if let Some(s) = &status {
+                    s.imported_actions.fetch_add(pass.actions_new, Ordering::Relaxed);
+                }
+                Ok(pass)
+            },
+        ))
+    }
 }

@@ -2,14 +2,14 @@
 //! 10,000, the most one batch may hold), B batches in a row (default 20) into a fresh SQLite store.
 //! Prints where the time goes per batch and actions per second.
 //!
-//! cargo run --release -p flex-service --example offchain_bench -- [N] [B] [DIR]
+//! cargo run --release -p flex-sources --example offchain_bench -- [N] [B] [DIR]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flex_engine::WeightTable;
 use flex_evm::EvmKey;
-use flex_service::offchain::{
+use flex_sources::offchain::{
     record_chain, Domain, Intake, OffchainAction, Policy, SignedSubmission, Submission,
 };
 use flex_store::{SqliteStore, Store};

@@ -1,11 +1,11 @@
-//! `flex_service::source::import_file` over real files and a real SQLite store: JSON lines and
+//! `flex_sources::files::import_file` over real files and a real SQLite store: JSON lines and
 //! pool JSON, re-import, a bad line (nothing written, the line named), a conflicting action, and
 //! the keeper's `import_sources` on the same files.
 
 use std::path::{Path, PathBuf};
 
 use flex_engine::WeightTable;
-use flex_service::source::{import_file, import_sources, ActionLog, ActivitySource, FileFormat, PoolFile};
+use flex_sources::files::{import_file, import_sources, FileFormat, InputFile};
 use flex_store::{SqliteStore, Store};
 
 const A: &str = "0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -61,7 +61,7 @@ fn json_lines_import_once_and_again() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("k.db")).unwrap();
     // More than one batch, so the reader and the store overlap.
-    let n = flex_service::source::BATCH_ACTIONS * 2 + 77;
+    let n = flex_ingest::lines::BATCH_ACTIONS * 2 + 77;
     let f = write(dir.path(), "log.jsonl", &log(n));
     let r = import_file(&store, &f, FileFormat::Lines, &kinds(), false).unwrap();
     assert_eq!(
@@ -218,15 +218,14 @@ fn pool_json_and_the_keeper_sources() {
 
     // The keeper's sources: each file once (then skipped while unchanged), through the same path.
     let l = write(dir.path(), "keeper.jsonl", &log(50));
-    let mut sources: Vec<Box<dyn ActivitySource>> =
-        vec![Box::new(PoolFile(p)), Box::new(ActionLog(l.clone()))];
-    let st = import_sources(&store, &mut sources, &kinds()).unwrap();
+    let sources = vec![InputFile::pool(p), InputFile::lines(l.clone())];
+    let st = import_sources(&store, &sources, &kinds()).unwrap();
     assert_eq!((st.actions_new, st.actions_known), (50, 3));
-    let st = import_sources(&store, &mut sources, &kinds()).unwrap();
+    let st = import_sources(&store, &sources, &kinds()).unwrap();
     assert_eq!((st.actions_new, st.actions_known), (0, 0));
     assert_eq!(counts(&store), (2, 53));
     // The row interface of the log gives the same actions.
-    let b = ActionLog(l).read(&kinds()).unwrap();
+    let b = InputFile::lines(l).read(&kinds()).unwrap();
     assert_eq!((b.wallets.len(), b.actions.len()), (2, 50));
     assert_eq!(b.actions[3].action_id, "3");
 }

@@ -1,0 +1,142 @@
+//! The one interface of every activity source, and the one summary each reports.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use flex_store::Store;
+use serde::{Serialize, Serializer};
+
+use crate::{SourceError, Status};
+
+/// How long a follower runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// Until everything available now is read (one pass of a file; the chain's head).
+    CaughtUp,
+    /// Until the stop signal.
+    Stopped,
+}
+
+/// A follower's position on its chain: a block and its hash (`None` for files).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Position {
+    pub block: u64,
+    #[serde(serialize_with = "hex32")]
+    pub hash: [u8; 32],
+}
+
+fn hex32<S: Serializer>(h: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("0x{}", hex::encode(h)))
+}
+
+/// What a follower did in one run (printed as JSON by `flex-keeper follow-evm` and
+/// `follow-substrate`; logged by `flex-keeper run`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FollowSummary {
+    /// The section's name (`[[evm]] name`, `[[substrate]] name`) or the file.
+    pub name: String,
+    /// The position when it started.
+    pub resumed_from: Option<Position>,
+    /// The position when it stopped.
+    pub cursor: Option<Position>,
+    /// The chain's latest block seen (confirmed head, finalized head).
+    pub head: u64,
+    /// The first block handled by this run.
+    pub first_block: Option<u64>,
+    /// Reads that imported (RPC ranges, groups of blocks, files).
+    pub batches: u64,
+    pub blocks: u64,
+    /// Logs, events or input records matched.
+    pub events: u64,
+    pub actions_new: u64,
+    pub actions_known: u64,
+    /// Failures retried after a backoff.
+    pub retries: u64,
+    pub connections: u64,
+}
+
+/// A boxed future, for the object-safe [`Follower`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An activity source.
+pub trait Follower: Send + Sync {
+    /// Names the source in logs (`evm:mainnet`, `substrate:devnet`, a file).
+    fn name(&self) -> String;
+
+    /// Reads into `store` until `until` or `stop`; counts new actions in `status`.
+    fn follow<'a>(
+        &'a self,
+        store: Arc<dyn Store>,
+        status: Option<Arc<Status>>,
+        until: Until,
+        stop: BoxFuture<'a, ()>,
+    ) -> BoxFuture<'a, Result<FollowSummary, SourceError>>;
+}
+
+impl FollowSummary {
+    /// Adds a pass's counts (files and signed files are followed by repeated passes).
+    pub fn add(&mut self, pass: &FollowSummary) {
+        self.batches += pass.batches;
+        self.events += pass.events;
+        self.actions_new += pass.actions_new;
+        self.actions_known += pass.actions_known;
+    }
+}
+
+/// Runs `pass` (blocking I/O, off the async workers) once for `Until::CaughtUp`, or every `poll`
+/// until `stop`; returns the summed summary named `name`.
+pub(crate) async fn by_passes(
+    name: String,
+    until: Until,
+    poll: std::time::Duration,
+    stop: BoxFuture<'_, ()>,
+    mut pass: impl FnMut() -> Result<FollowSummary, SourceError>,
+) -> Result<FollowSummary, SourceError> {
+    tokio::pin!(stop);
+    let mut total = FollowSummary {
+        name,
+        ..FollowSummary::default()
+    };
+    loop {
+        let summary = tokio::task::block_in_place(&mut pass)?;
+        total.add(&summary);
+        if until == Until::CaughtUp {
+            return Ok(total);
+        }
+        tokio::select! {
+            _ = &mut stop => return Ok(total),
+            _ = tokio::time::sleep(poll) => {}
+        }
+    }
+}
+
+/// Starts each follower in the background until `stop` turns true. A follower that stops on an
+/// error is logged and counted in `Status::errors`; the keeper goes on without it.
+pub fn spawn(
+    followers: Vec<Box<dyn Follower>>,
+    store: Arc<dyn Store>,
+    status: Arc<Status>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    followers
+        .into_iter()
+        .map(|f| {
+            let (store, status, mut rx) = (store.clone(), status.clone(), stop.clone());
+            tokio::spawn(async move {
+                let stop = Box::pin(async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                });
+                let name = f.name();
+                match f.follow(store, Some(status.clone()), Until::Stopped, stop).await {
+                    Ok(s) => tracing::info!(source = %name, cursor = ?s.cursor.map(|c| c.block), "follower stopped"),
+                    Err(e) => {
+                        status.errors.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(source = %name, error = %e, "follower stopped on an error");
+                    }
+                }
+            })
+        })
+        .collect()
+}
