@@ -457,6 +457,7 @@ impl EvmSource {
         summary.head = follower.progress().head;
         summary.retries = follower.progress().retries;
         result?;
+        tracing::info!(evm = %self.config.name, cursor = ?summary.cursor.map(|c| c.block), "EVM follower stopped");
         Ok(summary)
     }
 }

@@ -130,7 +130,9 @@ pub fn spawn(
                 });
                 let name = f.name();
                 match f.follow(store, Some(status.clone()), Until::Stopped, stop).await {
-                    Ok(s) => tracing::info!(source = %name, cursor = ?s.cursor.map(|c| c.block), "follower stopped"),
+                    Ok(s) => {
+                        tracing::debug!(source = %name, actions_new = s.actions_new, "follower task ended")
+                    }
                     Err(e) => {
                         status.errors.fetch_add(1, Ordering::Relaxed);
                         tracing::error!(source = %name, error = %e, "follower stopped on an error");

@@ -619,6 +619,11 @@ impl SubstrateSource {
                 error: Box::new(error),
             },
         })?;
+        tracing::info!(
+            substrate = %self.config.name,
+            cursor = ?summary.cursor.map(|c| c.block),
+            "Substrate follower stopped"
+        );
         Ok(summary)
     }
 }
