@@ -49,7 +49,11 @@ impl FromStr for Address {
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        hex::write(f, &self.0)
+        let mut buf = [0u8; 42];
+        buf[..2].copy_from_slice(b"0x");
+        hex::encode_to_slice(&self.0, &mut buf[2..]);
+        // Only ASCII was written.
+        f.write_str(std::str::from_utf8(&buf).map_err(|_| fmt::Error)?)
     }
 }
 

@@ -39,6 +39,19 @@ fn push_digits(s: &mut String, bytes: &[u8]) {
     }
 }
 
+/// Writes the lowercase hex digits of `bytes` into `out`, which must be twice as long (for
+/// writers that fill a fixed buffer without allocating).
+///
+/// # Panics
+/// If `out.len() != 2 * bytes.len()`.
+pub fn encode_to_slice(bytes: &[u8], out: &mut [u8]) {
+    assert_eq!(out.len(), 2 * bytes.len(), "hex::encode_to_slice: output length");
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 15)];
+    }
+}
+
 /// Writes `0x` and the lowercase hex of `bytes` to a formatter (no allocation).
 pub fn write(f: &mut impl std::fmt::Write, bytes: &[u8]) -> std::fmt::Result {
     f.write_str("0x")?;
@@ -123,6 +136,9 @@ mod tests {
         assert_eq!(encode([0xAB, 0x01, 0xff]), "0xab01ff");
         assert_eq!(encode([]), "0x");
         assert_eq!(encode_digits([0xAB, 0x01]), "ab01");
+        let mut buf = [0u8; 4];
+        encode_to_slice(&[0xAB, 0x01], &mut buf);
+        assert_eq!(&buf, b"ab01");
         let mut s = String::new();
         write(&mut s, &[0xde, 0xad]).unwrap();
         assert_eq!(s, "0xdead");
