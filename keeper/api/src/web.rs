@@ -385,7 +385,7 @@ pub(crate) fn openapi_extend(doc: &mut serde_json::Value) {
             "last_epoch": {"type": ["integer", "null"]}}}));
         schemas.insert("RelayRequest".into(), json!({"type": "object", "required": ["signature", "beneficiary"], "properties": {
             "signature": {"type": "string", "pattern": "^0x[0-9a-fA-F]{130}$", "description": "65 bytes r || s || v, EIP-191 personal_sign over the claim message"},
-            "beneficiary": {"type": "string", "pattern": "^0x[0-9a-fA-F]{64}$", "description": "the 32-byte account to pay, in hex (the page decodes SS58 itself)"}}}));
+            "beneficiary": {"type": "string", "pattern": "^(0[xX][0-9a-fA-F]{64}|[1-9A-HJ-NP-Za-km-z]{46,50})$", "description": "the 32-byte account to pay: 0x + 64 hex digits, or SS58 of any network"}}}));
         schemas.insert("RelayResult".into(), json!({"type": "object", "properties": {
             "month_index": {"type": "integer"}, "month": {"type": "string"}, "wallet": {"type": "string"}, "amount": uint.clone(),
             "beneficiary": {"type": "string"}, "cost": uint, "submitter": {"type": "string"}, "block": {"type": "string"},

@@ -51,8 +51,8 @@ pub enum FollowError {
     #[error(
         "the cursor says block {number} is 0x{}, but {url} has {} at that height: the database \
          followed another chain (or this node was reset); use a fresh database or remove the cursor",
-        hex::encode(stored),
-        chain.map_or_else(|| "no block".to_string(), |h| format!("0x{}", hex::encode(h)))
+        flex_types::hex::encode_digits(stored),
+        chain.map_or_else(|| "no block".to_string(), flex_types::hex::encode)
     )]
     CursorMismatch {
         url: String,
@@ -81,7 +81,7 @@ pub struct Cursor {
 impl Cursor {
     /// `NUMBER:0xHASH`, as stored.
     pub fn encode(&self) -> String {
-        format!("{}:0x{}", self.number, hex::encode(self.hash))
+        format!("{}:0x{}", self.number, flex_types::hex::encode_digits(self.hash))
     }
 
     /// Reads [`Cursor::encode`]'s form.
