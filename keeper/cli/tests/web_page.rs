@@ -279,10 +279,25 @@ async fn claimer_page_in_headless_chromium() {
             400,
             "bad_signature",
         ),
+        // An SS58 beneficiary is read (as hex is): Alice's is another account than the signed one.
         (
             relay.clone(),
             json!({"signature": good_sig, "beneficiary": "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"})
                 .to_string(),
+            400,
+            "signer_mismatch",
+        ),
+        // A wrong SS58 checksum is not an account.
+        (
+            relay.clone(),
+            json!({"signature": good_sig, "beneficiary": "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQZ"})
+                .to_string(),
+            400,
+            "bad_beneficiary",
+        ),
+        (
+            relay.clone(),
+            json!({"signature": good_sig, "beneficiary": "0x1234"}).to_string(),
             400,
             "bad_beneficiary",
         ),
