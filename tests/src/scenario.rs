@@ -301,7 +301,7 @@ pub fn write_sample_pool(dir: &Path, wallets: &[EvmKey]) -> Result<()> {
                 .filter(|(_, a)| a.0 == i)
                 .map(|(j, a)| serde_json::json!({"action_id": format!("act-{j}"), "kind": a.1, "timestamp": a.2}))
                 .collect();
-            serde_json::json!({"address": flex_evm::address_hex(&k.address()), "connected_at": at, "actions": {"onchain": onchain}})
+            serde_json::json!({"address": k.address().to_string(), "connected_at": at, "actions": {"onchain": onchain}})
         })
         .collect();
     let weights: String = SAMPLE_KINDS
@@ -336,7 +336,7 @@ pub fn sample_activity(wallets: &[EvmKey]) -> Result<Activity> {
         .iter()
         .zip(connected)
         .map(|(k, at)| Wallet {
-            address: Address(k.address()),
+            address: k.address(),
             connected_at: at,
         })
         .collect();
@@ -395,7 +395,7 @@ pub fn scores_tree(report: &EpochReport) -> Result<StandardMerkleTree<ScoreLeaf>
         .zip(&report.rewards)
         .map(|(((wallet, score), weight), reward)| ScoreLeaf {
             epoch: report.epoch,
-            wallet: wallet.0,
+            wallet: *wallet,
             score: *score,
             weight_bits: *weight,
             reward: *reward,
@@ -418,11 +418,11 @@ pub fn commitment_of(report: &EpochReport) -> Result<EpochCommitment> {
 }
 
 /// Each wallet's total over the reports' epochs.
-pub fn month_totals(reports: &[EpochReport]) -> BTreeMap<[u8; 20], u128> {
-    let mut totals: BTreeMap<[u8; 20], u128> = BTreeMap::new();
+pub fn month_totals(reports: &[EpochReport]) -> BTreeMap<Address, u128> {
+    let mut totals: BTreeMap<Address, u128> = BTreeMap::new();
     for report in reports {
         for (w, r) in report.wallets.iter().zip(&report.rewards) {
-            *totals.entry(w.0).or_default() += r;
+            *totals.entry(*w).or_default() += r;
         }
     }
     totals
@@ -449,7 +449,7 @@ pub type ClaimArgs = (u32, [u8; 20], u128, Vec<[u8; 32]>, [u8; 65], AccountId32)
 #[derive(Debug, Clone)]
 pub struct SignedClaim {
     pub month_index: u32,
-    pub wallet: [u8; 20],
+    pub wallet: Address,
     pub amount: u128,
     pub proof: Vec<[u8; 32]>,
     /// The claim message the wallet signed (`docs/PROTOCOL.md`).
@@ -472,10 +472,7 @@ impl SignedClaim {
             .iter()
             .position(|l| l.wallet == wallet)
             .ok_or_else(|| {
-                ScenarioError::Unexpected(format!(
-                    "wallet {} has no leaf in the claim tree",
-                    flex_evm::address_hex(&wallet)
-                ))
+                ScenarioError::Unexpected(format!("wallet {wallet} has no leaf in the claim tree"))
             })?;
         let leaf = &tree.values()[index];
         let message =
@@ -496,7 +493,7 @@ impl SignedClaim {
     pub fn args(&self, beneficiary: &AccountId32) -> ClaimArgs {
         (
             self.month_index,
-            self.wallet,
+            self.wallet.0,
             self.amount,
             self.proof.clone(),
             self.signature,

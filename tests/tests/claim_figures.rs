@@ -52,7 +52,7 @@ fn prepare(n: usize, real: &[ClaimLeaf]) -> Prepared {
     let mut values = real.to_vec();
     values.extend((0..(n - real.len()) as u32).map(|i| ClaimLeaf {
         month_index: JANUARY_2026,
-        wallet: filler(i),
+        wallet: flex_merkle::Address(filler(i)),
         amount: 1,
     }));
     assert_eq!(values.len(), n);
@@ -160,7 +160,7 @@ async fn claim_weight_and_deposit_for_2_1k_and_1m_leaves() {
     assert!(real.len() >= 2);
     assert_eq!(real.iter().map(|l| l.amount).sum::<u128>(), distributed);
     assert!(
-        real.iter().all(|l| l.wallet[..16] != [0xf1; 16]),
+        real.iter().all(|l| l.wallet.0[..16] != [0xf1; 16]),
         "fillers are distinct"
     );
 
@@ -197,7 +197,7 @@ async fn claim_weight_and_deposit_for_2_1k_and_1m_leaves() {
         let args = |proof: Vec<Hash>| {
             (
                 JANUARY_2026,
-                wallet,
+                wallet.0,
                 amount,
                 proof,
                 signature,
@@ -229,7 +229,7 @@ async fn claim_weight_and_deposit_for_2_1k_and_1m_leaves() {
         );
         assert_eq!(flexe.balance_of(&pool.address).await.unwrap(), before.1 - amount);
         assert_eq!(pay.balance_of(treasury).await.unwrap(), before.2 + cost);
-        assert!(pool.query::<bool>("is_claimed", (JANUARY_2026, wallet)).await);
+        assert!(pool.query::<bool>("is_claimed", (JANUARY_2026, wallet.0)).await);
         figures.push((p.n, p.proof.len(), call_bytes, claimed));
     }
 

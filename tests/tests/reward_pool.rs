@@ -161,7 +161,7 @@ async fn a_month_of_epochs_committed_claimed_and_swept() {
     let on_chain: Vec<u8> = pool
         .query(
             "claim_message",
-            (JANUARY_2026, claimer.address(), amount, &ferdie_acc),
+            (JANUARY_2026, claimer.address().0, amount, &ferdie_acc),
         )
         .await;
     assert_eq!(
@@ -221,7 +221,7 @@ async fn a_month_of_epochs_committed_claimed_and_swept() {
         "treasury receives it"
     );
     assert!(
-        pool.query::<bool>("is_claimed", (JANUARY_2026, claimer.address()))
+        pool.query::<bool>("is_claimed", (JANUARY_2026, claimer.address().0))
             .await
     );
 

@@ -13,10 +13,10 @@ use flex_merkle::{ClaimLeaf, StandardMerkleTree};
 use flex_sources::Status;
 use flex_store::{ClaimRow, MonthRecord, Phase, SqliteStore, Store, StoredTree};
 
-fn wallet(i: u64) -> [u8; 20] {
+fn wallet(i: u64) -> flex_types::Address {
     let mut a = [0u8; 20];
     a[12..].copy_from_slice(&i.to_be_bytes());
-    a
+    flex_types::Address(a)
 }
 
 #[tokio::main]

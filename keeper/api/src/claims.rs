@@ -7,8 +7,9 @@ use flex_engine::calendar::month_name;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ApiResult};
-use crate::format::{hex20, hex32, parse_account, parse_address, parse_month};
+use crate::format::{parse_account, parse_address, parse_month};
 use crate::Api;
+use flex_types::hex;
 
 #[derive(Deserialize)]
 pub(crate) struct ClaimQuery {
@@ -56,7 +57,7 @@ pub(crate) async fn claim(
             "no_claim",
             format!(
                 "wallet {} earned nothing in month {m} ({})",
-                hex20(&wallet),
+                wallet,
                 month_name(m)
             ),
         ));
@@ -64,30 +65,30 @@ pub(crate) async fn claim(
     let proof = flex_merkle::core::get_proof(&cache.nodes, index as usize)
         .map_err(ApiError::internal)?
         .iter()
-        .map(hex32)
+        .map(hex::encode)
         .collect();
     let (root_status, claims_root) = cache
         .record
         .read()
-        .map(|r| (r.0.phase.as_str(), hex32(&r.0.claims_root)))
+        .map(|r| (r.0.phase.as_str(), hex::encode(r.0.claims_root)))
         .map_err(ApiError::internal)?;
     let message = beneficiary.map(|b| flex_evm::claim_message(&api.inner.contract, m, &wallet, amount, &b));
     let claimed = api.claimed_on_chain(m, wallet).await;
     Ok(Json(Claim {
         amount: amount.to_string(),
-        beneficiary: beneficiary.map(|b| hex32(&b)),
+        beneficiary: beneficiary.map(hex::encode),
         claim_status: match claimed {
             Some(true) => "claimed",
             Some(false) => "unclaimed",
             None => "unknown (chain unreachable)",
         },
         claims_root,
-        contract: hex32(&api.inner.contract),
+        contract: hex::encode(api.inner.contract),
         message,
         month: month_name(m),
         month_index: m,
         proof,
         root_status,
-        wallet: hex20(&wallet),
+        wallet: wallet.to_string(),
     }))
 }

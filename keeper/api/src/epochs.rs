@@ -6,8 +6,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
-use crate::format::{hex32, u64f64_decimal};
+use crate::format::u64f64_decimal;
 use crate::Api;
+use flex_types::hex;
 
 /// The answer (fields in alphabetical order: the JSON keys stay sorted as clients know them).
 /// u128 figures are decimal strings; `U64F64` values come as raw bits and as an exact decimal.
@@ -54,8 +55,8 @@ pub(crate) async fn epoch(State(api): State<Api>, Path(e): Path<String>) -> ApiR
     };
     Ok(Json(Epoch {
         active: r.active,
-        commitment: format!("0x{}", hex::encode(&r.commitment)),
-        commitment_hash: hex32(&r.commitment_hash),
+        commitment: hex::encode(&r.commitment),
+        commitment_hash: hex::encode(r.commitment_hash),
         distributed: r.distributed.to_string(),
         epoch: r.epoch,
         finalized: r.phase == flex_store::Phase::Finalized,
@@ -69,7 +70,7 @@ pub(crate) async fn epoch(State(api): State<Api>, Path(e): Path<String>) -> ApiR
         note: r.note,
         pool: r.pool.to_string(),
         ranked: r.ranked,
-        scores_root: hex32(&r.scores_root),
+        scores_root: hex::encode(r.scores_root),
         snapshot: r.snapshot.to_string(),
         status: r.phase.as_str(),
         total_weight: u64f64_decimal(r.total_weight),

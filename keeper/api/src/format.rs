@@ -1,36 +1,28 @@
 //! How the API reads its inputs (addresses, accounts, month indexes) and writes values (hex,
 //! exact decimals). Amounts are written as decimal strings: u128 does not fit a JSON number.
 
+use flex_types::{AccountId, Address};
+
 use crate::ApiError;
 
-pub(crate) fn parse_address(s: &str) -> Result<[u8; 20], ApiError> {
-    let bad = || {
+/// A wallet address from a path segment.
+pub(crate) fn parse_address(s: &str) -> Result<Address, ApiError> {
+    s.parse().map_err(|_| {
         ApiError::bad(
             "bad_address",
             format!("{s:?} is not an address (0x followed by 40 hex digits)"),
         )
-    };
-    let digits = s
-        .strip_prefix("0x")
-        .or_else(|| s.strip_prefix("0X"))
-        .ok_or_else(bad)?;
-    if digits.len() != 40 {
-        return Err(bad());
-    }
-    let bytes = hex::decode(digits).map_err(|_| bad())?;
-    <[u8; 20]>::try_from(bytes).map_err(|_| bad())
+    })
 }
 
+/// A beneficiary account: `0x` + 64 hex digits or SS58 (any network).
 pub(crate) fn parse_account(s: &str) -> Result<[u8; 32], ApiError> {
-    let bad = || {
+    s.parse::<AccountId>().map(|a| a.0).map_err(|e| {
         ApiError::bad(
             "bad_beneficiary",
-            format!("{s:?} is not an account (0x followed by 64 hex digits)"),
+            format!("{s:?} is not an account (0x followed by 64 hex digits, or SS58): {e}"),
         )
-    };
-    let digits = s.strip_prefix("0x").ok_or_else(bad)?;
-    let bytes = hex::decode(digits).map_err(|_| bad())?;
-    <[u8; 32]>::try_from(bytes).map_err(|_| bad())
+    })
 }
 
 /// A month index (`year*12 + month-1`) from a path segment.
@@ -41,14 +33,6 @@ pub(crate) fn parse_month(s: &str) -> Result<u32, ApiError> {
             format!("{s:?} is not a month index (year*12 + month-1)"),
         )
     })
-}
-
-pub(crate) fn hex20(a: &[u8; 20]) -> String {
-    format!("0x{}", hex::encode(a))
-}
-
-pub(crate) fn hex32(a: &[u8; 32]) -> String {
-    format!("0x{}", hex::encode(a))
 }
 
 /// `U64F64` bits as an exact decimal (64 fractional bits are exactly representable in at most 64

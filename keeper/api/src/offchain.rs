@@ -21,8 +21,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::format::{hex20, hex32};
 use crate::Api;
+use flex_types::hex;
 
 /// The largest body `POST /v1/actions` reads (`routes` sets the limit; larger answers 413).
 pub(crate) const MAX_BODY_BYTES: usize = MAX_ENVELOPE_BYTES;
@@ -129,8 +129,8 @@ pub(crate) async fn submit(State(api): State<Api>, body: Result<Bytes, BytesReje
                 accepted: true,
                 actions_known: a.actions_known,
                 actions_new: a.actions_new,
-                attester: hex20(&a.attester),
-                digest: hex32(&a.digest),
+                attester: a.attester.to_string(),
+                digest: hex::encode(a.digest),
                 nonce: a.nonce,
             })
             .into_response()
@@ -151,7 +151,7 @@ pub(crate) async fn info(State(api): State<Api>) -> Response {
         return Json(OffchainInfo {
             attesters: Vec::new(),
             chain: None,
-            contract: hex32(&api.inner.contract),
+            contract: hex::encode(api.inner.contract),
             enabled: false,
             kinds: Vec::new(),
             max_actions: MAX_ACTIONS,
@@ -168,7 +168,7 @@ pub(crate) async fn info(State(api): State<Api>) -> Response {
     for a in &intake.policy().attesters {
         match intake.last_nonce(a) {
             Ok(n) => attesters.push(AttesterInfo {
-                address: hex20(a),
+                address: a.to_string(),
                 last_nonce: n,
             }),
             Err(e) => return refused(&e),
@@ -177,8 +177,8 @@ pub(crate) async fn info(State(api): State<Api>) -> Response {
     Json(OffchainInfo {
         enabled: !attesters.is_empty(),
         attesters,
-        chain: chain.map(|c| hex32(&c)),
-        contract: hex32(&intake.contract()),
+        chain: chain.map(hex::encode),
+        contract: hex::encode(intake.contract()),
         kinds: intake.kinds(),
         max_actions: MAX_ACTIONS,
         max_body_bytes: MAX_ENVELOPE_BYTES,

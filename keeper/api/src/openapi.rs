@@ -32,8 +32,8 @@ pub fn document() -> Value {
                 "parameters": [
                     {"name": "month", "in": "path", "required": true, "description": "month index, year*12 + month-1", "schema": {"type": "integer", "minimum": 0}},
                     address_param(),
-                    {"name": "beneficiary", "in": "query", "required": false, "description": "the 32-byte account to pay; when given, `message` is the exact text to personal_sign",
-                     "schema": {"type": "string", "pattern": "^0x[0-9a-fA-F]{64}$"}}
+                    {"name": "beneficiary", "in": "query", "required": false, "description": "the 32-byte account to pay, 0x + 64 hex digits or SS58 of any network (written back in hex); when given, `message` is the exact text to personal_sign",
+                     "schema": {"type": "string", "pattern": "^(0[xX][0-9a-fA-F]{64}|[1-9A-HJ-NP-Za-km-z]{46,50})$"}}
                 ],
                 "responses": {
                     "200": {"description": "the claim", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Claim"}}}},

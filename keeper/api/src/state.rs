@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use flex_sources::Status;
 use flex_store::{MonthRecord, Store};
+use flex_types::Address;
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -33,7 +34,7 @@ pub(crate) struct Inner {
 }
 
 /// `(month, wallet)` -> (claimed, when asked).
-pub(crate) type ClaimedCache = HashMap<(u32, [u8; 20]), (bool, Instant)>;
+pub(crate) type ClaimedCache = HashMap<(u32, Address), (bool, Instant)>;
 
 /// A month's claim tree, indexed by wallet, and its record (refreshed at most once a second: the
 /// phase moves to finalised while the tree never changes).
@@ -41,7 +42,7 @@ pub(crate) struct MonthCache {
     pub(crate) record: RwLock<(MonthRecord, Instant)>,
     pub(crate) nodes: Vec<[u8; 32]>,
     /// Wallet -> (amount, index of its leaf in `nodes`).
-    pub(crate) by_wallet: HashMap<[u8; 20], (u128, u32)>,
+    pub(crate) by_wallet: HashMap<Address, (u128, u32)>,
 }
 
 impl Api {
@@ -103,7 +104,7 @@ impl Api {
 
     /// The claim's status on chain: `Some(claimed)`, or `None` when the chain is unreachable.
     /// A `true` is kept; a `false` is asked again after two seconds.
-    pub(crate) async fn claimed_on_chain(&self, m: u32, wallet: [u8; 20]) -> Option<bool> {
+    pub(crate) async fn claimed_on_chain(&self, m: u32, wallet: Address) -> Option<bool> {
         if let Ok(map) = self.inner.claimed.lock() {
             if let Some((c, at)) = map.get(&(m, wallet)) {
                 if *c || at.elapsed() < Duration::from_secs(2) {
@@ -112,7 +113,7 @@ impl Api {
             }
         }
         let client = self.inner.status.client()?;
-        let answer = tokio::time::timeout(Duration::from_secs(2), client.is_claimed(m, wallet)).await;
+        let answer = tokio::time::timeout(Duration::from_secs(2), client.is_claimed(m, wallet.0)).await;
         match answer {
             Ok(Ok(c)) => {
                 if let Ok(mut map) = self.inner.claimed.lock() {

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::*;
 use flex_store::{ClaimRow, EpochRecord, Phase, ScoreRow, SqliteStore, Store, StoredTree, WalletRow};
+use flex_types::Address;
 
 async fn get(app: &Router, uri: &str) -> (StatusCode, Value) {
     use tower_service_call::call;
@@ -74,7 +75,7 @@ fn fixture() -> (tempfile::TempDir, Router) {
         .import(
             "t",
             &[WalletRow {
-                address: [0xaa; 20],
+                address: Address([0xaa; 20]),
                 connected_at: g + 5,
             }],
             &[],
@@ -119,7 +120,7 @@ fn fixture() -> (tempfile::TempDir, Router) {
     rec.forecast = f.fixed_bits;
     rec.forecast_detail = serde_json::to_string(&f).unwrap();
     let rows = [ScoreRow {
-        wallet: [0xaa; 20],
+        wallet: Address([0xaa; 20]),
         score: 15,
         weight: 5u128 << 64,
         reward: 42,
@@ -129,12 +130,12 @@ fn fixture() -> (tempfile::TempDir, Router) {
     let leaves = vec![
         flex_merkle::ClaimLeaf {
             month_index: 24312,
-            wallet: [0xaa; 20],
+            wallet: Address([0xaa; 20]),
             amount: 42,
         },
         flex_merkle::ClaimLeaf {
             month_index: 24312,
-            wallet: [0xbb; 20],
+            wallet: Address([0xbb; 20]),
             amount: 8,
         },
     ];
@@ -192,19 +193,19 @@ async fn answers_and_errors() {
     assert_eq!(v["amount"], "42");
     assert_eq!(v["root_status"], "finalized");
     assert_eq!(v["claim_status"], "unknown (chain unreachable)");
-    let expected = flex_evm::claim_message(&[0x11; 32], 24312, &[0xaa; 20], 42, &[0x22; 32]);
+    let expected = flex_evm::claim_message(&[0x11; 32], 24312, &Address([0xaa; 20]), 42, &[0x22; 32]);
     assert_eq!(v["message"], expected.as_str());
     // The proof verifies against the root.
     let proof: Vec<[u8; 32]> = v["proof"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|h| <[u8; 32]>::try_from(hex::decode(&h.as_str().unwrap()[2..]).unwrap()).unwrap())
+        .map(|h| flex_types::hex::decode::<32>(h.as_str().unwrap()).unwrap())
         .collect();
-    let root = <[u8; 32]>::try_from(hex::decode(&v["claims_root"].as_str().unwrap()[2..]).unwrap()).unwrap();
+    let root: [u8; 32] = flex_types::hex::decode(v["claims_root"].as_str().unwrap()).unwrap();
     let leaf = flex_merkle::ClaimLeaf {
         month_index: 24312,
-        wallet: [0xaa; 20],
+        wallet: Address([0xaa; 20]),
         amount: 42,
     };
     assert!(flex_merkle::verify(&root, &leaf, &proof));
@@ -311,6 +312,41 @@ fn exact_weight_decimals() {
     assert_eq!(
         u64f64_decimal(1),
         "0.0000000000000000000542101086242752217003726400434970855712890625"
+    );
+}
+
+/// A beneficiary given in SS58 (any network) is the same account as in hex: the same answer,
+/// with the beneficiary written in hex; a wrong checksum is refused.
+#[tokio::test]
+async fn claim_beneficiary_in_ss58_or_hex() {
+    let (_dir, app) = fixture();
+    let route = "/v1/claims/24312/0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa?beneficiary=";
+    let alice_hex = "0xd43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d";
+    let (s, by_hex) = get(&app, &format!("{route}{alice_hex}")).await;
+    assert_eq!(s, StatusCode::OK, "{by_hex}");
+    assert_eq!(by_hex["beneficiary"], alice_hex);
+    assert!(by_hex["message"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("beneficiary: {alice_hex}")));
+    for ss58 in [
+        "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY",
+        "15oF4uVJwmo4TdGW7VfQxNLavjCXviqxT9S1MgbjMNHr6Sp5",
+    ] {
+        let (s, by_ss58) = get(&app, &format!("{route}{ss58}")).await;
+        assert_eq!(s, StatusCode::OK, "{by_ss58}");
+        assert_eq!(by_ss58, by_hex, "{ss58}");
+    }
+    let (s, v) = get(
+        &app,
+        &format!("{route}5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQZ"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["code"], "bad_beneficiary");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("checksum"),
+        "{v}"
     );
 }
 

@@ -5,7 +5,7 @@ use axum::Json;
 use serde::Serialize;
 
 use crate::error::{ApiError, ApiResult};
-use crate::format::{hex20, parse_address, u64f64_decimal};
+use crate::format::{parse_address, u64f64_decimal};
 use crate::Api;
 
 /// The answer (fields in alphabetical order: the JSON keys stay sorted as clients know them).
@@ -39,7 +39,7 @@ pub(crate) async fn wallet(State(api): State<Api>, Path(address): Path<String>) 
     let Some(row) = store.wallet(&wallet).map_err(ApiError::internal)? else {
         return Err(ApiError::not_found(
             "unknown_wallet",
-            format!("wallet {} is not known to this keeper", hex20(&wallet)),
+            format!("wallet {} is not known to this keeper", wallet),
         ));
     };
     let connection_epoch = api.inner.genesis.map(|g| {
@@ -72,7 +72,7 @@ pub(crate) async fn wallet(State(api): State<Api>, Path(address): Path<String>) 
         })
         .collect();
     Ok(Json(Wallet {
-        address: hex20(&wallet),
+        address: wallet.to_string(),
         connected_at: row.connected_at,
         connection_epoch,
         epochs,

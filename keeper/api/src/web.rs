@@ -22,8 +22,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
-use crate::format::{hex20, hex32, parse_account, parse_address, parse_month};
+use crate::format::{parse_account, parse_address, parse_month};
 use crate::Api;
+use flex_types::{hex, Address};
 
 /// `PSP22::approve` (the PSP22 standard's selector, as `flex_token` implements it).
 const PSP22_APPROVE: [u8; 4] = [0xb2, 0x0f, 0x1b, 0xbd];
@@ -102,14 +103,14 @@ pub(crate) async fn info(State(api): State<Api>) -> Json<Info> {
             connected: st.chain_connected.load(std::sync::atomic::Ordering::Relaxed),
             time_ms: st.chain_time_ms.load(std::sync::atomic::Ordering::Relaxed),
         },
-        contract: hex32(&api.inner.contract),
+        contract: hex::encode(api.inner.contract),
         genesis: api.inner.genesis,
         last_epoch: last,
         relayer: api
             .inner
             .relayer
             .get()
-            .map(|k| hex32(&flex_chain::account_of(k).0)),
+            .map(|k| hex::encode(flex_chain::account_of(k).0)),
     })
 }
 
@@ -144,9 +145,10 @@ fn parse_signature(s: &str) -> Result<[u8; 65], ApiError> {
             "signature is not 0x followed by 130 hex digits (65 bytes r || s || v)",
         )
     };
-    let digits = s.strip_prefix("0x").ok_or_else(bad)?;
-    let bytes = hex::decode(digits).map_err(|_| bad())?;
-    <[u8; 65]>::try_from(bytes).map_err(|_| bad())
+    if !s.starts_with("0x") {
+        return Err(bad());
+    }
+    hex::decode(s).map_err(|_| bad())
 }
 
 pub(crate) async fn relay(
@@ -175,7 +177,7 @@ pub(crate) async fn relay(
             "no_claim",
             format!(
                 "wallet {} earned nothing in month {m} ({})",
-                hex20(&wallet),
+                wallet,
                 month_name(m)
             ),
         ));
@@ -200,8 +202,8 @@ pub(crate) async fn relay(
             "signer_mismatch",
             format!(
                 "the signature is by {}, not by the wallet {} over this claim's message (month, amount, beneficiary)",
-                hex20(&signer),
-                hex20(&wallet)
+                signer,
+                wallet
             ),
         ));
     }
@@ -260,7 +262,7 @@ async fn submit(
     pool: flex_pool::PoolClient,
     relayer: Keypair,
     m: u32,
-    wallet: [u8; 20],
+    wallet: Address,
     amount: u128,
     index: u32,
     nodes: &[[u8; 32]],
@@ -272,14 +274,14 @@ async fn submit(
         ApiError::new(StatusCode::BAD_GATEWAY, "chain_error", format!("{what}: {e}"))
     };
     let claimed = pool
-        .is_claimed(m, wallet)
+        .is_claimed(m, wallet.0)
         .await
         .map_err(|e| chain_err("is_claimed", &e))?;
     if claimed {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "already_claimed",
-            format!("wallet {} already claimed month {m}", hex20(&wallet)),
+            format!("wallet {wallet} already claimed month {m}"),
         ));
     }
     let cost: Result<u128, ()> = pool
@@ -309,7 +311,7 @@ async fn submit(
     let block = match pool
         .call(
             "claim",
-            (m, wallet, amount, proof, signature, AccountId32(beneficiary)),
+            (m, wallet.0, amount, proof, signature, AccountId32(beneficiary)),
         )
         .await
     {
@@ -325,22 +327,22 @@ async fn submit(
             return Err(chain_err("claim", &e));
         }
     };
-    let claimed = pool.is_claimed(m, wallet).await.unwrap_or(false);
+    let claimed = pool.is_claimed(m, wallet.0).await.unwrap_or(false);
     if let Ok(mut map) = api.inner.claimed.lock() {
         map.insert((m, wallet), (claimed, std::time::Instant::now()));
     }
-    tracing::info!(month = m, wallet = %hex20(&wallet), %block, "relayed a claim");
+    tracing::info!(month = m, wallet = %wallet.to_string(), %block, "relayed a claim");
     Ok(Json(RelayResult {
         amount: amount.to_string(),
-        beneficiary: hex32(&beneficiary),
+        beneficiary: hex::encode(beneficiary),
         block,
         claim_status: if claimed { "claimed" } else { "unclaimed" },
         claimed,
         cost: cost.to_string(),
         month: month_name(m),
         month_index: m,
-        submitter: hex32(&flex_chain::account_of(&relayer).0),
-        wallet: hex20(&wallet),
+        submitter: hex::encode(flex_chain::account_of(&relayer).0),
+        wallet: wallet.to_string(),
     }))
 }
 
@@ -383,7 +385,7 @@ pub(crate) fn openapi_extend(doc: &mut serde_json::Value) {
             "last_epoch": {"type": ["integer", "null"]}}}));
         schemas.insert("RelayRequest".into(), json!({"type": "object", "required": ["signature", "beneficiary"], "properties": {
             "signature": {"type": "string", "pattern": "^0x[0-9a-fA-F]{130}$", "description": "65 bytes r || s || v, EIP-191 personal_sign over the claim message"},
-            "beneficiary": {"type": "string", "pattern": "^0x[0-9a-fA-F]{64}$", "description": "the 32-byte account to pay, in hex (the page decodes SS58 itself)"}}}));
+            "beneficiary": {"type": "string", "pattern": "^(0[xX][0-9a-fA-F]{64}|[1-9A-HJ-NP-Za-km-z]{46,50})$", "description": "the 32-byte account to pay: 0x + 64 hex digits, or SS58 of any network"}}}));
         schemas.insert("RelayResult".into(), json!({"type": "object", "properties": {
             "month_index": {"type": "integer"}, "month": {"type": "string"}, "wallet": {"type": "string"}, "amount": uint.clone(),
             "beneficiary": {"type": "string"}, "cost": uint, "submitter": {"type": "string"}, "block": {"type": "string"},

@@ -142,5 +142,6 @@ impl ContractBundle {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    hex::decode(s.strip_prefix("0x").unwrap_or(s)).ok()
+    // ink! metadata writes `0x`; a bare hex string is read too.
+    flex_types::hex::decode_vec(&format!("0x{}", s.strip_prefix("0x").unwrap_or(s))).ok()
 }

@@ -39,7 +39,7 @@ pub enum ChainError {
     },
     /// The contract returned an error: `output` is its SCALE-encoded return value, for the caller to
     /// decode into the contract's typed error.
-    #[error("{what} reverted (output 0x{})", hex::encode(output))]
+    #[error("{what} reverted (output 0x{})", flex_types::hex::encode_digits(output))]
     Reverted { what: String, output: Vec<u8> },
     #[error("{0}")]
     Missing(String),
@@ -102,7 +102,7 @@ pub fn decode_message_output<T: Decode>(output: &[u8]) -> Result<T, ChainError> 
         }
         Some(_) => Err(ChainError::Missing(format!(
             "the contract could not read the call (ink! LangError, output 0x{})",
-            hex::encode(output)
+            flex_types::hex::encode_digits(output)
         ))),
         None => Err(ChainError::Missing("empty message output".into())),
     }
@@ -433,7 +433,10 @@ impl Chain {
             _ => {
                 let error = match subxt::error::DispatchError::decode_from(input, self.api.metadata()) {
                     Ok(e) => e.to_string(),
-                    Err(_) => format!("undecodable dispatch error 0x{}", hex::encode(input)),
+                    Err(_) => format!(
+                        "undecodable dispatch error 0x{}",
+                        flex_types::hex::encode_digits(input)
+                    ),
                 };
                 let debug = if debug_message.is_empty() {
                     String::new()

@@ -51,8 +51,8 @@ pub enum FollowError {
     #[error(
         "the cursor says block {number} is 0x{}, but {url} has {} at that height: the database \
          followed another chain (or this node was reset); use a fresh database or remove the cursor",
-        hex::encode(stored),
-        chain.map_or_else(|| "no block".to_string(), |h| format!("0x{}", hex::encode(h)))
+        flex_types::hex::encode_digits(stored),
+        chain.map_or_else(|| "no block".to_string(), flex_types::hex::encode)
     )]
     CursorMismatch {
         url: String,
@@ -81,21 +81,54 @@ pub struct Cursor {
 impl Cursor {
     /// `NUMBER:0xHASH`, as stored.
     pub fn encode(&self) -> String {
-        format!("{}:0x{}", self.number, hex::encode(self.hash))
+        format!("{}:0x{}", self.number, flex_types::hex::encode_digits(self.hash))
     }
 
     /// Reads [`Cursor::encode`]'s form.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let bad = || format!("cursor {s:?} is not NUMBER:0x<32-byte hash>");
+    pub fn parse(s: &str) -> Result<Self, CursorError> {
+        let bad = || CursorError(s.to_string());
         let (n, h) = s.split_once(':').ok_or_else(bad)?;
         let number = n.parse().map_err(|_| bad())?;
-        let hash = h
-            .strip_prefix("0x")
-            .and_then(|h| hex::decode(h).ok())
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .ok_or_else(bad)?;
+        if !h.starts_with("0x") {
+            return Err(bad());
+        }
+        let hash = flex_types::hex::decode(h).map_err(|_| bad())?;
         Ok(Cursor { number, hash })
     }
+}
+
+/// A stored string that is not a [`Cursor`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cursor {0:?} is not NUMBER:0x<32-byte hash>")]
+pub struct CursorError(pub String);
+
+/// Why an event field holds no address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressInError {
+    #[error("variant {0} is not an address")]
+    Variant(String),
+    #[error("{0} bytes is not an address (32 or 20 bytes)")]
+    Length(usize),
+    /// The value as written.
+    #[error("{0} is not an address")]
+    Value(String),
+}
+
+/// Why an event field cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventFieldError {
+    #[error("{event}.{field} does not decode: {reason}")]
+    Decode {
+        event: String,
+        field: String,
+        reason: String,
+    },
+    #[error("{event} has no field {name:?} (fields: {fields})")]
+    NoField {
+        event: String,
+        name: String,
+        fields: String,
+    },
 }
 
 /// A finalized block with its events.
@@ -154,27 +187,27 @@ pub enum ChainAddress {
 /// The address in a decoded value: an `AccountId32`/`[u8; 32]`, an `H160`/`[u8; 20]`, either one in
 /// a newtype, `Some(..)`, or `MultiAddress::Id`/`Address20`. `Ok(None)` for `None` (a mint has no
 /// sender); an error saying what was found otherwise.
-pub fn address_in(value: &FieldValue) -> Result<Option<ChainAddress>, String> {
+pub fn address_in(value: &FieldValue) -> Result<Option<ChainAddress>, AddressInError> {
     match &value.value {
         ValueDef::Variant(v) => match (v.name.as_str(), single(&v.values)) {
             ("None", _) if v.values.is_empty() => Ok(None),
             ("Some" | "Id" | "Address20" | "Address32", Some(inner)) => address_in(inner),
-            (name, _) => Err(format!("variant {name} is not an address")),
+            (name, _) => Err(AddressInError::Variant(name.to_string())),
         },
         ValueDef::Composite(c) => {
             if let Some(bytes) = byte_array(c) {
                 return match bytes.len() {
                     32 => Ok(Some(ChainAddress::Account(bytes.try_into().unwrap_or([0; 32])))),
                     20 => Ok(Some(ChainAddress::H160(bytes.try_into().unwrap_or([0; 20])))),
-                    n => Err(format!("{n} bytes is not an address (32 or 20 bytes)")),
+                    n => Err(AddressInError::Length(n)),
                 };
             }
             match single(c) {
                 Some(inner) => address_in(inner),
-                None => Err(format!("{value} is not an address")),
+                None => Err(AddressInError::Value(value.to_string())),
             }
         }
-        _ => Err(format!("{value} is not an address")),
+        _ => Err(AddressInError::Value(value.to_string())),
     }
 }
 
@@ -257,20 +290,25 @@ impl InkEventDecoder {
     }
 
     /// Decodes the event data and returns the field `name`.
-    pub fn field(&self, data: &[u8], name: &str) -> Result<FieldValue, String> {
+    pub fn field(&self, data: &[u8], name: &str) -> Result<FieldValue, EventFieldError> {
         let mut input = data;
         for (label, ty, _) in &self.args {
-            let v = scale_value::scale::decode_as_type(&mut input, *ty, &self.registry)
-                .map_err(|e| format!("{}.{} does not decode: {e}", self.label, label))?;
+            let v = scale_value::scale::decode_as_type(&mut input, *ty, &self.registry).map_err(|e| {
+                EventFieldError::Decode {
+                    event: self.label.clone(),
+                    field: label.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
             if label == name {
                 return Ok(v.remove_context());
             }
         }
-        Err(format!(
-            "{} has no field {name:?} (fields: {})",
-            self.label,
-            self.fields().join(", ")
-        ))
+        Err(EventFieldError::NoField {
+            event: self.label.clone(),
+            name: name.to_string(),
+            fields: self.fields().join(", "),
+        })
     }
 }
 
@@ -689,7 +727,11 @@ mod tests {
         let id = Value::unnamed_variant("Id", [account]);
         assert_eq!(address_in(&id), Ok(Some(ChainAddress::Account(acc))));
         assert!(address_in(&Value::u128(5)).is_err());
-        assert!(address_in(&bytes(&[1; 16])).is_err());
+        assert_eq!(address_in(&bytes(&[1; 16])), Err(AddressInError::Length(16)));
+        assert_eq!(
+            Cursor::parse("7:0x12").unwrap_err().to_string(),
+            "cursor \"7:0x12\" is not NUMBER:0x<32-byte hash>"
+        );
         assert!(address_in(&Value::unnamed_variant("Index", [Value::u128(1)])).is_err());
     }
 }

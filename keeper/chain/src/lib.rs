@@ -20,7 +20,7 @@ pub use client::{
     Keypair, StorageDeposit, Weight,
 };
 pub use follow::{
-    address_in, follow, BlockEvent, BlockHandler, ChainAddress, Cursor, FinalizedBlock, FollowError,
-    FollowOptions, FollowProgress, Follower, InkEventDecoder,
+    address_in, follow, AddressInError, BlockEvent, BlockHandler, ChainAddress, Cursor, CursorError,
+    EventFieldError, FinalizedBlock, FollowError, FollowOptions, FollowProgress, Follower, InkEventDecoder,
 };
 pub use subxt::utils::AccountId32;

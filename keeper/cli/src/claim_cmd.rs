@@ -10,7 +10,7 @@ use clap::Args;
 use flex_chain::{AccountId32, Chain, ContractBundle, Keypair};
 use flex_evm::EvmKey;
 use flex_pool::PoolClient;
-use flex_service::config::parse_account;
+use flex_types::{hex, AccountId};
 use serde_json::{json, Value};
 use subxt_signer::SecretUri;
 
@@ -25,7 +25,7 @@ pub struct ClaimArgs {
     /// File holding the wallet's secp256k1 private key (64 hex digits).
     #[arg(long, value_name = "FILE")]
     wallet_key: PathBuf,
-    /// The 32-byte account that receives the tokens (0x + 64 hex digits).
+    /// The 32-byte account that receives the tokens (0x + 64 hex digits, or SS58 of any network).
     #[arg(long, value_name = "ACCOUNT")]
     beneficiary: String,
     /// A keeper's API.
@@ -59,13 +59,20 @@ fn hex_bytes<const N: usize>(v: &Value, what: &str) -> anyhow::Result<[u8; N]> {
     let s = v
         .as_str()
         .ok_or_else(|| anyhow!("the API answer has no {what}"))?;
-    let bytes = hex::decode(s.trim_start_matches("0x")).with_context(|| format!("{what} is not hex"))?;
-    <[u8; N]>::try_from(bytes).map_err(|_| anyhow!("{what} is not {N} bytes"))
+    hex::decode_prefix_optional(s).map_err(|e| anyhow!("{what}: {s:?}: {e}"))
+}
+
+/// `--beneficiary`: `0x` + 64 hex digits or SS58 (any network).
+fn parse_beneficiary(s: &str) -> anyhow::Result<[u8; 32]> {
+    s.trim()
+        .parse::<AccountId>()
+        .map(|a| a.0)
+        .map_err(|e| anyhow!("--beneficiary: {s:?} is {e}"))
 }
 
 pub fn run(args: ClaimArgs) -> anyhow::Result<()> {
     let key = EvmKey::from_file(&args.wallet_key)?;
-    let beneficiary = parse_account(&args.beneficiary).map_err(|e| anyhow!("--beneficiary: {e}"))?;
+    let beneficiary = parse_beneficiary(&args.beneficiary)?;
     let uri = SecretUri::from_str(&args.signer).map_err(|_| anyhow!("--signer: not a secret URI"))?;
     let signer = Keypair::from_uri(&uri).map_err(|_| anyhow!("--signer: not a valid sr25519 secret"))?;
     let bundle_path = args.bundle.clone().unwrap_or_else(default_bundle);
@@ -77,10 +84,10 @@ pub fn run(args: ClaimArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let wallet = key.address();
         let url = format!(
-            "{}/v1/claims/{}/{}?beneficiary=0x{}",
+            "{}/v1/claims/{}/{}?beneficiary={}",
             args.api.trim_end_matches('/'),
             args.month,
-            flex_evm::address_hex(&wallet),
+            wallet,
             hex::encode(beneficiary)
         );
         let resp = reqwest::get(&url).await.with_context(|| format!("GET {url}"))?;
@@ -135,7 +142,7 @@ pub fn run(args: ClaimArgs) -> anyhow::Result<()> {
                 "claim",
                 (
                     args.month,
-                    wallet,
+                    wallet.0,
                     amount,
                     proof,
                     signature,
@@ -143,14 +150,14 @@ pub fn run(args: ClaimArgs) -> anyhow::Result<()> {
                 ),
             )
             .await?;
-        let claimed = pool.is_claimed(args.month, wallet).await?;
+        let claimed = pool.is_claimed(args.month, wallet.0).await?;
         println!(
             "{}",
             json!({
                 "month_index": args.month,
-                "wallet": flex_evm::address_hex(&wallet),
+                "wallet": wallet.to_string(),
                 "amount": amount.to_string(),
-                "beneficiary": format!("0x{}", hex::encode(beneficiary)),
+                "beneficiary": hex::encode(beneficiary),
                 "cost": cost.to_string(),
                 "submitter": flex_chain::account_of(&signer).to_string(),
                 "block": block,
@@ -159,4 +166,52 @@ pub fn run(args: ClaimArgs) -> anyhow::Result<()> {
         );
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        claim: ClaimArgs,
+    }
+
+    fn beneficiary_of(value: &str) -> anyhow::Result<[u8; 32]> {
+        let cli = Cli::try_parse_from([
+            "claim",
+            "--month",
+            "24312",
+            "--wallet-key",
+            "w.key",
+            "--beneficiary",
+            value,
+        ])?;
+        parse_beneficiary(&cli.claim.beneficiary)
+    }
+
+    /// `--beneficiary` takes the account in hex or in SS58 (any network), the same bytes either way.
+    #[test]
+    fn beneficiary_in_hex_or_ss58() {
+        let alice_hex = "0xd43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d";
+        let alice: [u8; 32] = hex::decode(alice_hex).unwrap();
+        assert_eq!(beneficiary_of(alice_hex).unwrap(), alice);
+        assert_eq!(
+            beneficiary_of("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY").unwrap(),
+            alice
+        );
+        assert_eq!(
+            beneficiary_of("15oF4uVJwmo4TdGW7VfQxNLavjCXviqxT9S1MgbjMNHr6Sp5").unwrap(),
+            alice
+        );
+        let e = beneficiary_of("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQZ")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--beneficiary: ") && e.contains("checksum"), "{e}");
+        let e = beneficiary_of("0x1234").unwrap_err().to_string();
+        assert!(e.contains("64 hex digits"), "{e}");
+    }
 }

@@ -8,7 +8,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use flex_merkle::hash::{parse_hash, to_hex};
 use flex_merkle::input::{read_leaves, InputError};
-use flex_merkle::value::{address_to_hex, parse_address};
+use flex_merkle::value::parse_address;
+use flex_merkle::Address;
 use flex_merkle::{load_any, AnyTree, ClaimLeaf, Hash, Leaf, ScoreLeaf, StandardMerkleTree};
 use serde_json::{json, Value};
 
@@ -138,7 +139,7 @@ fn value_json<L: Leaf>(v: &L) -> Result<Value> {
     Ok(serde_json::from_slice(&out)?)
 }
 
-fn wallet_proofs<L: Leaf>(t: &StandardMerkleTree<L>, wallet: &[u8; 20]) -> Result<Vec<Value>> {
+fn wallet_proofs<L: Leaf>(t: &StandardMerkleTree<L>, wallet: &Address) -> Result<Vec<Value>> {
     let mut out = Vec::new();
     for (i, v) in t.values().iter().enumerate() {
         if v.wallet() == wallet {
@@ -162,16 +163,12 @@ fn proof(dump: &Path, wallet: &str) -> Result<()> {
         AnyTree::Score(t) => (ScoreLeaf::ENCODING, wallet_proofs(t, &w)?),
     };
     if proofs.is_empty() {
-        bail!(
-            "{}: wallet {} has no leaf in this tree",
-            dump.display(),
-            address_to_hex(&w)
-        );
+        bail!("{}: wallet {w} has no leaf in this tree", dump.display());
     }
     let out = json!({
         "root": to_hex(&tree.root()),
         "leafEncoding": encoding,
-        "wallet": address_to_hex(&w),
+        "wallet": w.to_string(),
         "proofs": proofs,
     });
     let mut stdout = io::stdout().lock();

@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
-use flex_evm::{address_hex, EvmKey};
+use flex_evm::EvmKey;
+use flex_ingest::TimestampError;
 use flex_sources::offchain::{read_signed_file, Domain, OffchainAction, SignedSubmission, Submission};
+use flex_types::{hex, AccountId};
 use serde_json::{json, Value};
 
 #[derive(Debug, Args)]
@@ -58,7 +60,7 @@ struct SignArgs {
     /// The chain's genesis hash (0x + 64 hex digits), to sign offline.
     #[arg(long, value_name = "HASH", requires = "contract")]
     chain: Option<String>,
-    /// The reward pool contract's account (0x + 64 hex digits), to sign offline.
+    /// The reward pool contract's account (0x + 64 hex digits, or SS58), to sign offline.
     #[arg(long, value_name = "ACCOUNT", requires = "chain")]
     contract: Option<String>,
 }
@@ -84,18 +86,40 @@ pub fn run(args: OffchainArgs) -> anyhow::Result<()> {
     }
 }
 
-fn bytes32(s: &str, what: &str) -> anyhow::Result<[u8; 32]> {
-    flex_service::config::parse_account(s).map_err(|e| anyhow!("{what}: {e}"))
+/// A chain's genesis hash: `0x` + 64 hex digits.
+fn hash32(s: &str, what: &str) -> anyhow::Result<[u8; 32]> {
+    hex::decode(s.trim()).map_err(|e| anyhow!("{what}: {s:?}: {e}"))
 }
 
-fn time_value(v: &Value) -> Result<i64, String> {
+/// A contract account: `0x` + 64 hex digits or SS58 (any network).
+fn account32(s: &str, what: &str) -> anyhow::Result<[u8; 32]> {
+    s.trim()
+        .parse::<AccountId>()
+        .map(|a| a.0)
+        .map_err(|e| anyhow!("{what}: {s:?} is {e}"))
+}
+
+/// Why an action's `timestamp` is not a time.
+#[derive(Debug, thiserror::Error)]
+enum TimeError {
+    #[error("{0} is not whole unix seconds")]
+    NotWhole(serde_json::Number),
+    #[error("{0:?} is out of range")]
+    OutOfRange(String),
+    #[error(transparent)]
+    Rfc3339(#[from] TimestampError),
+    #[error("{0} is not a time")]
+    NotATime(Value),
+}
+
+fn time_value(v: &Value) -> Result<i64, TimeError> {
     match v {
-        Value::Number(n) => n.as_i64().ok_or_else(|| format!("{n} is not whole unix seconds")),
+        Value::Number(n) => n.as_i64().ok_or_else(|| TimeError::NotWhole(n.clone())),
         Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-            s.parse().map_err(|_| format!("{s:?} is out of range"))
+            s.parse().map_err(|_| TimeError::OutOfRange(s.clone()))
         }
-        Value::String(s) => flex_ingest::parse_rfc3339(s),
-        other => Err(format!("{other} is not a time")),
+        Value::String(s) => Ok(flex_ingest::parse_rfc3339(s)?),
+        other => Err(TimeError::NotATime(other.clone())),
     }
 }
 
@@ -128,16 +152,15 @@ fn read_actions(path: &Path) -> anyhow::Result<Vec<OffchainAction>> {
             .and_then(Value::as_str)
             .ok_or_else(|| at("wallet", "missing or not a string".into()))?;
         let wallet = wallet
-            .parse::<flex_engine::Address>()
-            .map_err(|e| at("wallet", format!("{wallet:?}: {e}")))?
-            .0;
+            .parse::<flex_types::Address>()
+            .map_err(|e| at("wallet", format!("{wallet:?}: {e}")))?;
         let kind = o
             .get("kind")
             .and_then(Value::as_str)
             .ok_or_else(|| at("kind", "missing or not a string".into()))?
             .to_string();
-        let timestamp =
-            time_value(o.get("timestamp").unwrap_or(&Value::Null)).map_err(|m| at("timestamp", m))?;
+        let timestamp = time_value(o.get("timestamp").unwrap_or(&Value::Null))
+            .map_err(|e| at("timestamp", e.to_string()))?;
         out.push(OffchainAction {
             action_id,
             wallet,
@@ -177,8 +200,8 @@ async fn sign(args: SignArgs) -> anyhow::Result<()> {
     };
     let domain = match (&args.chain, &args.contract, &info) {
         (Some(c), Some(k), _) => Domain {
-            chain: bytes32(c, "--chain")?,
-            contract: bytes32(k, "--contract")?,
+            chain: hash32(c, "--chain")?,
+            contract: account32(k, "--contract")?,
         },
         (_, _, Some(info)) => {
             let chain = info["chain"].as_str().ok_or_else(|| {
@@ -189,8 +212,8 @@ async fn sign(args: SignArgs) -> anyhow::Result<()> {
                 )
             })?;
             Domain {
-                chain: bytes32(chain, "the API's chain")?,
-                contract: bytes32(
+                chain: hash32(chain, "the API's chain")?,
+                contract: account32(
                     info["contract"].as_str().unwrap_or_default(),
                     "the API's contract",
                 )?,
@@ -201,7 +224,7 @@ async fn sign(args: SignArgs) -> anyhow::Result<()> {
     let nonce = match (args.nonce, &info) {
         (Some(n), _) => n,
         (None, Some(info)) => {
-            let me = address_hex(&attester);
+            let me = attester.to_string();
             let entry = info["attesters"]
                 .as_array()
                 .and_then(|a| a.iter().find(|e| e["address"].as_str() == Some(me.as_str())))
@@ -247,11 +270,11 @@ async fn sign(args: SignArgs) -> anyhow::Result<()> {
                 "{}",
                 json!({
                     "file": out.display().to_string(),
-                    "attester": address_hex(&attester),
+                    "attester": attester.to_string(),
                     "nonce": nonce,
                     "expires_at": expires_at,
                     "actions": signed.submission.actions.len(),
-                    "digest": format!("0x{}", hex::encode(signed.submission.digest(&domain))),
+                    "digest": hex::encode(signed.submission.digest(&domain)),
                 })
             );
         }

@@ -213,7 +213,12 @@ kind = "stake"
 /// multiset of (wallet, kind, timestamp) of its actions.
 fn stored(db: &Path) -> Vec<([u8; 20], String, i64)> {
     let store = SqliteStore::open(db).expect("open the store");
-    let mut rows = store.actions_between(i64::MIN, i64::MAX).expect("actions");
+    let mut rows: Vec<([u8; 20], String, i64)> = store
+        .actions_between(i64::MIN, i64::MAX)
+        .expect("actions")
+        .into_iter()
+        .map(|(wallet, kind, at)| (wallet.0, kind, at))
+        .collect();
     rows.sort();
     rows
 }
@@ -229,7 +234,7 @@ fn assert_store_is(db: &Path, want: &BTreeMap<String, Row>, what: &str) {
         .iter()
         .map(|(id, r)| ActionRow {
             action_id: id.clone(),
-            wallet: r.0,
+            wallet: flex_types::Address(r.0),
             kind: r.1.clone(),
             side: r.2.clone(),
             timestamp: r.3,

@@ -250,7 +250,7 @@ async fn three_keepers_reach_quorum_and_a_wallet_claims() {
 
     // The API on a live keeper: epochs, wallets, claims, errors.
     let port = keepers[0].port;
-    let wallet = flex_evm::address_hex(&w.wallets[0].address());
+    let wallet = w.wallets[0].address().to_string();
     let (s, v) = http_get(port, "/v1/epochs/1").unwrap();
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["finalized"], true);
@@ -466,7 +466,7 @@ async fn the_api_keeps_serving_while_the_chain_is_down() {
     let n: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(n >= 2, "{line}");
     // The imported wallets are served meanwhile.
-    let wallet = flex_evm::address_hex(&w.wallets[0].address());
+    let wallet = w.wallets[0].address().to_string();
     let (s, v) = http_get(k.port, &format!("/v1/wallets/{wallet}")).unwrap();
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["scores"], "");
@@ -507,7 +507,7 @@ async fn keepers_ride_out_a_node_restart() {
 
     // The node goes down under the running keepers: they keep serving and report it.
     w.devnet.stop();
-    let wallet = flex_evm::address_hex(&w.wallets[0].address());
+    let wallet = w.wallets[0].address().to_string();
     wait_until(
         "Alice's health to report the chain down",
         60,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use flex_e2e::deploy::{deploy, DeployOptions, Deployment};
 use flex_e2e::scenario::{travel, DAY, GENESIS};
 use flex_e2e::{account, bundle_path, dev, free_port, http, Devnet};
-use flex_evm::{address_hex, EvmKey};
+use flex_evm::EvmKey;
 use flex_sources::offchain::{Domain, OffchainAction, Submission};
 use serde_json::{json, Value};
 
@@ -83,12 +83,12 @@ fn text(o: &Output) -> String {
 }
 
 fn act(id: &str, wallet: &EvmKey, kind: &str, timestamp: i64) -> Value {
-    json!({"action_id": id, "wallet": address_hex(&wallet.address()), "kind": kind, "timestamp": timestamp})
+    json!({"action_id": id, "wallet": wallet.address().to_string(), "kind": kind, "timestamp": timestamp})
 }
 
 /// `U64F64` weight as the API prints it for small decimals.
 fn weight_of(k: &Keeper, wallet: &EvmKey, epoch: u64) -> String {
-    let (s, v) = k.get(&format!("/v1/wallets/{}", address_hex(&wallet.address())));
+    let (s, v) = k.get(&format!("/v1/wallets/{}", wallet.address()));
     assert_eq!(s, 200, "{v}");
     v["epochs"]
         .as_array()
@@ -126,9 +126,9 @@ async fn a_running_keeper_takes_signed_offchain_batches_over_http_and_files() {
     std::fs::write(dir.join("attester.key"), hex::encode(ATTESTER_KEY)).unwrap();
     // Two wallets connect on day 0; W1 also swaps on chain.
     let pool_json = json!({"wallets": [
-        {"address": address_hex(&w1.address()), "connected_at": GENESIS + 100,
+        {"address": w1.address().to_string(), "connected_at": GENESIS + 100,
          "actions": {"onchain": [{"action_id": "chain-1", "kind": "swap", "timestamp": GENESIS + 200}]}},
-        {"address": address_hex(&w2.address()), "connected_at": GENESIS + 150},
+        {"address": w2.address().to_string(), "connected_at": GENESIS + 150},
     ]});
     std::fs::write(dir.join("pool.json"), pool_json.to_string()).unwrap();
     std::fs::write(
@@ -150,7 +150,7 @@ async fn a_running_keeper_takes_signed_offchain_batches_over_http_and_files() {
             devnet.url,
             hex::encode(pool.address.0),
             bundle_path("flex_reward_pool").display(),
-            address_hex(&attester.address()),
+            attester.address(),
         ),
     )
     .unwrap();
@@ -176,7 +176,7 @@ async fn a_running_keeper_takes_signed_offchain_batches_over_http_and_files() {
     let (_, info) = k.get("/v1/offchain");
     assert_eq!(info["chain"], format!("0x{}", hex::encode(genesis_hash)));
     assert_eq!(info["contract"], format!("0x{}", hex::encode(pool.address.0)));
-    assert_eq!(info["attesters"][0]["address"], address_hex(&attester.address()));
+    assert_eq!(info["attesters"][0]["address"], attester.address().to_string());
     assert_eq!(info["attesters"][0]["last_nonce"], Value::Null);
     let domain = Domain {
         chain: genesis_hash,

@@ -113,9 +113,9 @@ async fn transfer(chain: &Chain, from: &Keypair, to: &AccountId32) -> String {
 }
 
 /// The stored actions' wallets, kinds and sides, sorted.
-fn stored(dir: &Path) -> Vec<([u8; 20], String)> {
+fn stored(dir: &Path) -> Vec<(flex_types::Address, String)> {
     let store = SqliteStore::open(dir.join("keeper.db")).expect("store");
-    let mut rows: Vec<([u8; 20], String)> = store
+    let mut rows: Vec<(flex_types::Address, String)> = store
         .actions_between(0, i64::MAX)
         .expect("actions")
         .into_iter()
@@ -125,7 +125,7 @@ fn stored(dir: &Path) -> Vec<([u8; 20], String)> {
     rows
 }
 
-fn wallet(k: &Keypair) -> [u8; 20] {
+fn wallet(k: &Keypair) -> flex_types::Address {
     wallet_of_account(&account(k).0)
 }
 

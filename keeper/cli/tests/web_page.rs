@@ -83,10 +83,10 @@ fn the_pages_claim_message_matches_flex_evm() {
             json!({
                 "contract": format!("0x{}", hex::encode(c)),
                 "month_index": m,
-                "wallet": flex_evm::address_hex(w),
+                "wallet": flex_evm::Address(*w).to_string(),
                 "amount": a.to_string(),
                 "beneficiary": format!("0x{}", hex::encode(b)),
-                "message": flex_evm::claim_message(c, *m, w, *a, b),
+                "message": flex_evm::claim_message(c, *m, &flex_evm::Address(*w), *a, b),
             })
         })
         .collect();
@@ -231,7 +231,7 @@ async fn claimer_page_in_headless_chromium() {
     .await;
 
     let port = keepers[0].port;
-    let wallet = flex_evm::address_hex(&wallets[0].address());
+    let wallet = wallets[0].address().to_string();
     let ferdie = account(&dev("ferdie"));
     let beneficiary = format!("0x{}", hex::encode(ferdie.0));
     // The page and its assets come from the keeper.
@@ -279,10 +279,25 @@ async fn claimer_page_in_headless_chromium() {
             400,
             "bad_signature",
         ),
+        // An SS58 beneficiary is read (as hex is): Alice's is another account than the signed one.
         (
             relay.clone(),
             json!({"signature": good_sig, "beneficiary": "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"})
                 .to_string(),
+            400,
+            "signer_mismatch",
+        ),
+        // A wrong SS58 checksum is not an account.
+        (
+            relay.clone(),
+            json!({"signature": good_sig, "beneficiary": "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQZ"})
+                .to_string(),
+            400,
+            "bad_beneficiary",
+        ),
+        (
+            relay.clone(),
+            json!({"signature": good_sig, "beneficiary": "0x1234"}).to_string(),
             400,
             "bad_beneficiary",
         ),
@@ -359,7 +374,7 @@ async fn claimer_page_in_headless_chromium() {
         "the relayer (Eve) paid the claim cost"
     );
     assert!(
-        pool.query::<bool>("is_claimed", (JAN, wallets[0].address()))
+        pool.query::<bool>("is_claimed", (JAN, wallets[0].address().0))
             .await
     );
     // A second relay is refused before anything is submitted.

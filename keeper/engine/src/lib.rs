@@ -5,7 +5,7 @@
 //! `flex-ingest` crate), feed them in, and persist the results. Every function is deterministic:
 //! the same inputs give the same outputs, whatever the order the wallets and actions came in.
 //!
-//! - [`address`]: 20-byte wallet addresses.
+//! - [`Address`]: 20-byte wallet addresses (`flex-types`' type, re-exported).
 //! - [`calendar`]: UTC days, months and month indexes (`YYYY-MM`).
 //! - [`weight`]: decimal weight strings to `U32F32` (round to nearest, ties to even), weight tables.
 //! - [`time`]: genesis and epochs.
@@ -14,7 +14,6 @@
 //! - [`epoch`]: one epoch: ranking, scores, multipliers and the largest-remainder split.
 //! - [`replay`]: epochs `0..n` from a wallet pool, with score arrays.
 
-pub mod address;
 pub mod calendar;
 pub mod epoch;
 pub mod pool;
@@ -23,9 +22,9 @@ pub mod score;
 pub mod time;
 pub mod weight;
 
-pub use address::Address;
 pub use calendar::Month;
 pub use epoch::{ConnectionBonus, EpochOutcome, WalletEpoch};
+pub use flex_types::{Address, AddressError};
 pub use replay::{Action, EpochReport, Replay, ReplayConfig, Wallet};
 pub use time::Genesis;
 pub use weight::{Weight, WeightTable, WeightTotal};

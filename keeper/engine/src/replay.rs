@@ -1,11 +1,11 @@
 //! Epochs `0..n` from a wallet pool: connection epochs, epoch weights, the epoch computation, the
 //! pool balance from snapshot to snapshot, and the score arrays.
 
-use crate::address::Address;
 use crate::epoch::{self, ConnectionBonus, WalletEpoch};
 use crate::pool::{epoch_pool, halving, WalletIndex};
 use crate::time::Genesis;
 use crate::weight::{widen, WeightTable};
+use crate::Address;
 use crate::EngineError;
 
 /// A wallet of the pool.

@@ -24,7 +24,9 @@ use ethers_core::abi::{HumanReadableParser, ParamType};
 use ethers_core::types::{Block, BlockId, BlockNumber, Filter, Log, H160, H256, U64};
 use ethers_providers::{Http, Middleware, Provider};
 
-use crate::EvmAddress;
+use flex_types::hex;
+
+use crate::Address;
 
 /// A 32-byte hash or topic.
 pub type Bytes32 = [u8; 32];
@@ -56,8 +58,36 @@ pub enum FollowError {
     Node { url: String, message: String },
     /// The caller's handler refused a batch.
     #[error("{0}")]
-    Sink(String),
+    Sink(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
+
+/// Why an event declaration cannot be followed as configured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("{text:?} is not an event declaration such as \"Swapped(address indexed trader, uint256 amount)\": {reason}")]
+    Declaration { text: String, reason: String },
+    #[error("parameter {name:?} of {signature} is not indexed")]
+    NotIndexed { name: String, signature: String },
+    #[error("parameter {name:?} of {signature} is a {kind}, not an address")]
+    NotAddress {
+        name: String,
+        signature: String,
+        kind: String,
+    },
+    #[error("{signature} declares no parameter names: name them (\"Swapped(address indexed trader, uint256 amount)\") or give the topic index (1-3)")]
+    Unnamed { signature: String },
+    #[error("{signature} has no parameter {name:?} (it has {names})")]
+    NoParameter {
+        signature: String,
+        name: String,
+        names: String,
+    },
+}
+
+/// A string that is not a [`Cursor`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a cursor (block number:0x + 64 hex digits)")]
+pub struct CursorError(pub String);
 
 impl FollowError {
     /// Worth a retry after a pause.
@@ -80,15 +110,17 @@ pub struct EventSpec {
 }
 
 impl EventSpec {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, EventError> {
         let t = text.trim();
         let decl = if t.starts_with("event ") {
             t.to_string()
         } else {
             format!("event {t}")
         };
-        let ev = HumanReadableParser::parse_event(&decl)
-            .map_err(|e| format!("{text:?} is not an event declaration such as \"Swapped(address indexed trader, uint256 amount)\": {e}"))?;
+        let ev = HumanReadableParser::parse_event(&decl).map_err(|e| EventError::Declaration {
+            text: text.to_string(),
+            reason: e.to_string(),
+        })?;
         let types: Vec<String> = ev.inputs.iter().map(|p| p.kind.to_string()).collect();
         let signature = format!("{}({})", ev.name, types.join(","));
         Ok(EventSpec {
@@ -104,7 +136,7 @@ impl EventSpec {
     }
 
     /// The topic (1..=3) holding the indexed `address` parameter `name`.
-    pub fn address_topic(&self, name: &str) -> Result<usize, String> {
+    pub fn address_topic(&self, name: &str) -> Result<usize, EventError> {
         let mut topic = 0;
         for (n, kind, indexed) in &self.params {
             if *indexed {
@@ -112,13 +144,17 @@ impl EventSpec {
             }
             if n == name {
                 if !indexed {
-                    return Err(format!("parameter {name:?} of {} is not indexed", self.signature));
+                    return Err(EventError::NotIndexed {
+                        name: name.to_string(),
+                        signature: self.signature.clone(),
+                    });
                 }
                 if *kind != ParamType::Address.to_string() {
-                    return Err(format!(
-                        "parameter {name:?} of {} is a {kind}, not an address",
-                        self.signature
-                    ));
+                    return Err(EventError::NotAddress {
+                        name: name.to_string(),
+                        signature: self.signature.clone(),
+                        kind: kind.clone(),
+                    });
                 }
                 return Ok(topic);
             }
@@ -130,16 +166,15 @@ impl EventSpec {
             .map(|p| p.0.as_str())
             .collect();
         Err(if names.is_empty() {
-            format!(
-                "{} declares no parameter names: name them (\"Swapped(address indexed trader, uint256 amount)\") or give the topic index (1-3)",
-                self.signature
-            )
+            EventError::Unnamed {
+                signature: self.signature.clone(),
+            }
         } else {
-            format!(
-                "{} has no parameter {name:?} (it has {})",
-                self.signature,
-                names.join(", ")
-            )
+            EventError::NoParameter {
+                signature: self.signature.clone(),
+                name: name.to_string(),
+                names: names.join(", "),
+            }
         })
     }
 
@@ -152,7 +187,7 @@ impl EventSpec {
 /// Which logs to follow: any of `addresses` emitting any of `topic0` (an empty list matches all).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogFilter {
-    pub addresses: Vec<EvmAddress>,
+    pub addresses: Vec<Address>,
     pub topic0: Vec<Bytes32>,
 }
 
@@ -169,7 +204,7 @@ pub struct FollowedLog {
     pub log_index: u64,
     /// Index among the logs of the transaction's receipt.
     pub index_in_tx: u64,
-    pub address: EvmAddress,
+    pub address: Address,
     pub topics: Vec<Bytes32>,
     pub data: Vec<u8>,
 }
@@ -183,23 +218,22 @@ pub struct Cursor {
 
 impl std::fmt::Display for Cursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:0x{}", self.block, hex::encode(self.hash))
+        write!(f, "{}:0x{}", self.block, hex::encode_digits(self.hash))
     }
 }
 
 impl std::str::FromStr for Cursor {
-    type Err = String;
+    type Err = CursorError;
 
     /// `NUMBER:0xHASH`, as written by `Display`.
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("{s:?} is not a cursor (block number:0x + 64 hex digits)");
+    fn from_str(s: &str) -> Result<Self, CursorError> {
+        let bad = || CursorError(s.to_string());
         let (n, h) = s.split_once(':').ok_or_else(bad)?;
         let block = n.parse().map_err(|_| bad())?;
-        let digits = h.strip_prefix("0x").ok_or_else(bad)?;
-        let hash = hex::decode(digits)
-            .ok()
-            .and_then(|b| <Bytes32>::try_from(b).ok())
-            .ok_or_else(bad)?;
+        if !h.starts_with("0x") {
+            return Err(bad());
+        }
+        let hash = hex::decode(h).map_err(|_| bad())?;
         Ok(Cursor { block, hash })
     }
 }
@@ -358,7 +392,7 @@ impl EvmRpc {
     async fn logs(&self, filter: &LogFilter, from: u64, to: u64) -> Result<Vec<Log>, FollowError> {
         let mut f = Filter::new().from_block(from).to_block(to);
         if !filter.addresses.is_empty() {
-            f = f.address(filter.addresses.iter().map(|a| H160(*a)).collect::<Vec<_>>());
+            f = f.address(filter.addresses.iter().map(|a| H160(a.0)).collect::<Vec<_>>());
         }
         if !filter.topic0.is_empty() {
             f = f.topic0(filter.topic0.iter().map(|t| H256(*t)).collect::<Vec<_>>());
@@ -374,13 +408,13 @@ impl EvmRpc {
                 self.provider.get_transaction_receipt(H256(tx)),
             )
             .await?
-            .ok_or_else(|| self.rpc_err(format!("no receipt for 0x{} (yet)", hex::encode(tx))))?;
+            .ok_or_else(|| self.rpc_err(format!("no receipt for 0x{} (yet)", hex::encode_digits(tx))))?;
         r.logs
             .iter()
             .map(|l| {
                 l.log_index.map(|i| i.low_u64()).ok_or_else(|| FollowError::Node {
                     url: self.url.clone(),
-                    message: format!("receipt of 0x{}: a log without logIndex", hex::encode(tx)),
+                    message: format!("receipt of 0x{}: a log without logIndex", hex::encode_digits(tx)),
                 })
             })
             .collect()
@@ -483,7 +517,7 @@ impl LogFollower {
         FollowError::DeepReorg {
             url: self.rpc.url.clone(),
             block,
-            stored: format!("0x{}", hex::encode(stored)),
+            stored: format!("0x{}", hex::encode_digits(stored)),
             found: found.to_string(),
         }
     }
@@ -500,7 +534,7 @@ impl LogFollower {
                 c.block
             ))),
             Some(h) if h.hash != c.hash => {
-                Err(self.deep_reorg(c.block, &c.hash, &format!("0x{}", hex::encode(h.hash))))
+                Err(self.deep_reorg(c.block, &c.hash, &format!("0x{}", hex::encode_digits(h.hash))))
             }
             Some(_) => Ok(()),
         }
@@ -528,7 +562,7 @@ impl LogFollower {
             if first.parent != c.hash {
                 // Block `c.block` is no longer the one read: ask for the details for the message.
                 let now = match self.rpc.header(HeaderId::Number(c.block)).await? {
-                    Some(h) => format!("0x{}", hex::encode(h.hash)),
+                    Some(h) => format!("0x{}", hex::encode_digits(h.hash)),
                     None => "no such block".into(),
                 };
                 return Err(self.deep_reorg(c.block, &c.hash, &now));
@@ -648,7 +682,7 @@ impl LogFollower {
                 let (h, res) = joined.map_err(|e| self.rpc.rpc_err(format!("header task: {e}")))?;
                 let header = res?.ok_or_else(|| {
                     self.rpc
-                        .rpc_err(format!("block 0x{} of a log not found", hex::encode(h)))
+                        .rpc_err(format!("block 0x{} of a log not found", hex::encode_digits(h)))
                 })?;
                 headers.insert(h, header);
             }
@@ -676,14 +710,17 @@ impl LogFollower {
         }
         let mut out = Vec::with_capacity(partial.len());
         for p in partial {
-            let header = headers
-                .get(&p.block_hash)
-                .ok_or_else(|| node(format!("block 0x{} not fetched", hex::encode(p.block_hash))))?;
+            let header = headers.get(&p.block_hash).ok_or_else(|| {
+                node(format!(
+                    "block 0x{} not fetched",
+                    hex::encode_digits(p.block_hash)
+                ))
+            })?;
             if header.number != p.block {
                 return Err(node(format!(
                     "log of block {} names block hash 0x{} which is block {}",
                     p.block,
-                    hex::encode(p.block_hash),
+                    hex::encode_digits(p.block_hash),
                     header.number
                 )));
             }
@@ -696,7 +733,7 @@ impl LogFollower {
                         // The receipt is of another inclusion of the transaction: the chain moved.
                         self.rpc.rpc_err(format!(
                             "receipt of 0x{} has no log {} (chain moved while reading)",
-                            hex::encode(p.tx),
+                            hex::encode_digits(p.tx),
                             p.log_index
                         ))
                     })? as u64,
@@ -709,7 +746,7 @@ impl LogFollower {
                 tx_index: p.tx_index,
                 log_index: p.log_index,
                 index_in_tx,
-                address: p.log.address.0,
+                address: Address(p.log.address.0),
                 topics: p.log.topics.iter().map(|t| t.0).collect(),
                 data: p.log.data.to_vec(),
             });
@@ -728,7 +765,7 @@ impl LogFollower {
     /// pausing `poll` when caught up and backing off exponentially on RPC errors, until `until` is
     /// reached or `stop` completes. A sink error, a deep reorganisation or a wrong chain stop it
     /// with that error.
-    pub async fn run<F>(
+    pub async fn run<F, E>(
         &mut self,
         chain_id: Option<u64>,
         until: Until,
@@ -736,7 +773,8 @@ impl LogFollower {
         stop: impl Future<Output = ()>,
     ) -> Result<(), FollowError>
     where
-        F: FnMut(&LogBatch, Progress) -> Result<(), String>,
+        F: FnMut(&LogBatch, Progress) -> Result<(), E>,
+        E: std::error::Error + Send + Sync + 'static,
     {
         tokio::pin!(stop);
         let mut backoff = self.opts.backoff_min;
@@ -761,7 +799,7 @@ impl LogFollower {
                     backoff = self.opts.backoff_min;
                     let mut progress = self.progress;
                     progress.cursor = Some(batch.cursor.block);
-                    sink(&batch, progress).map_err(FollowError::Sink)?;
+                    sink(&batch, progress).map_err(|e| FollowError::Sink(Box::new(e)))?;
                     self.advance(&batch);
                     continue;
                 }
@@ -805,26 +843,34 @@ mod tests {
         assert_eq!(e.signature, "Swapped(address,uint256)");
         assert_eq!(e.topic0, crate::keccak256(b"Swapped(address,uint256)"));
         assert_eq!(e.address_topic("trader").unwrap(), 1);
-        assert!(e.address_topic("amount").unwrap_err().contains("not indexed"));
-        assert!(e
-            .address_topic("who")
-            .unwrap_err()
-            .contains("no parameter \"who\""));
+        assert_eq!(
+            e.address_topic("amount").unwrap_err().to_string(),
+            "parameter \"amount\" of Swapped(address,uint256) is not indexed"
+        );
+        assert_eq!(
+            e.address_topic("who").unwrap_err().to_string(),
+            "Swapped(address,uint256) has no parameter \"who\" (it has trader, amount)"
+        );
 
         // The ERC-20 Transfer topic everyone knows.
         let t = EventSpec::parse("event Transfer(address indexed from, address indexed to, uint256 value)")
             .unwrap();
         assert_eq!(
-            hex::encode(t.topic0),
+            hex::encode_digits(t.topic0),
             "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
         );
         assert_eq!(t.address_topic("to").unwrap(), 2);
 
         let bare = EventSpec::parse("Swapped(address,uint256)").unwrap();
         assert_eq!(bare.topic0, e.topic0);
+        assert!(matches!(
+            bare.address_topic("trader"),
+            Err(EventError::Unnamed { .. })
+        ));
         assert!(bare
             .address_topic("trader")
             .unwrap_err()
+            .to_string()
             .contains("no parameter names"));
         assert!(EventSpec::parse("Swapped(address").is_err());
         assert!(EventSpec::parse("Swapped(adress x)").is_err());
@@ -840,6 +886,10 @@ mod tests {
         assert!("42".parse::<Cursor>().is_err());
         assert!("x:0xab".parse::<Cursor>().is_err());
         assert!(format!("42:{}", "ab".repeat(32)).parse::<Cursor>().is_err());
+        assert_eq!(
+            "42:0xab".parse::<Cursor>().unwrap_err().to_string(),
+            "\"42:0xab\" is not a cursor (block number:0x + 64 hex digits)"
+        );
     }
 
     #[test]

@@ -12,9 +12,9 @@ use std::path::Path;
 
 use ethers_core::types::{Signature, H256};
 use ethers_signers::{LocalWallet, Signer};
+use flex_types::hex;
 
-/// A 20-byte EVM address.
-pub type EvmAddress = [u8; 20];
+pub use flex_types::Address;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvmError {
@@ -36,7 +36,7 @@ pub struct EvmKey {
 impl std::fmt::Debug for EvmKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print key material.
-        write!(f, "EvmKey({})", address_hex(&self.address()))
+        write!(f, "EvmKey({})", self.address())
     }
 }
 
@@ -46,12 +46,7 @@ impl EvmKey {
         let bad = || EvmError::BadKey {
             origin: origin.to_string(),
         };
-        let trimmed = hex_key.trim();
-        let digits = trimmed.strip_prefix("0x").unwrap_or(trimmed);
-        let bytes = hex::decode(digits).map_err(|_| bad())?;
-        if bytes.len() != 32 {
-            return Err(bad());
-        }
+        let bytes: [u8; 32] = flex_types::hex::decode_prefix_optional(hex_key.trim()).map_err(|_| bad())?;
         let wallet = LocalWallet::from_bytes(&bytes).map_err(|_| bad())?;
         Ok(Self { wallet })
     }
@@ -65,8 +60,8 @@ impl EvmKey {
         Self::from_hex(&text, &path.display().to_string())
     }
 
-    pub fn address(&self) -> EvmAddress {
-        self.wallet.address().0
+    pub fn address(&self) -> Address {
+        Address(self.wallet.address().0)
     }
 
     /// EIP-191 `personal_sign`: 65 bytes `r || s || v`, `v` in {27, 28}, low `s`.
@@ -82,11 +77,11 @@ impl EvmKey {
 
 /// The address that produced `signature` (65 bytes `r || s || v`) over `message` with
 /// `personal_sign`.
-pub fn recover_personal(message: &[u8], signature: &[u8; 65]) -> Result<EvmAddress, EvmError> {
+pub fn recover_personal(message: &[u8], signature: &[u8; 65]) -> Result<Address, EvmError> {
     let sig = Signature::try_from(&signature[..]).map_err(|e| EvmError::BadSignature(e.to_string()))?;
     let digest: H256 = ethers_core::utils::hash_message(message);
     sig.recover(digest)
-        .map(|a| a.0)
+        .map(|a| Address(a.0))
         .map_err(|e| EvmError::BadSignature(e.to_string()))
 }
 
@@ -95,26 +90,21 @@ pub fn keccak256(bytes: &[u8]) -> [u8; 32] {
     ethers_core::utils::keccak256(bytes)
 }
 
-/// `0x` + 40 lowercase hex digits.
-pub fn address_hex(a: &EvmAddress) -> String {
-    format!("0x{}", hex::encode(a))
-}
-
 /// The claim message a wallet signs (`docs/PROTOCOL.md`, "Claim message"): six lines, `\n`-joined,
 /// no trailing newline. The reward pool contract builds the same bytes on chain.
 pub fn claim_message(
     contract: &[u8; 32],
     month_index: u32,
-    wallet: &EvmAddress,
+    wallet: &Address,
     amount: u128,
     beneficiary: &[u8; 32],
 ) -> String {
     format!(
-        "Flex reward claim\ncontract: 0x{}\nmonth: {} ({})\nwallet: 0x{}\namount: {}\nbeneficiary: 0x{}",
+        "Flex reward claim\ncontract: {}\nmonth: {} ({})\nwallet: {}\namount: {}\nbeneficiary: {}",
         hex::encode(contract),
         month_index,
         flex_engine::Month(month_index),
-        hex::encode(wallet),
+        wallet,
         amount,
         hex::encode(beneficiary),
     )
@@ -129,7 +119,7 @@ mod tests {
 
     #[test]
     fn claim_message_matches_the_protocol_example() {
-        let msg = claim_message(&[0x11; 32], 24311, &[0xaa; 20], 1000, &[0x22; 32]);
+        let msg = claim_message(&[0x11; 32], 24311, &Address([0xaa; 20]), 1000, &[0x22; 32]);
         assert_eq!(
             msg,
             "Flex reward claim\n\
@@ -140,14 +130,16 @@ mod tests {
              beneficiary: 0x2222222222222222222222222222222222222222222222222222222222222222"
         );
         // January is month 1 of the next year's index.
-        assert!(claim_message(&[0; 32], 24312, &[0; 20], 0, &[0; 32]).contains("month: 24312 (2026-01)"));
+        assert!(
+            claim_message(&[0; 32], 24312, &Address([0; 20]), 0, &[0; 32]).contains("month: 24312 (2026-01)")
+        );
     }
 
     #[test]
     fn key_address_and_personal_sign_round_trip() {
         let key = EvmKey::from_hex(KEY, "test").unwrap();
         assert_eq!(
-            address_hex(&key.address()),
+            key.address().to_string(),
             "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"
         );
         let sig = key.sign_personal(b"hello").unwrap();
@@ -164,7 +156,7 @@ mod tests {
         let sig = key.sign_personal(b"hello").unwrap();
         assert_eq!(
             hex::encode(sig),
-            "f16ea9a3478698f695fd1401bfe27e9e4a7e8e3da94aa72b021125e31fa899cc573c48ea3fe1d4ab61a9db10c19032026e3ed2dbccba5a178235ac27f94504311c"
+            "0xf16ea9a3478698f695fd1401bfe27e9e4a7e8e3da94aa72b021125e31fa899cc573c48ea3fe1d4ab61a9db10c19032026e3ed2dbccba5a178235ac27f94504311c"
         );
     }
 

@@ -99,9 +99,10 @@ impl History {
             let idx: i64 = fields[0]
                 .parse()
                 .map_err(|e| err(line, &names[0], format!("{:?} is not an integer: {e}", fields[0])))?;
-            h.push_index(idx).map_err(|m| err(line, &names[0], m))?;
+            h.push_index(idx)
+                .map_err(|e| err(line, &names[0], e.to_string()))?;
             for (k, f) in fields[1..].iter().enumerate() {
-                let v = parse_number(f).map_err(|m| err(line, &names[k + 1], m))?;
+                let v = parse_number(f).map_err(|e| err(line, &names[k + 1], e.to_string()))?;
                 h.data[k].push(v);
             }
         }
@@ -111,10 +112,10 @@ impl History {
         Ok(h)
     }
 
-    fn push_index(&mut self, idx: i64) -> Result<(), String> {
+    fn push_index(&mut self, idx: i64) -> Result<(), CellError> {
         if let Some(&prev) = self.index.last() {
             if idx <= prev {
-                return Err(format!("{idx} does not follow {prev} (index must increase)"));
+                return Err(CellError::Decreasing { idx, prev });
             }
         }
         self.index.push(idx);
@@ -160,7 +161,7 @@ impl History {
                 field: format!("epochs[{i}].{field}"),
                 message,
             };
-            h.push_index(row.epoch).map_err(|m| err("epoch", m))?;
+            h.push_index(row.epoch).map_err(|e| err("epoch", e.to_string()))?;
             for (k, (name, v)) in EPOCH_COLUMNS
                 .iter()
                 .zip([row.pool, row.active, row.total_weight, row.reward_per_active])
@@ -169,7 +170,7 @@ impl History {
                 let v = match v {
                     Num::N(n) if n.is_finite() => n,
                     Num::N(n) => return Err(err(name, format!("{n} is not finite"))),
-                    Num::S(s) => parse_number(&s).map_err(|m| err(name, m))?,
+                    Num::S(s) => parse_number(&s).map_err(|e| err(name, e.to_string()))?,
                 };
                 h.data[k].push(v);
             }
@@ -234,11 +235,28 @@ impl History {
     }
 }
 
-fn parse_number(s: &str) -> Result<f64, String> {
+/// Why one cell of a history is refused (the caller names the file, line and column).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+enum CellError {
+    #[error("{idx} does not follow {prev} (index must increase)")]
+    Decreasing { idx: i64, prev: i64 },
+    #[error("{0} is not finite")]
+    Infinite(f64),
+    #[error("{text:?} is not a number: {reason}")]
+    Syntax {
+        text: String,
+        reason: std::num::ParseFloatError,
+    },
+}
+
+fn parse_number(s: &str) -> Result<f64, CellError> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
-        Ok(v) => Err(format!("{v} is not finite")),
-        Err(e) => Err(format!("{s:?} is not a number: {e}")),
+        Ok(v) => Err(CellError::Infinite(v)),
+        Err(reason) => Err(CellError::Syntax {
+            text: s.to_string(),
+            reason,
+        }),
     }
 }
 

@@ -32,9 +32,10 @@ mod weights;
 use std::fmt;
 
 pub use pool::{parse_pool, parse_pool_with_ids, read_pool, read_pool_with_ids, ActionIds, ParsedPool, Side};
-pub use timestamp::parse_rfc3339;
+pub use timestamp::{parse_rfc3339, TimestampError};
 pub use weights::{
-    parse_weight_table, read_weight_table, WeightFormat, WeightSchedule, WeightVersion, WeightVersions,
+    parse_weight_table, read_weight_table, WeightError, WeightFormat, WeightSchedule, WeightVersion,
+    WeightVersions,
 };
 
 /// Where in a pool file a problem is.
@@ -92,8 +93,11 @@ pub enum IngestError {
         location: Box<Location>,
         message: String,
     },
-    #[error("{file}: {message}")]
-    Weights { file: String, message: String },
+    #[error("{file}: {source}")]
+    Weights {
+        file: String,
+        source: weights::WeightError,
+    },
     /// A line of a JSON-lines file (1-based).
     #[error("{file}:{line}: {message}")]
     Line {

@@ -140,13 +140,13 @@ pub fn read_lines<R: Read>(
                 timestamp,
             } => {
                 batch
-                    .push_action(id.as_str(), wallet.0, kind, side, timestamp, sum.lines)
+                    .push_action(id.as_str(), wallet, kind, side, timestamp, sum.lines)
                     .map_err(|e| at(e.to_string()))?;
                 sum.actions += 1;
             }
             Line::Wallet { wallet, connected_at } => {
                 batch.wallets.push(WalletRow {
-                    address: wallet.0,
+                    address: wallet,
                     connected_at,
                 });
                 sum.wallets += 1;
@@ -564,7 +564,7 @@ mod tests {
         assert_eq!(
             b.wallets,
             vec![WalletRow {
-                address: W.parse::<Address>().unwrap().0,
+                address: W.parse::<Address>().unwrap(),
                 connected_at: 1_769_644_800
             }]
         );

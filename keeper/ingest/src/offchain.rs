@@ -13,8 +13,9 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use flex_evm::{address_hex, EvmAddress, EvmKey};
+use flex_evm::EvmKey;
 use flex_store::StoreError;
+use flex_types::{hex, Address};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -45,7 +46,7 @@ pub struct Domain {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OffchainAction {
     pub action_id: String,
-    pub wallet: EvmAddress,
+    pub wallet: Address,
     pub kind: String,
     /// Unix seconds.
     pub timestamp: i64,
@@ -54,7 +55,7 @@ pub struct OffchainAction {
 /// A batch of actions by one attester.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Submission {
-    pub attester: EvmAddress,
+    pub attester: Address,
     /// Must be above the attester's last accepted nonce at the keeper.
     pub nonce: u64,
     /// Unix seconds; the batch is refused from this instant on.
@@ -196,13 +197,13 @@ impl Submission {
         out.extend_from_slice(VERSION.as_bytes());
         out.extend_from_slice(&domain.chain);
         out.extend_from_slice(&domain.contract);
-        out.extend_from_slice(&self.attester);
+        out.extend_from_slice(&self.attester.0);
         out.extend_from_slice(&self.nonce.to_be_bytes());
         out.extend_from_slice(&self.expires_at.to_be_bytes());
         out.extend_from_slice(&(self.actions.len() as u32).to_be_bytes());
         for a in &self.actions {
             put_bytes(&mut out, a.action_id.as_bytes());
-            out.extend_from_slice(&a.wallet);
+            out.extend_from_slice(&a.wallet.0);
             put_bytes(&mut out, a.kind.as_bytes());
             out.extend_from_slice(&a.timestamp.to_be_bytes());
         }
@@ -235,7 +236,7 @@ impl Submission {
                 field: field.to_string(),
                 message,
             };
-            check_text(&a.action_id, MAX_ACTION_ID_BYTES).map_err(|m| bad("action_id", m))?;
+            check_text(&a.action_id, MAX_ACTION_ID_BYTES).map_err(|e| bad("action_id", e.to_string()))?;
             // The chain followers' ids: an attester who could take one ahead of its follower
             // (a pending EVM transaction's id is known before it is confirmed) would make the
             // follower's import a conflict and stop it.
@@ -248,7 +249,7 @@ impl Submission {
                     ),
                 ));
             }
-            check_text(&a.kind, MAX_KIND_BYTES).map_err(|m| bad("kind", m))?;
+            check_text(&a.kind, MAX_KIND_BYTES).map_err(|e| bad("kind", e.to_string()))?;
             if !seen.insert(a.action_id.as_str()) {
                 return Err(bad(
                     "action_id",
@@ -266,8 +267,8 @@ impl Submission {
         if key.address() != self.attester {
             return Err(OffchainError::Sign(format!(
                 "the key is {}'s, not the attester {}'s",
-                address_hex(&key.address()),
-                address_hex(&self.attester)
+                key.address(),
+                self.attester
             )));
         }
         let signature = key
@@ -280,15 +281,26 @@ impl Submission {
     }
 }
 
-fn check_text(s: &str, max: usize) -> Result<(), String> {
+/// Why an action's text field (`action_id`, `kind`) is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum TextError {
+    #[error("empty")]
+    Empty,
+    #[error("{len} bytes; at most {max}")]
+    TooLong { len: usize, max: usize },
+    #[error("{0:?} holds a control character")]
+    Control(String),
+}
+
+fn check_text(s: &str, max: usize) -> Result<(), TextError> {
     if s.is_empty() {
-        return Err("empty".into());
+        return Err(TextError::Empty);
     }
     if s.len() > max {
-        return Err(format!("{} bytes; at most {max}", s.len()));
+        return Err(TextError::TooLong { len: s.len(), max });
     }
     if s.chars().any(char::is_control) {
-        return Err(format!("{s:?} holds a control character"));
+        return Err(TextError::Control(s.to_string()));
     }
     Ok(())
 }
@@ -311,19 +323,14 @@ struct ActionOut<'a> {
     timestamp: i64,
 }
 
-fn parse_address(s: &str) -> Result<EvmAddress, String> {
-    s.parse::<flex_engine::Address>()
-        .map(|a| a.0)
-        .map_err(|e| format!("{s:?}: {e}"))
-}
-
-fn get<'a>(obj: &'a serde_json::Map<String, Value>, key: &str, path: &str) -> Result<&'a Value, String> {
-    obj.get(key).ok_or_else(|| format!("{path}{key}"))
+/// An address field's message names the text it was given.
+fn address_message(s: &str, e: flex_types::AddressError) -> String {
+    format!("{s:?}: {e}")
 }
 
 impl SignedSubmission {
     /// The signer's address, recovered over this batch and `domain`.
-    pub fn signer(&self, domain: &Domain) -> Result<EvmAddress, OffchainError> {
+    pub fn signer(&self, domain: &Domain) -> Result<Address, OffchainError> {
         flex_evm::recover_personal(&self.submission.digest(domain), &self.signature)
             .map_err(|e| OffchainError::BadSignature(e.to_string()))
     }
@@ -333,11 +340,11 @@ impl SignedSubmission {
         let signer = self.signer(domain)?;
         if signer != self.submission.attester {
             return Err(OffchainError::BadSignature(format!(
-                "not the attester's signature over this batch for this deployment (chain 0x{}, contract 0x{}): \
+                "not the attester's signature over this batch for this deployment (chain {}, contract {}): \
                  it recovers to {}; the batch was altered, signed for another deployment, or by another key",
                 hex::encode(domain.chain),
                 hex::encode(domain.contract),
-                address_hex(&signer)
+                signer
             )));
         }
         Ok(())
@@ -348,7 +355,7 @@ impl SignedSubmission {
         let s = &self.submission;
         let env = EnvelopeOut {
             version: VERSION,
-            attester: address_hex(&s.attester),
+            attester: s.attester.to_string(),
             nonce: s.nonce,
             expires_at: s.expires_at,
             actions: s
@@ -356,12 +363,12 @@ impl SignedSubmission {
                 .iter()
                 .map(|a| ActionOut {
                     action_id: &a.action_id,
-                    wallet: address_hex(&a.wallet),
+                    wallet: a.wallet.to_string(),
                     kind: &a.kind,
                     timestamp: a.timestamp,
                 })
                 .collect(),
-            signature: format!("0x{}", hex::encode(self.signature)),
+            signature: hex::encode(self.signature),
         };
         serde_json::to_string_pretty(&env).unwrap_or_default()
     }
@@ -394,19 +401,20 @@ impl SignedSubmission {
                 "unknown field (known: version, attester, nonce, expires_at, actions, signature)",
             ));
         }
-        let missing = |k: String| field(k, "missing");
+        let missing = |k: &str| field(k, "missing");
         if let Some(ver) = obj.get("version") {
             if ver.as_str() != Some(VERSION) {
                 return Err(field("version", format!("{ver} is not \"{VERSION}\"")));
             }
         }
-        let attester = get(obj, "attester", "").map_err(missing)?;
+        let attester = obj.get("attester").ok_or_else(|| missing("attester"))?;
         let attester = attester
             .as_str()
-            .ok_or_else(|| "not a string".to_string())
-            .and_then(parse_address)
-            .map_err(|m| field("attester", m))?;
-        let nonce = match get(obj, "nonce", "").map_err(missing)? {
+            .ok_or_else(|| field("attester", "not a string"))?;
+        let attester: Address = attester
+            .parse()
+            .map_err(|e| field("attester", address_message(attester, e)))?;
+        let nonce = match obj.get("nonce").ok_or_else(|| missing("nonce"))? {
             Value::Number(n) => n.as_u64(),
             Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
             _ => None,
@@ -417,21 +425,22 @@ impl SignedSubmission {
                 "not an unsigned 64-bit integer (a JSON integer or a string of digits)",
             )
         })?;
-        let expires_at = get(obj, "expires_at", "")
-            .map_err(missing)?
+        let expires_at = obj
+            .get("expires_at")
+            .ok_or_else(|| missing("expires_at"))?
             .as_i64()
             .ok_or_else(|| field("expires_at", "not an integer (unix seconds)"))?;
-        let signature = get(obj, "signature", "").map_err(missing)?;
+        let signature = obj.get("signature").ok_or_else(|| missing("signature"))?;
         let signature = signature
             .as_str()
-            .and_then(|s| s.strip_prefix("0x"))
-            .and_then(|d| hex::decode(d).ok())
-            .and_then(|b| <[u8; 65]>::try_from(b).ok())
+            .filter(|s| s.starts_with("0x"))
+            .and_then(|s| hex::decode::<65>(s).ok())
             .ok_or_else(|| {
                 OffchainError::BadSignature("not 0x followed by 130 hex digits (65 bytes r || s || v)".into())
             })?;
-        let list = get(obj, "actions", "")
-            .map_err(missing)?
+        let list = obj
+            .get("actions")
+            .ok_or_else(|| missing("actions"))?
             .as_array()
             .ok_or_else(|| field("actions", "not a list"))?;
         if list.len() > MAX_ACTIONS {
@@ -465,7 +474,10 @@ impl SignedSubmission {
                     .ok_or_else(|| bad(f, "not a string".into()))
             };
             let action_id = text("action_id")?;
-            let wallet = parse_address(&text("wallet")?).map_err(|m| bad("wallet", m))?;
+            let wallet_text = text("wallet")?;
+            let wallet: Address = wallet_text
+                .parse()
+                .map_err(|e| bad("wallet", address_message(&wallet_text, e)))?;
             let kind = text("kind")?;
             let timestamp = o
                 .get("timestamp")

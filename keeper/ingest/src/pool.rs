@@ -454,7 +454,7 @@ impl Field for TimestampField {
                 .parse::<i64>()
                 .map_err(|_| format!("unix seconds {v} out of range"));
         }
-        parse_rfc3339(v)
+        parse_rfc3339(v).map_err(|e| e.to_string())
     }
     fn on_int(self, v: i128) -> Result<i64, String> {
         i64::try_from(v).map_err(|_| format!("unix seconds {v} out of range"))

@@ -3,8 +3,8 @@
 //! (`evm[1].map[0].wallet`); the runner's config adds the file.
 //!
 //! The checks every section shares live here once: [`required`] strings (trimmed, never empty),
-//! [`non_negative`] integers and [`source_name`] rules, and [`deserialize`], which turns serde's
-//! errors into a [`KeyError`] with the key's path.
+//! [`non_negative`] integers, [`address`]es and [`account`]s, [`source_name`] rules, and
+//! [`deserialize`], which turns serde's errors into a [`KeyError`] with the key's path.
 
 use serde::de::DeserializeOwned;
 
@@ -94,6 +94,21 @@ pub fn required(key: &str, value: Option<&String>) -> Result<String, KeyError> {
     }
 }
 
+/// A 20-byte address (`0x` + 40 hex digits, any case), whitespace around it ignored.
+pub fn address(key: &str, text: &str) -> Result<flex_types::Address, KeyError> {
+    text.trim()
+        .parse()
+        .map_err(|e| KeyError::new(key, format!("{text:?} is not an address: {e}")))
+}
+
+/// A 32-byte chain account: `0x` + 64 hex digits or SS58 of any network (checksum checked),
+/// whitespace around it ignored.
+pub fn account(key: &str, text: &str) -> Result<flex_types::AccountId, KeyError> {
+    text.trim()
+        .parse()
+        .map_err(|e| KeyError::new(key, format!("{text:?} is {e}")))
+}
+
 /// An optional integer that must not be negative.
 pub fn non_negative(key: &str, value: Option<i64>) -> Result<Option<u64>, KeyError> {
     match value {
@@ -178,6 +193,43 @@ impl std::fmt::Display for WalletRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accounts_in_hex_or_ss58_and_addresses() {
+        let alice = "0xd43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d";
+        let from_hex = account("chain.contract", alice).unwrap();
+        let from_ss58 = account(
+            "chain.contract",
+            " 5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY ",
+        )
+        .unwrap();
+        assert_eq!(from_hex, from_ss58);
+        assert_eq!(from_ss58.to_string(), alice);
+        let e = account(
+            "chain.contract",
+            "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQZ",
+        )
+        .unwrap_err();
+        assert_eq!(e.key(), "chain.contract");
+        assert!(e.to_string().contains("checksum"), "{e}");
+        let e = account("chain.contract", "0x1234").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "chain.contract: \"0x1234\" is not 0x + 64 hex digits: expected 0x followed by 64 hex digits, found 6 characters"
+        );
+
+        let a = address(
+            "evm[0].map[0].contract",
+            " 0x5FbDB2315678afecb367f032d93f642f64180aa3",
+        )
+        .unwrap();
+        assert_eq!(a.to_string(), "0x5fbdb2315678afecb367f032d93f642f64180aa3");
+        let e = address("offchain.attesters", "0x5FbDB2315678afecb367f032d93f642f64180aaZ").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "offchain.attesters: \"0x5FbDB2315678afecb367f032d93f642f64180aaZ\" is not an address: invalid hex digit 'Z'"
+        );
+    }
 
     #[derive(Debug, serde::Deserialize)]
     #[serde(deny_unknown_fields)]

@@ -1,16 +1,29 @@
 //! RFC 3339 timestamps to unix seconds.
 
+/// Why a string is not an RFC 3339 date-time; each names the string.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimestampError {
+    #[error("{0:?} is not an RFC 3339 date-time such as \"2026-01-01T12:00:00Z\"")]
+    Syntax(String),
+    #[error("{0:?}: offset out of range")]
+    Offset(String),
+    #[error("{0:?}: no such date")]
+    Date(String),
+    #[error("{0:?}: time of day out of range (leap seconds are not supported)")]
+    TimeOfDay(String),
+}
+
 /// Parses an RFC 3339 date-time (`YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)`; `t`, `z` and a
 /// space separator accepted) into unix seconds, converting the offset to UTC. A fraction of a
 /// second is dropped (floored: timestamps have one-second resolution). Leap seconds (`:60`) are
 /// rejected: unix time cannot represent them.
-pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
+pub fn parse_rfc3339(s: &str) -> Result<i64, TimestampError> {
     let b = s.as_bytes();
-    let bad = || format!("{s:?} is not an RFC 3339 date-time such as \"2026-01-01T12:00:00Z\"");
+    let bad = || TimestampError::Syntax(s.to_string());
     if b.len() < 20 {
         return Err(bad());
     }
-    let num = |r: std::ops::Range<usize>| -> Result<i64, String> {
+    let num = |r: std::ops::Range<usize>| -> Result<i64, TimestampError> {
         let part = &b[r];
         if part.iter().all(u8::is_ascii_digit) {
             Ok(part.iter().fold(0i64, |a, &d| a * 10 + i64::from(d - b'0')))
@@ -47,7 +60,7 @@ pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
                 i64::from((m1 - b'0') * 10 + (m2 - b'0')),
             );
             if oh > 23 || om > 59 {
-                return Err(format!("{s:?}: offset out of range"));
+                return Err(TimestampError::Offset(s.to_string()));
             }
             let o = oh * 3600 + om * 60;
             if *sign == b'-' {
@@ -59,12 +72,10 @@ pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
         _ => return Err(bad()),
     };
     if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return Err(format!("{s:?}: no such date"));
+        return Err(TimestampError::Date(s.to_string()));
     }
     if hour > 23 || minute > 59 || second > 59 {
-        return Err(format!(
-            "{s:?}: time of day out of range (leap seconds are not supported)"
-        ));
+        return Err(TimestampError::TimeOfDay(s.to_string()));
     }
     Ok(
         flex_engine::calendar::days_from_civil(year, month as u32, day as u32) * 86_400

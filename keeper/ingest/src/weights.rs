@@ -14,6 +14,39 @@ use serde::Deserializer;
 
 use crate::IngestError;
 
+/// Why a weight table, or a list of weight table versions, is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum WeightError {
+    #[error("invalid JSON weight table: {0}")]
+    Json(serde_json::Error),
+    #[error("invalid TOML weight table: {0}")]
+    Toml(toml::de::Error),
+    /// A value that is neither a decimal string nor an integer.
+    #[error(
+        "weight of kind {kind:?}: expected a decimal string such as \"2.5\" (or an integer), \
+         found {found}; unquoted non-integer numbers are read as binary floating point and \
+         are not accepted"
+    )]
+    NotDecimal { kind: String, found: String },
+    /// A weight the engine refuses (syntax, range); names the kind.
+    #[error(transparent)]
+    Weight(#[from] flex_engine::EngineError),
+    #[error("no weight table version")]
+    NoVersion,
+    #[error("version 0 ({origin}) starts at epoch {from_epoch}: the first version must start at epoch 0")]
+    FirstNotAtZero { origin: String, from_epoch: u64 },
+    #[error(
+        "version {index} ({origin}) starts at epoch {from_epoch}, not after version {}'s epoch {previous}: versions must \
+         be listed by strictly ascending from_epoch", index - 1
+    )]
+    NotAscending {
+        index: usize,
+        origin: String,
+        from_epoch: u64,
+        previous: u64,
+    },
+}
+
 /// The weight table's syntax.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WeightFormat {
@@ -46,7 +79,7 @@ pub fn read_weight_table(path: &Path) -> Result<WeightTable, IngestError> {
         error,
     })?;
     parse_weight_table(&text, WeightFormat::detect(path, &text))
-        .map_err(|message| IngestError::Weights { file, message })
+        .map_err(|source| IngestError::Weights { file, source })
 }
 
 /// Which weight table applies to which epoch (SPEC section 2: "a weight table is versioned: a
@@ -118,26 +151,24 @@ impl WeightVersions {
 
     /// Checks the list: not empty, the first from epoch 0, first epochs strictly ascending. The
     /// error names the version (its index and origin).
-    pub fn new(versions: Vec<WeightVersion>) -> Result<Self, String> {
+    pub fn new(versions: Vec<WeightVersion>) -> Result<Self, WeightError> {
         let Some(first) = versions.first() else {
-            return Err("no weight table version".into());
+            return Err(WeightError::NoVersion);
         };
         if first.from_epoch != 0 {
-            return Err(format!(
-                "version 0 ({}) starts at epoch {}: the first version must start at epoch 0",
-                first.origin, first.from_epoch
-            ));
+            return Err(WeightError::FirstNotAtZero {
+                origin: first.origin.clone(),
+                from_epoch: first.from_epoch,
+            });
         }
         for (i, w) in versions.windows(2).enumerate() {
             if w[1].from_epoch <= w[0].from_epoch {
-                return Err(format!(
-                    "version {} ({}) starts at epoch {}, not after version {i}'s epoch {}: versions must \
-                     be listed by strictly ascending from_epoch",
-                    i + 1,
-                    w[1].origin,
-                    w[1].from_epoch,
-                    w[0].from_epoch
-                ));
+                return Err(WeightError::NotAscending {
+                    index: i + 1,
+                    origin: w[1].origin.clone(),
+                    from_epoch: w[1].from_epoch,
+                    previous: w[0].from_epoch,
+                });
             }
         }
         Ok(Self { versions })
@@ -157,7 +188,7 @@ impl WeightVersions {
         let first = files
             .first()
             .map_or_else(String::new, |(_, p)| p.display().to_string());
-        Self::new(versions).map_err(|message| IngestError::Weights { file: first, message })
+        Self::new(versions).map_err(|source| IngestError::Weights { file: first, source })
     }
 }
 
@@ -175,19 +206,16 @@ enum Raw {
 }
 
 /// Parses a weight table; the error message names the kind at fault.
-pub fn parse_weight_table(text: &str, format: WeightFormat) -> Result<WeightTable, String> {
+pub fn parse_weight_table(text: &str, format: WeightFormat) -> Result<WeightTable, WeightError> {
     let entries: Vec<(String, Raw)> = match format {
         WeightFormat::Json => {
             let mut de = serde_json::Deserializer::from_str(text);
-            let v = de
-                .deserialize_map(JsonTable)
-                .map_err(|e| format!("invalid JSON weight table: {e}"))?;
-            de.end().map_err(|e| format!("invalid JSON weight table: {e}"))?;
+            let v = de.deserialize_map(JsonTable).map_err(WeightError::Json)?;
+            de.end().map_err(WeightError::Json)?;
             v
         }
         WeightFormat::Toml => {
-            let t: toml::Table =
-                toml::from_str(text).map_err(|e| format!("invalid TOML weight table: {e}"))?;
+            let t: toml::Table = toml::from_str(text).map_err(WeightError::Toml)?;
             t.into_iter()
                 .map(|(k, v)| {
                     let raw = match v {
@@ -212,15 +240,9 @@ pub fn parse_weight_table(text: &str, format: WeightFormat) -> Result<WeightTabl
                 }
                 other => other,
             }),
-            Raw::Other(found) => {
-                return Err(format!(
-                    "weight of kind {kind:?}: expected a decimal string such as \"2.5\" (or an integer), \
-                     found {found}; unquoted non-integer numbers are read as binary floating point and \
-                     are not accepted"
-                ))
-            }
+            Raw::Other(found) => return Err(WeightError::NotDecimal { kind, found }),
         };
-        result.map_err(|e| e.to_string())?;
+        result?;
     }
     Ok(table)
 }
@@ -317,7 +339,7 @@ mod tests {
             ("[mint]\na = 1", WeightFormat::Toml, "\"mint\""),
         ];
         for (text, format, needle) in cases {
-            let e = parse_weight_table(text, format).unwrap_err();
+            let e = parse_weight_table(text, format).unwrap_err().to_string();
             assert!(e.contains(needle), "{text}: {e}");
         }
         assert!(parse_weight_table("{", WeightFormat::Json).is_err());
@@ -359,16 +381,19 @@ mod tests {
 
     #[test]
     fn bad_version_lists_are_refused() {
-        let e = WeightVersions::new(vec![]).unwrap_err();
+        let e = WeightVersions::new(vec![]).unwrap_err().to_string();
         assert!(e.contains("no weight table version"), "{e}");
-        let e = WeightVersions::new(vec![version(1, "a = 1")]).unwrap_err();
+        let e = WeightVersions::new(vec![version(1, "a = 1")])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("w1.toml") && e.contains("epoch 0"), "{e}");
         let e = WeightVersions::new(vec![
             version(0, "a = 1"),
             version(5, "a = 2"),
             version(5, "a = 3"),
         ])
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             e.contains("version 2 (w5.toml)") && e.contains("ascending"),
             "{e}"

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use flex_merkle::hash::{hash_pair, keccak256, to_hex};
 use flex_merkle::multi::{hash_pair_x8, keccak256_x8};
-use flex_merkle::{ClaimLeaf, Leaf, StandardMerkleTree};
+use flex_merkle::{Address, ClaimLeaf, Leaf, StandardMerkleTree};
 use rayon::prelude::*;
 
 struct Rng(u64);
@@ -40,7 +40,7 @@ fn claims(n: usize, seed: u64) -> Vec<ClaimLeaf> {
             }
             ClaimLeaf {
                 month_index: 24311,
-                wallet,
+                wallet: Address(wallet),
                 amount: u128::from(rng.next() >> 4),
             }
         })
@@ -151,7 +151,7 @@ fn stream_proofs(tree: &StandardMerkleTree<ClaimLeaf>, path: &Path) -> std::io::
             if k > 0 {
                 line.push(b',');
             }
-            let _ = hex::encode_to_slice(h, &mut hex[3..67]);
+            flex_types::hex::encode_to_slice(h, &mut hex[3..67]);
             line.extend_from_slice(&hex);
         }
         line.extend_from_slice(b"]}\n");

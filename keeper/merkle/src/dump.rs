@@ -24,8 +24,7 @@ pub(crate) fn write_dump<L: Leaf>(t: &StandardMerkleTree<L>, out: impl Write) ->
     out.write_all(b"],\"tree\":[")?;
     let mut node = *b",\"0x0000000000000000000000000000000000000000000000000000000000000000\"";
     for (i, h) in t.tree().iter().enumerate() {
-        // Infallible: 64 bytes of room for 32 bytes.
-        let _ = hex::encode_to_slice(h, &mut node[4..68]);
+        flex_types::hex::encode_to_slice(h, &mut node[4..68]);
         out.write_all(if i == 0 { &node[1..] } else { &node[..] })?;
     }
     out.write_all(b"],\"values\":[")?;
@@ -135,13 +134,13 @@ pub fn load_any(reader: impl Read) -> Result<AnyTree, MerkleError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::leaf::ClaimLeaf;
+    use crate::leaf::{Address, ClaimLeaf};
 
     fn tree(n: usize) -> StandardMerkleTree<ClaimLeaf> {
         let values = (0..n)
             .map(|i| ClaimLeaf {
                 month_index: 24311 + i as u32,
-                wallet: [i as u8; 20],
+                wallet: Address([i as u8; 20]),
                 amount: u128::MAX - i as u128,
             })
             .collect();

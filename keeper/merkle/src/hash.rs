@@ -95,18 +95,12 @@ pub fn hash_pair(a: &Hash, b: &Hash) -> Hash {
 
 /// `0x`-prefixed lowercase hex of a hash, as OpenZeppelin's `toHex` prints it.
 pub fn to_hex(h: &Hash) -> String {
-    let mut s = String::with_capacity(66);
-    s.push_str("0x");
-    s.push_str(&hex::encode(h));
-    s
+    flex_types::hex::encode(h)
 }
 
 /// Parses a 32-byte hash written as hex, with or without `0x`, any case.
 pub fn parse_hash(s: &str) -> Option<Hash> {
-    let digits = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(digits, &mut out).ok()?;
-    Some(out)
+    flex_types::hex::decode_prefix_optional(s).ok()
 }
 
 #[cfg(test)]

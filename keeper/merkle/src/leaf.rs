@@ -9,10 +9,9 @@ use serde_json::Value;
 
 use crate::error::ValueError;
 use crate::hash::{leaf_hash, Hash};
-use crate::value::{parse_address, parse_uint, write_address, IntForm};
+use crate::value::{parse_address, parse_uint, write_address, IntForm, ScalarError};
 
-/// A 20-byte EVM address.
-pub type Address = [u8; 20];
+pub use flex_types::Address;
 
 /// A leaf kind: its Solidity types, its encoding and its JSON forms.
 pub trait Leaf: Clone + PartialEq + std::fmt::Debug + Send + Sync + Sized + 'static {
@@ -102,8 +101,12 @@ pub struct ScoreLeaf {
     pub reward: u128,
 }
 
-fn field<T>(r: Result<T, String>, index: usize, field: &'static str) -> Result<T, ValueError> {
-    r.map_err(|reason| ValueError { index, field, reason })
+fn field<T>(r: Result<T, ScalarError>, index: usize, field: &'static str) -> Result<T, ValueError> {
+    r.map_err(|e| ValueError {
+        index,
+        field,
+        reason: e.to_string(),
+    })
 }
 
 impl Leaf for ClaimLeaf {
@@ -115,7 +118,7 @@ impl Leaf for ClaimLeaf {
     fn abi_encode(&self) -> [u8; 96] {
         let mut b = [0u8; 96];
         b[28..32].copy_from_slice(&self.month_index.to_be_bytes());
-        b[44..64].copy_from_slice(&self.wallet);
+        b[44..64].copy_from_slice(&self.wallet.0);
         b[80..96].copy_from_slice(&self.amount.to_be_bytes());
         b
     }
@@ -148,7 +151,7 @@ impl Leaf for ScoreLeaf {
     fn abi_encode(&self) -> [u8; 160] {
         let mut b = [0u8; 160];
         b[24..32].copy_from_slice(&self.epoch.to_be_bytes());
-        b[44..64].copy_from_slice(&self.wallet);
+        b[44..64].copy_from_slice(&self.wallet.0);
         b[95] = self.score;
         b[112..128].copy_from_slice(&self.weight_bits.to_be_bytes());
         b[144..160].copy_from_slice(&self.reward.to_be_bytes());
@@ -190,7 +193,7 @@ mod tests {
     fn claim_encoding_is_left_padded_words() {
         let c = ClaimLeaf {
             month_index: 24311,
-            wallet: [0xab; 20],
+            wallet: Address([0xab; 20]),
             amount: 123,
         };
         let e = c.abi_encode();
@@ -207,7 +210,7 @@ mod tests {
     fn score_encoding_is_left_padded_words() {
         let s = ScoreLeaf {
             epoch: u64::MAX,
-            wallet: [1; 20],
+            wallet: Address([1; 20]),
             score: 15,
             weight_bits: 1 << 64,
             reward: u128::MAX,
@@ -234,12 +237,12 @@ mod tests {
             wallet: {
                 let mut a = [0u8; 20];
                 a[19] = 1;
-                a
+                Address(a)
             },
             amount: 1,
         };
         let words = format!("{:064x}{:064x}{:064x}", 1, 1, 1);
-        let bytes = hex::decode(words).unwrap();
+        let bytes = flex_types::hex::decode_vec(&format!("0x{words}")).unwrap();
         assert_eq!(to_hex(&c.leaf_hash()), to_hex(&keccak256(&keccak256(&bytes))));
     }
 

@@ -257,13 +257,13 @@ pub fn verify_multi_proof<L: Leaf>(root: &Hash, mp: &MultiProof<L>) -> bool {
 mod tests {
     use super::*;
     use crate::hash::{hash_pair, keccak256};
-    use crate::leaf::ClaimLeaf;
+    use crate::leaf::{Address, ClaimLeaf};
 
     fn claims(n: usize) -> Vec<ClaimLeaf> {
         (0..n)
             .map(|i| ClaimLeaf {
                 month_index: 24311,
-                wallet: [(i % 251) as u8; 20],
+                wallet: Address([(i % 251) as u8; 20]),
                 amount: i as u128 * 1000,
             })
             .collect()
@@ -300,7 +300,7 @@ mod tests {
             }
             let absent = ClaimLeaf {
                 month_index: 1,
-                wallet: [0; 20],
+                wallet: Address([0; 20]),
                 amount: 0,
             };
             assert_eq!(t.leaf_lookup(&absent), None);

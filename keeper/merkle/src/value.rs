@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use serde_json::Value;
 
-use crate::leaf::Address;
+use flex_types::{Address, HexError};
 
 /// Which integer spellings a reader accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,16 +15,37 @@ pub enum IntForm {
     DecimalOrHex,
 }
 
+/// Why a JSON scalar is not the integer or address a leaf field wants.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScalarError {
+    /// A JSON number beyond `u64` or not an integer (JSON numbers are read exactly or not at all).
+    #[error(
+        "{0} is not an unsigned integer that a JSON number can hold exactly; write it as a decimal string"
+    )]
+    InexactNumber(serde_json::Number),
+    /// A string that is not an unsigned integer in the accepted forms (`what`).
+    #[error("{text:?} is not a {what} unsigned integer")]
+    NotUnsigned { text: String, what: &'static str },
+    /// A string whose digits overflow `u128`.
+    #[error("{text:?} does not fit in uint{bits}")]
+    TextTooLarge { text: String, bits: u32 },
+    /// A value above `2^bits - 1`.
+    #[error("{value} does not fit in uint{bits}")]
+    TooLarge { value: u128, bits: u32 },
+    #[error("expected an integer (number or decimal string), got {0}")]
+    NotInteger(Value),
+    #[error("expected an address string, got {0}")]
+    NotAddressString(Value),
+    #[error("{text:?} is not an address (expected 0x and 40 hex digits)")]
+    Address { text: String, source: HexError },
+}
+
 /// An unsigned integer of `bits` bits from a JSON number or string.
-pub fn parse_uint(v: &Value, bits: u32, form: IntForm) -> Result<u128, String> {
+pub fn parse_uint(v: &Value, bits: u32, form: IntForm) -> Result<u128, ScalarError> {
     let n: u128 = match v {
         Value::Number(n) => match n.as_u64() {
             Some(x) => x.into(),
-            None => {
-                return Err(format!(
-                    "{n} is not an unsigned integer that a JSON number can hold exactly; write it as a decimal string"
-                ))
-            }
+            None => return Err(ScalarError::InexactNumber(n.clone())),
         },
         Value::String(s) => {
             let hex = s.strip_prefix("0x").filter(|_| form == IntForm::DecimalOrHex);
@@ -33,50 +54,47 @@ pub fn parse_uint(v: &Value, bits: u32, form: IntForm) -> Result<u128, String> {
                 None => (s.as_str(), 10),
             };
             if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-                let what = if form == IntForm::DecimalOrHex { "decimal or 0x-hex" } else { "decimal" };
-                return Err(format!("{s:?} is not a {what} unsigned integer"));
+                let what = if form == IntForm::DecimalOrHex {
+                    "decimal or 0x-hex"
+                } else {
+                    "decimal"
+                };
+                return Err(ScalarError::NotUnsigned {
+                    text: s.clone(),
+                    what,
+                });
             }
-            u128::from_str_radix(digits, radix).map_err(|_| format!("{s:?} does not fit in uint{bits}"))?
+            u128::from_str_radix(digits, radix).map_err(|_| ScalarError::TextTooLarge {
+                text: s.clone(),
+                bits,
+            })?
         }
-        other => return Err(format!("expected an integer (number or decimal string), got {other}")),
+        other => return Err(ScalarError::NotInteger(other.clone())),
     };
     if bits < 128 && n >> bits != 0 {
-        return Err(format!("{n} does not fit in uint{bits}"));
+        return Err(ScalarError::TooLarge { value: n, bits });
     }
     Ok(n)
 }
 
 /// A 20-byte address: `0x` and 40 hex digits, any case (no checksum check).
-pub fn parse_address(v: &Value) -> Result<Address, String> {
+pub fn parse_address(v: &Value) -> Result<Address, ScalarError> {
     let s = v
         .as_str()
-        .ok_or_else(|| format!("expected an address string, got {v}"))?;
-    let digits = s
-        .strip_prefix("0x")
-        .or_else(|| s.strip_prefix("0X"))
-        .ok_or_else(|| format!("{s:?} is not an address (expected 0x and 40 hex digits)"))?;
-    let mut a = [0u8; 20];
-    if digits.len() != 40 || hex::decode_to_slice(digits, &mut a).is_err() {
-        return Err(format!("{s:?} is not an address (expected 0x and 40 hex digits)"));
-    }
-    Ok(a)
+        .ok_or_else(|| ScalarError::NotAddressString(v.clone()))?;
+    s.parse().map_err(|source| ScalarError::Address {
+        text: s.to_string(),
+        source,
+    })
 }
 
 /// `"0x…"` lowercase, with the quotes.
 pub fn write_address(out: &mut impl Write, a: &Address) -> io::Result<()> {
     let mut buf = [0u8; 44];
-    buf[0] = b'"';
-    buf[1] = b'0';
-    buf[2] = b'x';
+    buf[..3].copy_from_slice(b"\"0x");
+    flex_types::hex::encode_to_slice(&a.0, &mut buf[3..43]);
     buf[43] = b'"';
-    // Infallible: 40 bytes of room for 20 bytes.
-    let _ = hex::encode_to_slice(a, &mut buf[3..43]);
     out.write_all(&buf)
-}
-
-/// `0x…` lowercase.
-pub fn address_to_hex(a: &Address) -> String {
-    format!("0x{}", hex::encode(a))
 }
 
 #[cfg(test)]
@@ -88,6 +106,14 @@ mod tests {
     fn integers() {
         let d = IntForm::Decimal;
         assert_eq!(parse_uint(&json!(7), 8, d), Ok(7));
+        assert_eq!(
+            parse_uint(&json!("256"), 8, d).unwrap_err().to_string(),
+            "256 does not fit in uint8"
+        );
+        assert_eq!(
+            parse_uint(&json!("x"), 8, d).unwrap_err().to_string(),
+            "\"x\" is not a decimal unsigned integer"
+        );
         assert_eq!(parse_uint(&json!("007"), 8, d), Ok(7));
         assert_eq!(parse_uint(&json!("255"), 8, d), Ok(255));
         assert!(parse_uint(&json!("256"), 8, d).is_err());
@@ -115,7 +141,7 @@ mod tests {
     #[test]
     fn addresses() {
         let a = parse_address(&json!("0xAbCdEf0123456789abcdef0123456789ABCDEF01")).unwrap();
-        assert_eq!(address_to_hex(&a), "0xabcdef0123456789abcdef0123456789abcdef01");
+        assert_eq!(a.to_string(), "0xabcdef0123456789abcdef0123456789abcdef01");
         let mut out = Vec::new();
         write_address(&mut out, &a).unwrap();
         assert_eq!(out, b"\"0xabcdef0123456789abcdef0123456789abcdef01\"");
@@ -127,5 +153,14 @@ mod tests {
         ] {
             assert!(parse_address(&bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            parse_address(&json!("0x01")).unwrap_err().to_string(),
+            "\"0x01\" is not an address (expected 0x and 40 hex digits)"
+        );
+        assert_eq!(
+            parse_address(&json!(1)).unwrap_err().to_string(),
+            "expected an address string, got 1"
+        );
+        {}
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use flex_merkle::hash::to_hex;
-use flex_merkle::{load, ClaimLeaf, Hash, Leaf, MultiProof, ScoreLeaf, StandardMerkleTree};
+use flex_merkle::{load, Address, ClaimLeaf, Hash, Leaf, MultiProof, ScoreLeaf, StandardMerkleTree};
 use serde_json::{json, Value};
 
 fn oz_dir() -> PathBuf {
@@ -69,12 +69,12 @@ impl Rng {
             _ => v >> self.below(u64::from(bits)),
         }
     }
-    fn wallet(&mut self) -> [u8; 20] {
+    fn wallet(&mut self) -> Address {
         let mut w = [0u8; 20];
         for b in &mut w {
             *b = self.next() as u8;
         }
-        w
+        Address(w)
     }
     fn claim(&mut self) -> ClaimLeaf {
         ClaimLeaf {

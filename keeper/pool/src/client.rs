@@ -50,7 +50,11 @@ pub struct PoolClient {
 
 impl std::fmt::Debug for PoolClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PoolClient(0x{})", hex::encode(self.address.0))
+        write!(
+            f,
+            "PoolClient(0x{})",
+            flex_types::hex::encode_digits(self.address.0)
+        )
     }
 }
 
@@ -72,7 +76,7 @@ impl PoolClient {
     fn error_name(&self, output: &[u8]) -> String {
         self.bundle
             .error_variant("Error", output)
-            .unwrap_or_else(|| format!("undecodable error 0x{}", hex::encode(output)))
+            .unwrap_or_else(|| format!("undecodable error 0x{}", flex_types::hex::encode_digits(output)))
     }
 
     /// A read-only message (a dry run from the keeper's account).

@@ -41,6 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut a = [0u8; 20];
         a[..8].copy_from_slice(&rnd().to_be_bytes());
         a[12..].copy_from_slice(&i.to_be_bytes());
+        let a = flex_engine::Address(a);
         wallets.push(WalletRow {
             address: a,
             connected_at: g.unix_seconds() - 3600,

@@ -335,7 +335,7 @@ mod tests {
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path().join("k.db")).unwrap();
-        let a = [7u8; 20];
+        let a = Address([7u8; 20]);
         let mut actions = Vec::new();
         for e in 0..4i64 {
             for (i, kind) in ["swap", "post"].iter().enumerate() {
@@ -389,7 +389,7 @@ mod tests {
                 connected_at: at,
             });
             rows_w.push(WalletRow {
-                address: a,
+                address: EAddr(a),
                 connected_at: at,
             });
             for k in 0..(i % 5) {
@@ -403,7 +403,7 @@ mod tests {
                 });
                 rows_a.push(ActionRow {
                     action_id: format!("{i}-{k}"),
-                    wallet: a,
+                    wallet: EAddr(a),
                     kind: table.name(kind).unwrap().to_string(),
                     side: "onchain".into(),
                     timestamp: ts,
@@ -432,7 +432,7 @@ mod tests {
             assert_eq!(closed.record.total_weight, report.total_weight);
             assert_eq!(
                 closed.rows.iter().map(|r| r.wallet).collect::<Vec<_>>(),
-                report.wallets.iter().map(|a| a.0).collect::<Vec<_>>()
+                report.wallets.to_vec()
             );
             assert_eq!(
                 closed.rows.iter().map(|r| r.score).collect::<Vec<_>>(),

@@ -79,7 +79,7 @@ pub struct Config {
     pub listen: Option<SocketAddr>,
     // [offchain]
     /// EVM addresses whose signed batches of off-chain actions are accepted (`offchain` module).
-    pub offchain_attesters: Vec<[u8; 20]>,
+    pub offchain_attesters: Vec<flex_engine::Address>,
     /// The kinds attesters may submit; `None`: every kind of the weight table.
     pub offchain_kinds: Option<Vec<String>>,
     /// Signed batch files, or folders of `*.json` signed files, imported like `POST /v1/actions`.
@@ -351,7 +351,7 @@ fn check(
     let evm = flex_sources::evm::configs(&evm, env)?;
     let substrate = flex_sources::substrate::configs(&substrate, base, env)?;
     let contract = section::required("chain.contract", chain.contract.as_ref())?;
-    let contract = parse_account(&contract).map_err(|m| KeyError::new("chain.contract", m))?;
+    let contract = section::account("chain.contract", &contract)?.0;
     let bonus = match protocol.connection_bonus.as_deref() {
         None | Some("active") => ConnectionBonus::Active,
         Some("always") => ConnectionBonus::Always,
@@ -410,12 +410,7 @@ fn check(
         .attesters
         .unwrap_or_default()
         .iter()
-        .map(|a| {
-            a.trim()
-                .parse::<flex_engine::Address>()
-                .map(|a| a.0)
-                .map_err(|e| KeyError::new("offchain.attesters", format!("{a:?}: {e}")))
-        })
+        .map(|a| section::address("offchain.attesters", a))
         .collect::<Result<Vec<_>, _>>()?;
     let offchain_files = paths(offchain.files);
     if !offchain_files.is_empty() && offchain_attesters.is_empty() {
@@ -547,10 +542,10 @@ impl Config {
                 origin: path.display().to_string(),
             });
         }
-        flex_ingest::WeightVersions::new(versions).map_err(|message| ConfigError::Key {
+        flex_ingest::WeightVersions::new(versions).map_err(|e| ConfigError::Key {
             file: self.file.clone(),
             key: "protocol.weight_versions".into(),
-            message,
+            message: e.to_string(),
         })
     }
 
@@ -595,16 +590,6 @@ impl Config {
     }
 }
 
-/// A 32-byte account as `0x` + 64 hex digits.
-pub fn parse_account(s: &str) -> Result<[u8; 32], String> {
-    let digits = s
-        .trim()
-        .strip_prefix("0x")
-        .ok_or_else(|| format!("{s:?} is not 0x + 64 hex digits"))?;
-    let bytes = hex::decode(digits).map_err(|_| format!("{s:?} is not 0x + 64 hex digits"))?;
-    <[u8; 32]>::try_from(bytes).map_err(|_| format!("{s:?} is not 0x + 64 hex digits"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -645,6 +630,36 @@ pool = "pool.json"
         assert!(c.listen.is_none());
     }
 
+    /// `chain.contract` in SS58 (any network) is the same account as in hex; a bad checksum is
+    /// refused naming the key.
+    #[test]
+    fn contract_in_ss58_or_hex() {
+        let alice_hex = "0xd43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d";
+        let alice: [u8; 32] = flex_types::hex::decode(alice_hex).unwrap();
+        let hex_contract = "0x1111111111111111111111111111111111111111111111111111111111111111";
+        let from_hex = parse(&GOOD.replace(hex_contract, alice_hex), &[]).unwrap();
+        let from_ss58 = parse(
+            &GOOD.replace(hex_contract, "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"),
+            &[],
+        )
+        .unwrap();
+        let from_polkadot = parse(
+            &GOOD.replace(hex_contract, "15oF4uVJwmo4TdGW7VfQxNLavjCXviqxT9S1MgbjMNHr6Sp5"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(from_hex.contract, alice);
+        assert_eq!(from_ss58.contract, alice);
+        assert_eq!(from_polkadot.contract, alice);
+        let e = parse(
+            &GOOD.replace(hex_contract, "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQZ"),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("chain.contract") && e.contains("checksum"), "{e}");
+    }
+
     #[test]
     fn offchain_attesters_kinds_and_files() {
         let text = format!(
@@ -652,7 +667,7 @@ pool = "pool.json"
         );
         let c = parse(&text, &[]).unwrap();
         assert_eq!(c.offchain_attesters.len(), 1);
-        assert_eq!(c.offchain_attesters[0][0], 0xf3);
+        assert_eq!(c.offchain_attesters[0].0[0], 0xf3);
         assert_eq!(c.offchain_kinds, Some(vec!["post".to_string()]));
         assert_eq!(c.offchain_files, vec![PathBuf::from("/etc/flex/signed")]);
         let c = parse(
@@ -663,7 +678,10 @@ pool = "pool.json"
             )],
         )
         .unwrap();
-        assert_eq!(c.offchain_attesters, vec![[0x11; 20], [0x22; 20]]);
+        assert_eq!(
+            c.offchain_attesters,
+            vec![flex_engine::Address([0x11; 20]), flex_engine::Address([0x22; 20])]
+        );
         assert_eq!(c.offchain_kinds, None);
         let e = parse(&format!("{GOOD}[offchain]\nattesters = [\"0x12\"]\n"), &[]).unwrap_err();
         assert!(e.to_string().contains("offchain.attesters"), "{e}");

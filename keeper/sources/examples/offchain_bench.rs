@@ -30,7 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         contract: [0x11; 32],
     };
     record_chain(&*store, domain.chain)?;
-    let key = EvmKey::from_hex(&hex::encode([0x5a; 32]), "bench")?;
+    let key = EvmKey::from_hex(&flex_types::hex::encode([0x5a; 32]), "bench")?;
     let mut table = WeightTable::new();
     table.insert_str("post", "1")?;
     table.insert_str("like", "1.5")?;
@@ -51,7 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 wallet: {
                     let mut w = [0u8; 20];
                     w[..8].copy_from_slice(&(i as u64).to_be_bytes());
-                    w
+                    flex_types::Address(w)
                 },
                 kind: if i % 3 == 0 { "like" } else { "post" }.into(),
                 timestamp: genesis + (i as i64 % 86_400),

@@ -33,9 +33,9 @@ use std::time::Duration;
 
 use flex_engine::WeightTable;
 use flex_evm::follow::{self, Cursor, EventSpec, FollowOptions, LogBatch, LogFilter, LogFollower};
-use flex_evm::EvmAddress;
 use flex_ingest::section::{self, KeyError, WalletRef};
 use flex_store::{ActionRow, Store};
+use flex_types::{hex, Address};
 use serde::Deserialize;
 
 use crate::follower::BoxFuture;
@@ -44,7 +44,7 @@ use crate::{FollowSummary, Follower, Position, SourceError, Status, Until};
 /// One `[[evm.map]]`: which logs count as which action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EvmMap {
-    pub contract: EvmAddress,
+    pub contract: Address,
     pub event: EventSpec,
     /// The topic (1-3) holding the wallet's address.
     pub wallet_topic: usize,
@@ -145,9 +145,9 @@ pub fn configs(sections: &[EvmSection], env: &BTreeMap<String, String>) -> Resul
             let mk = |name: &str| format!("{mkey}.{name}");
             let merr = |name: &str, message: String| KeyError::new(mk(name), message);
             let contract_s = section::required(&mk("contract"), mt.contract.as_ref())?;
-            let contract = parse_evm_address(&contract_s).map_err(|m| merr("contract", m))?;
+            let contract = section::address(&mk("contract"), &contract_s)?;
             let event_s = section::required(&mk("event"), mt.event.as_ref())?;
-            let event = EventSpec::parse(&event_s).map_err(|m| merr("event", m))?;
+            let event = EventSpec::parse(&event_s).map_err(|e| merr("event", e.to_string()))?;
             let wallet_topic = match &mt.wallet {
                 None => {
                     return Err(merr(
@@ -155,7 +155,9 @@ pub fn configs(sections: &[EvmSection], env: &BTreeMap<String, String>) -> Resul
                         "missing (a parameter name or a topic index 1-3)".into(),
                     ))
                 }
-                Some(WalletRef::Name(p)) => event.address_topic(p).map_err(|m| merr("wallet", m))?,
+                Some(WalletRef::Name(p)) => event
+                    .address_topic(p)
+                    .map_err(|e| merr("wallet", e.to_string()))?,
                 Some(WalletRef::Index(i)) if (1..=3).contains(i) => {
                     let i = *i as usize;
                     let declared = event.indexed_count();
@@ -220,14 +222,6 @@ pub fn configs(sections: &[EvmSection], env: &BTreeMap<String, String>) -> Resul
     Ok(out)
 }
 
-/// `0x` + 40 hex digits (any case).
-pub fn parse_evm_address(s: &str) -> Result<EvmAddress, String> {
-    let bad = || format!("{s:?} is not an address (0x + 40 hex digits)");
-    let digits = s.trim().strip_prefix("0x").ok_or_else(bad)?;
-    let bytes = hex::decode(digits).map_err(|_| bad())?;
-    <EvmAddress>::try_from(bytes).map_err(|_| bad())
-}
-
 /// A configured EVM follower.
 #[derive(Debug, Clone)]
 pub struct EvmSource {
@@ -265,8 +259,8 @@ impl EvmSource {
             .map(|m| {
                 format!(
                     "{}:{}:{}:{}",
-                    hex::encode(m.contract),
-                    hex::encode(m.event.topic0),
+                    hex::encode_digits(m.contract),
+                    hex::encode_digits(m.event.topic0),
                     m.wallet_topic,
                     m.kind
                 )
@@ -282,12 +276,12 @@ impl EvmSource {
             "evm:{}:{}:{}:cursor",
             self.config.name,
             self.config.chain_id,
-            hex::encode(&fp[..8])
+            hex::encode_digits(&fp[..8])
         )
     }
 
     pub fn filter(&self) -> LogFilter {
-        let addresses: BTreeSet<EvmAddress> = self.config.maps.iter().map(|m| m.contract).collect();
+        let addresses: BTreeSet<Address> = self.config.maps.iter().map(|m| m.contract).collect();
         let topics: BTreeSet<[u8; 32]> = self.config.maps.iter().map(|m| m.event.topic0).collect();
         LogFilter {
             addresses: addresses.into_iter().collect(),
@@ -328,10 +322,10 @@ impl EvmSource {
                     c.key,
                     c.name,
                     log.block,
-                    hex::encode(log.tx),
+                    hex::encode_digits(log.tx),
                     log.log_index,
                     m.event.signature,
-                    flex_evm::address_hex(&m.contract)
+                    m.contract
                 )
             };
             let topic = log.topics.get(m.wallet_topic).ok_or_else(|| SourceError::Mapping {
@@ -349,15 +343,20 @@ impl EvmSource {
                     message: format!(
                         "topic {} (0x{}) is not an address ({}.map[{j}].wallet)",
                         m.wallet_topic,
-                        hex::encode(topic),
+                        hex::encode_digits(topic),
                         c.key
                     ),
                 });
             }
-            let mut wallet = [0u8; 20];
-            wallet.copy_from_slice(&topic[12..]);
+            let mut wallet = Address::default();
+            wallet.0.copy_from_slice(&topic[12..]);
             out.push(ActionRow {
-                action_id: format!("evm:{}:0x{}:{}", c.chain_id, hex::encode(log.tx), log.index_in_tx),
+                action_id: format!(
+                    "evm:{}:0x{}:{}",
+                    c.chain_id,
+                    hex::encode_digits(log.tx),
+                    log.index_in_tx
+                ),
                 wallet,
                 kind: m.kind.clone(),
                 side: "onchain".into(),
@@ -372,10 +371,10 @@ impl EvmSource {
         let key = self.cursor_key();
         match store.meta(&key)? {
             None => Ok(None),
-            Some(v) => v
-                .parse::<Cursor>()
-                .map(Some)
-                .map_err(|message| SourceError::Cursor { key, message }),
+            Some(v) => v.parse::<Cursor>().map(Some).map_err(|e| SourceError::Cursor {
+                key,
+                message: e.to_string(),
+            }),
         }
     }
 
@@ -414,14 +413,13 @@ impl EvmSource {
                     Until::Stopped => follow::Until::Stopped,
                 },
                 |batch, progress| {
-                    let actions = self.actions(batch).map_err(|e| e.to_string())?;
+                    let actions = self.actions(batch)?;
                     let stats = tokio::task::block_in_place(|| -> Result<_, SourceError> {
                         let stats = store.import(&source, &[], &actions)?;
                         // After the import: a crash in between re-reads the batch, which is harmless.
                         store.set_meta(&key, &batch.cursor.to_string())?;
                         Ok(stats)
-                    })
-                    .map_err(|e| e.to_string())?;
+                    })?;
                     if let Some(s) = &status {
                         s.imported_actions.fetch_add(stats.actions_new, Ordering::Relaxed);
                     }
@@ -448,7 +446,7 @@ impl EvmSource {
                     } else {
                         tracing::debug!(evm = %self.config.name, from = batch.from, to = batch.to, head = batch.head, "EVM blocks read");
                     }
-                    Ok(())
+                    Ok::<(), SourceError>(())
                 },
                 stop,
             )
@@ -548,7 +546,7 @@ kind = "stake"
         assert_eq!(c.maps[0].wallet_topic, 1);
         assert_eq!(c.maps[1].wallet_topic, 2);
         assert_eq!(c.maps[0].event.signature, "Swapped(address,uint256)");
-        assert_eq!(c.maps[0].contract[0], 0x5f);
+        assert_eq!(c.maps[0].contract.0[0], 0x5f);
     }
 
     #[test]
@@ -627,7 +625,7 @@ kind = "stake"
         );
     }
 
-    fn log(topics: Vec<[u8; 32]>, tx: u8, index_in_tx: u64, address: EvmAddress) -> FollowedLog {
+    fn log(topics: Vec<[u8; 32]>, tx: u8, index_in_tx: u64, address: Address) -> FollowedLog {
         FollowedLog {
             block: 7,
             block_hash: [1; 32],
@@ -666,7 +664,7 @@ kind = "stake"
                 log(vec![swapped, wallet(0xaa)], 0x11, 1, contract),
                 log(vec![staked, wallet(0xbb), wallet(0xcc)], 0x22, 0, contract),
                 // The same event from a contract not mapped: not an action.
-                log(vec![swapped, wallet(0xdd)], 0x33, 0, [9; 20]),
+                log(vec![swapped, wallet(0xdd)], 0x33, 0, Address([9; 20])),
             ],
         };
         let a = src.actions(&batch).unwrap();
@@ -674,11 +672,11 @@ kind = "stake"
         assert_eq!(a[0].action_id, format!("evm:31337:0x{}:1", "11".repeat(32)));
         assert_eq!(
             (a[0].wallet, a[0].kind.as_str(), a[0].side.as_str()),
-            ([0xaa; 20], "swap", "onchain")
+            (Address([0xaa; 20]), "swap", "onchain")
         );
         assert_eq!(a[0].timestamp, 1_700_000_000);
         // Staked maps its second topic (the pool).
-        assert_eq!((a[1].wallet, a[1].kind.as_str()), ([0xcc; 20], "stake"));
+        assert_eq!((a[1].wallet, a[1].kind.as_str()), (Address([0xcc; 20]), "stake"));
 
         // A log whose declaration does not match (too few topics; a topic that is no address).
         let mut bad = batch.clone();

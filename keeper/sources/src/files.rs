@@ -89,7 +89,7 @@ impl InputFile {
             .wallets
             .iter()
             .map(|w| WalletRow {
-                address: w.address.0,
+                address: w.address,
                 connected_at: w.connected_at,
             })
             .collect();
@@ -109,7 +109,7 @@ impl InputFile {
             })?;
             actions.push(ActionRow {
                 action_id: id,
-                wallet: wallet.address.0,
+                wallet: wallet.address,
                 kind: kind.to_string(),
                 side: side.name().to_string(),
                 timestamp: a.timestamp,
@@ -319,7 +319,7 @@ fn import_pool(
     let mut batches = Vec::new();
     let mut batch = ImportBatch::with_kinds(names.iter().cloned());
     batch.wallets.extend(pool.wallets.iter().map(|w| WalletRow {
-        address: w.address.0,
+        address: w.address,
         connected_at: w.connected_at,
     }));
     for ((a, id), side) in pool.actions.iter().zip(&ids.ids).zip(&ids.sides) {
@@ -335,7 +335,7 @@ fn import_pool(
             Side::Offchain => ActionSide::Offchain,
         };
         batch
-            .push_action(id, wallet.address.0, a.kind, side, a.timestamp, 0)
+            .push_action(id, wallet.address, a.kind, side, a.timestamp, 0)
             .map_err(|e| SourceError::File {
                 file: file.to_string(),
                 message: e.to_string(),

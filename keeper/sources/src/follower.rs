@@ -28,7 +28,7 @@ pub struct Position {
 }
 
 fn hex32<S: Serializer>(h: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format!("0x{}", hex::encode(h)))
+    s.serialize_str(&flex_types::hex::encode(h))
 }
 
 /// What a follower did in one run (printed as JSON by `flex-keeper follow-evm` and

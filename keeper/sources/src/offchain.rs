@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use flex_engine::{Genesis, WeightTable};
-use flex_evm::{address_hex, EvmAddress};
 pub use flex_ingest::offchain::*;
 use flex_store::{ActionRow, OffchainBatch, OffchainImport, Store, StoreError};
+use flex_types::{hex, Address};
 
 use std::sync::atomic::Ordering;
 
@@ -26,7 +26,7 @@ pub const CHAIN_META: &str = "chain_genesis_hash";
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Policy {
     /// The attesters' EVM addresses (`offchain.attesters`). Empty: no submissions.
-    pub attesters: BTreeSet<EvmAddress>,
+    pub attesters: BTreeSet<Address>,
     /// The kinds attesters may submit (`offchain.kinds`); `None`: every kind of the weight table.
     pub kinds: Option<BTreeSet<String>>,
 }
@@ -34,7 +34,7 @@ pub struct Policy {
 /// What an accepted batch added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Accepted {
-    pub attester: EvmAddress,
+    pub attester: Address,
     pub nonce: u64,
     pub digest: [u8; 32],
     pub actions_new: u64,
@@ -55,7 +55,7 @@ pub struct FileStats {
 /// Records the chain's genesis hash in the store, the chain half of the [`Domain`]. Called by
 /// the keeper on every connection; a change (the keeper now follows another chain) is logged.
 pub fn record_chain(store: &dyn Store, genesis_hash: [u8; 32]) -> Result<(), StoreError> {
-    let hash = format!("0x{}", hex::encode(genesis_hash));
+    let hash = hex::encode(genesis_hash);
     match store.meta(CHAIN_META)? {
         Some(h) if h == hash => Ok(()),
         old => {
@@ -81,7 +81,7 @@ impl std::fmt::Debug for Intake {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Intake")
             .field("policy", &self.policy)
-            .field("contract", &hex::encode(self.contract))
+            .field("contract", &hex::encode_digits(self.contract))
             .field("genesis", &self.genesis)
             .finish()
     }
@@ -95,6 +95,13 @@ pub fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
+/// An intake that cannot be set up as configured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IntakeError {
+    #[error("offchain.kinds: {0:?} is not in the weight table")]
+    UnknownKind(String),
+}
+
 impl Intake {
     /// `genesis` (unix seconds) when configured; otherwise the one the keeper recorded from the
     /// contract (meta `genesis`) is used. Every kind of `policy.kinds` must be in `table`.
@@ -104,10 +111,10 @@ impl Intake {
         table: WeightTable,
         contract: [u8; 32],
         genesis: Option<i64>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, IntakeError> {
         if let Some(kinds) = &policy.kinds {
             if let Some(k) = kinds.iter().find(|k| table.kind(k).is_none()) {
-                return Err(format!("offchain.kinds: {k:?} is not in the weight table"));
+                return Err(IntakeError::UnknownKind(k.clone()));
             }
         }
         Ok(Self {
@@ -147,10 +154,9 @@ impl Intake {
         let Some(h) = self.store.meta(CHAIN_META)? else {
             return Ok(None);
         };
-        let b = h
-            .strip_prefix("0x")
-            .and_then(|d| hex::decode(d).ok())
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        let b = Some(h.as_str())
+            .filter(|h| h.starts_with("0x"))
+            .and_then(|h| hex::decode(h).ok())
             .ok_or(StoreError::Corrupt {
                 what: "meta chain_genesis_hash",
             })?;
@@ -173,7 +179,7 @@ impl Intake {
     }
 
     /// An attester's last accepted nonce.
-    pub fn last_nonce(&self, attester: &EvmAddress) -> Result<Option<u64>, OffchainError> {
+    pub fn last_nonce(&self, attester: &Address) -> Result<Option<u64>, OffchainError> {
         Ok(self.store.offchain_nonce(attester)?)
     }
 
@@ -196,7 +202,7 @@ impl Intake {
             return Err(OffchainError::Disabled);
         }
         if !self.policy.attesters.contains(&s.attester) {
-            return Err(OffchainError::UnknownAttester(address_hex(&s.attester)));
+            return Err(OffchainError::UnknownAttester(s.attester.to_string()));
         }
         let domain = self.domain()?;
         s.check_shape()?;
@@ -266,7 +272,7 @@ impl Intake {
                 timestamp: a.timestamp,
             });
         }
-        let source = format!("offchain:{}:{}", address_hex(&s.attester), s.nonce);
+        let source = format!("offchain:{}:{}", s.attester, s.nonce);
         let batch = OffchainBatch {
             attester: s.attester,
             nonce: s.nonce,
@@ -295,7 +301,7 @@ impl Intake {
             Err(e) => return Err(e.into()),
         };
         tracing::info!(
-            attester = %address_hex(&s.attester),
+            attester = %s.attester,
             nonce = s.nonce,
             actions_new = stats.actions_new,
             actions_known = stats.actions_known,
@@ -354,7 +360,7 @@ impl Intake {
         // Per attester in nonce order; unreadable files first (they only get logged).
         todo.sort_by_key(|(f, _, r)| match r {
             Ok(s) => (1, s.submission.attester, s.submission.nonce, f.clone()),
-            Err(_) => (0, [0; 20], 0, f.clone()),
+            Err(_) => (0, Address::default(), 0, f.clone()),
         });
         for (f, fp, parsed) in todo {
             let file = f.display().to_string();

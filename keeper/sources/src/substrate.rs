@@ -40,11 +40,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flex_chain::{
-    address_in, AccountId32, BlockHandler, ChainAddress, ContractBundle, Cursor, FinalizedBlock, FollowError,
-    FollowOptions, FollowProgress, Follower as ChainFollower, InkEventDecoder,
+    address_in, AddressInError, BlockHandler, ChainAddress, ContractBundle, Cursor, EventFieldError,
+    FinalizedBlock, FollowError, FollowOptions, FollowProgress, Follower as ChainFollower, InkEventDecoder,
 };
 use flex_engine::WeightTable;
 use flex_store::{ActionRow, Store};
+use flex_types::{hex, Address, HexError};
 
 use flex_ingest::section::{self, KeyError, WalletRef};
 use serde::Deserialize;
@@ -90,7 +91,11 @@ impl SubstrateMap {
         let what = match &self.event {
             EventMatch::Pallet { pallet, event } => format!("{pallet}.{event}"),
             EventMatch::Contract { contract, topic, .. } => {
-                format!("0x{}:0x{}", hex::encode(contract), hex::encode(topic))
+                format!(
+                    "0x{}:0x{}",
+                    hex::encode_digits(contract),
+                    hex::encode_digits(topic)
+                )
             }
         };
         let wallet = match &self.wallet {
@@ -293,7 +298,7 @@ fn map_config(base: &Path, key: &str, t: &SubstrateMapSection) -> Result<Substra
         }
     } else if t.contract.is_some() {
         let contract_s = req("contract", &t.contract)?;
-        let contract = parse_contract(&contract_s).map_err(|m| err(&mk("contract"), m))?;
+        let contract = section::account(&mk("contract"), &contract_s)?.0;
         let decoder = match &t.bundle {
             None => None,
             Some(_) => {
@@ -315,7 +320,7 @@ fn map_config(base: &Path, key: &str, t: &SubstrateMapSection) -> Result<Substra
         let topic = match (&t.topic, &decoder) {
             (Some(_), _) => {
                 let s = req("topic", &t.topic)?;
-                let topic = parse_hash(&s).map_err(|m| err(&mk("topic"), m))?;
+                let topic = parse_hash(&s).map_err(|e| err(&mk("topic"), e.to_string()))?;
                 if let Some(d) = &decoder {
                     if d.signature_topic != topic {
                         return Err(err(
@@ -323,7 +328,7 @@ fn map_config(base: &Path, key: &str, t: &SubstrateMapSection) -> Result<Substra
                             format!(
                                 "{s} is not the signature topic of {} in the bundle (0x{})",
                                 d.label,
-                                hex::encode(d.signature_topic)
+                                hex::encode_digits(d.signature_topic)
                             ),
                         ));
                     }
@@ -387,42 +392,82 @@ fn map_config(base: &Path, key: &str, t: &SubstrateMapSection) -> Result<Substra
     })
 }
 
-/// A contract account: SS58 or `0x` + 64 hex digits.
-pub fn parse_contract(s: &str) -> Result<[u8; 32], String> {
-    let s = s.trim();
-    if s.starts_with("0x") {
-        return parse_hash(s).map_err(|_| format!("{s:?} is not 0x + 64 hex digits"));
-    }
-    s.parse::<AccountId32>()
-        .map(|a| a.0)
-        .map_err(|e| format!("{s:?} is neither an SS58 address nor 0x + 64 hex digits ({e})"))
+/// A configured 32-byte topic that is not `0x` + 64 hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not 0x + 64 hex digits: {source}")]
+pub struct TopicError {
+    pub text: String,
+    pub source: HexError,
 }
 
-fn parse_hash(s: &str) -> Result<[u8; 32], String> {
-    let bad = || format!("{s:?} is not 0x + 64 hex digits");
-    let digits = s.trim().strip_prefix("0x").ok_or_else(bad)?;
-    let bytes = hex::decode(digits).map_err(|_| bad())?;
-    <[u8; 32]>::try_from(bytes).map_err(|_| bad())
+fn parse_hash(s: &str) -> Result<[u8; 32], TopicError> {
+    hex::decode(s.trim()).map_err(|source| TopicError {
+        text: s.to_string(),
+        source,
+    })
+}
+
+/// A pallet map that the chain's metadata contradicts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetadataError {
+    #[error("{key}: the chain has no event {pallet}.{event}")]
+    NoEvent {
+        key: String,
+        pallet: String,
+        event: String,
+    },
+    #[error("{key}.wallet: {pallet}.{event} has no field {field:?} (fields: {fields})")]
+    NoField {
+        key: String,
+        pallet: String,
+        event: String,
+        field: String,
+        fields: String,
+    },
+}
+
+/// An event that matches a map but whose wallet cannot be read; `at` names the block, the event
+/// and the map.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventWalletError {
+    #[error("{at}: no field {field:?} (fields: {fields})")]
+    NoField {
+        at: String,
+        field: String,
+        fields: String,
+    },
+    #[error("{at}: field {field:?}: {source}")]
+    NotAddress {
+        at: String,
+        field: String,
+        source: AddressInError,
+    },
+    #[error("{at}: {source}")]
+    Field { at: String, source: EventFieldError },
+    #[error("{at}: no topic {index} ({topics} topics)")]
+    NoTopic { at: String, index: usize, topics: usize },
+    #[error("{at}: the wallet cannot be read from this event")]
+    Unreadable { at: String },
 }
 
 /// The Flex wallet of a Substrate account, as pallet-revive's `AccountId32Mapper::to_address`: an
 /// account whose last 12 bytes are `0xEE` is an Ethereum address padded (its first 20 bytes);
 /// any other is `keccak256(account)[12..]`.
-pub fn wallet_of_account(account: &[u8; 32]) -> [u8; 20] {
-    let mut wallet = [0u8; 20];
+pub fn wallet_of_account(account: &[u8; 32]) -> Address {
+    let mut wallet = Address::default();
     if account[20..] == [0xEE; 12] {
-        wallet.copy_from_slice(&account[..20]);
+        wallet.0.copy_from_slice(&account[..20]);
     } else {
-        wallet.copy_from_slice(&flex_evm::keccak256(account)[12..]);
+        wallet.0.copy_from_slice(&flex_evm::keccak256(account)[12..]);
     }
     wallet
 }
 
 /// The wallet of an address found in an event.
-pub fn wallet_of(address: ChainAddress) -> [u8; 20] {
+pub fn wallet_of(address: ChainAddress) -> Address {
     match address {
         ChainAddress::Account(a) => wallet_of_account(&a),
-        ChainAddress::H160(h) => h,
+        ChainAddress::H160(h) => Address(h),
     }
 }
 
@@ -463,7 +508,11 @@ impl SubstrateSource {
         maps.sort();
         let what = format!("start={};{}", self.config.start_block, maps.join(";"));
         let fp = flex_evm::keccak256(what.as_bytes());
-        format!("substrate:{}:{}:cursor", self.config.name, hex::encode(&fp[..8]))
+        format!(
+            "substrate:{}:{}:cursor",
+            self.config.name,
+            hex::encode_digits(&fp[..8])
+        )
     }
 
     pub fn options(&self, once: bool) -> FollowOptions {
@@ -481,34 +530,45 @@ impl SubstrateSource {
         let key = self.cursor_key();
         match store.meta(&key)? {
             None => Ok(None),
-            Some(v) => Cursor::parse(&v)
-                .map(Some)
-                .map_err(|message| SourceError::Cursor { key, message }),
+            Some(v) => Cursor::parse(&v).map(Some).map_err(|e| SourceError::Cursor {
+                key,
+                message: e.to_string(),
+            }),
         }
     }
 
     /// Checks the pallet maps against the chain's metadata: the event and the wallet field exist.
-    pub fn check_metadata(&self, chain: &ChainFollower) -> Result<(), String> {
+    pub fn check_metadata(&self, chain: &ChainFollower) -> Result<(), MetadataError> {
         for m in &self.config.maps {
             let (EventMatch::Pallet { pallet, event }, WalletField::Field(f)) = (&m.event, &m.wallet) else {
                 continue;
             };
             let fields = chain
                 .event_fields(pallet, event)
-                .ok_or_else(|| format!("{}: the chain has no event {pallet}.{event}", m.key))?;
+                .ok_or_else(|| MetadataError::NoEvent {
+                    key: m.key.clone(),
+                    pallet: pallet.clone(),
+                    event: event.clone(),
+                })?;
             if !fields.iter().any(|n| n == f) {
-                return Err(format!(
-                    "{}.wallet: {pallet}.{event} has no field {f:?} (fields: {})",
-                    m.key,
-                    fields.join(", ")
-                ));
+                return Err(MetadataError::NoField {
+                    key: m.key.clone(),
+                    pallet: pallet.clone(),
+                    event: event.clone(),
+                    field: f.clone(),
+                    fields: fields.join(", "),
+                });
             }
         }
         Ok(())
     }
 
     /// The actions of one block's events.
-    pub fn actions(&self, genesis: &[u8; 32], block: &FinalizedBlock) -> Result<Vec<ActionRow>, String> {
+    pub fn actions(
+        &self,
+        genesis: &[u8; 32],
+        block: &FinalizedBlock,
+    ) -> Result<Vec<ActionRow>, EventWalletError> {
         let mut out = Vec::new();
         let timestamp = i64::try_from(block.timestamp_ms / 1000).unwrap_or(i64::MAX);
         for ev in &block.events {
@@ -519,7 +579,7 @@ impl SubstrateSource {
                 format!(
                     "block {} (0x{}) event {} ({}.{}), {}",
                     block.number,
-                    hex::encode(block.hash),
+                    hex::encode_digits(block.hash),
                     ev.index,
                     ev.pallet,
                     ev.variant,
@@ -528,34 +588,48 @@ impl SubstrateSource {
             };
             let address = match (&m.wallet, &ev.contract, &m.event) {
                 (WalletField::Field(f), None, _) => {
-                    let v = ev.field(f).ok_or_else(|| {
-                        format!(
-                            "{}: no field {f:?} (fields: {})",
-                            at(),
-                            ev.field_names().join(", ")
-                        )
+                    let v = ev.field(f).ok_or_else(|| EventWalletError::NoField {
+                        at: at(),
+                        field: f.clone(),
+                        fields: ev.field_names().join(", "),
                     })?;
-                    address_in(v).map_err(|e| format!("{}: field {f:?}: {e}", at()))?
+                    address_in(v).map_err(|source| EventWalletError::NotAddress {
+                        at: at(),
+                        field: f.clone(),
+                        source,
+                    })?
                 }
                 (WalletField::Field(f), Some(c), EventMatch::Contract { decoder: Some(d), .. }) => {
-                    let v = d.field(&c.data, f).map_err(|e| format!("{}: {e}", at()))?;
-                    address_in(&v).map_err(|e| format!("{}: field {f:?}: {e}", at()))?
+                    let v = d
+                        .field(&c.data, f)
+                        .map_err(|source| EventWalletError::Field { at: at(), source })?;
+                    address_in(&v).map_err(|source| EventWalletError::NotAddress {
+                        at: at(),
+                        field: f.clone(),
+                        source,
+                    })?
                 }
                 (WalletField::Topic(i), Some(c), _) => {
-                    let t = c
-                        .topics
-                        .get(*i)
-                        .ok_or_else(|| format!("{}: no topic {i} ({} topics)", at(), c.topics.len()))?;
+                    let t = c.topics.get(*i).ok_or_else(|| EventWalletError::NoTopic {
+                        at: at(),
+                        index: *i,
+                        topics: c.topics.len(),
+                    })?;
                     Some(ChainAddress::Account(*t))
                 }
-                _ => return Err(format!("{}: the wallet cannot be read from this event", at())),
+                _ => return Err(EventWalletError::Unreadable { at: at() }),
             };
             // No account (a mint's `from: None`): nobody acted.
             let Some(address) = address else {
                 continue;
             };
             out.push(ActionRow {
-                action_id: format!("sub:0x{}:{}:{}", hex::encode(genesis), block.number, ev.index),
+                action_id: format!(
+                    "sub:0x{}:{}:{}",
+                    hex::encode_digits(genesis),
+                    block.number,
+                    ev.index
+                ),
                 wallet: wallet_of(address),
                 kind: m.kind.clone(),
                 side: "onchain".into(),
@@ -650,7 +724,7 @@ struct Importer<'a> {
 impl BlockHandler for Importer<'_> {
     fn on_connect(&mut self, genesis: [u8; 32], chain: &ChainFollower) -> Result<(), FollowError> {
         let key = self.source.genesis_key();
-        let hex_genesis = format!("0x{}", hex::encode(genesis));
+        let hex_genesis = format!("0x{}", hex::encode_digits(genesis));
         let stored = self
             .store
             .meta(&key)
@@ -668,7 +742,9 @@ impl BlockHandler for Importer<'_> {
                 .set_meta(&key, &hex_genesis)
                 .map_err(|e| FollowError::Handler(e.to_string()))?,
         }
-        self.source.check_metadata(chain).map_err(FollowError::Handler)?;
+        self.source
+            .check_metadata(chain)
+            .map_err(|e| FollowError::Handler(e.to_string()))?;
         self.genesis = Some(genesis);
         Ok(())
     }
@@ -685,7 +761,11 @@ impl BlockHandler for Importer<'_> {
         };
         let mut actions = Vec::new();
         for b in blocks {
-            actions.extend(self.source.actions(&genesis, b).map_err(FollowError::Handler)?);
+            actions.extend(
+                self.source
+                    .actions(&genesis, b)
+                    .map_err(|e| FollowError::Handler(e.to_string()))?,
+            );
         }
         let source = self.source.source_name();
         let key = self.source.cursor_key();
@@ -811,7 +891,7 @@ kind = "token"
             } => {
                 // Alice's SS58 address.
                 assert_eq!(
-                    hex::encode(contract),
+                    hex::encode_digits(contract),
                     "d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d"
                 );
                 assert_eq!(topic[0], 0x99);
@@ -920,19 +1000,49 @@ kind = "token"
     #[test]
     fn wallet_mapping_is_pallet_revive_s() {
         // Alice (sr25519 //Alice): keccak256(account)[12..], the H160 pallet-revive gives her.
-        let alice = hex::decode("d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d").unwrap();
-        let alice: [u8; 32] = alice.try_into().unwrap();
+        let alice: [u8; 32] =
+            hex::decode("0xd43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d").unwrap();
         assert_eq!(
-            hex::encode(wallet_of_account(&alice)),
-            "9621dde636de098b43efb0fa9b61facfe328f99d"
+            wallet_of_account(&alice).to_string(),
+            "0x9621dde636de098b43efb0fa9b61facfe328f99d"
         );
         // An Ethereum-derived account: 20 bytes then 12 x 0xEE.
         let mut eth = [0xEE; 32];
         eth[..20].copy_from_slice(&[0x11; 20]);
-        assert_eq!(wallet_of_account(&eth), [0x11; 20]);
+        assert_eq!(wallet_of_account(&eth), Address([0x11; 20]));
         // 11 x 0xEE is not enough.
         eth[20] = 0xEF;
-        assert_ne!(wallet_of_account(&eth), [0x11; 20]);
-        assert_eq!(wallet_of(ChainAddress::H160([5; 20])), [5; 20]);
+        assert_ne!(wallet_of_account(&eth), Address([0x11; 20]));
+        assert_eq!(wallet_of(ChainAddress::H160([5; 20])), Address([5; 20]));
+    }
+
+    /// The contract account is read as subxt reads SS58 (an independent implementation), and as hex.
+    #[test]
+    fn contract_accounts_in_ss58_and_hex() {
+        use flex_chain::AccountId32;
+        use flex_types::{AccountId, AccountIdError};
+        let parse_contract = |s: &str| section::account("contract", s).map(|a| a.0);
+        let alice_hex = "0xd43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d";
+        let alice_ss58 = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY";
+        let by_subxt = alice_ss58.parse::<AccountId32>().unwrap().0;
+        assert_eq!(parse_contract(alice_ss58), Ok(by_subxt));
+        assert_eq!(parse_contract(&format!(" {alice_hex} ")), Ok(by_subxt));
+        // Another account, written by subxt, read by us; and ours read by subxt.
+        let other = AccountId32([0x5a; 32]);
+        assert_eq!(parse_contract(&other.to_string()), Ok(other.0));
+        let ours = AccountId([0x5a; 32]).to_ss58(42).unwrap();
+        assert_eq!(ours, other.to_string());
+        // Polkadot's network prefix (0) is accepted too.
+        assert_eq!(
+            parse_contract("15oF4uVJwmo4TdGW7VfQxNLavjCXviqxT9S1MgbjMNHr6Sp5"),
+            Ok(by_subxt)
+        );
+        assert_eq!(
+            "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQZ".parse::<AccountId>(),
+            Err(AccountIdError::Ss58Checksum)
+        );
+        let e = parse_contract("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQZ").unwrap_err();
+        assert!(e.to_string().starts_with("contract: \"5GrwvaEF"), "{e}");
+        assert!(parse_contract("0x1234").is_err());
     }
 }

@@ -86,9 +86,15 @@ fn json_lines_import_once_and_again() {
     assert_eq!(counts(&store), (2, n as u64));
     // What was stored reads back: wallet B (mixed case in the file), kind, time.
     let got = store.actions_between(G + 1, G + 2).unwrap();
-    assert_eq!(got, vec![([0xbb; 20], "post".to_string(), G + 1)]);
     assert_eq!(
-        store.wallet(&[0xaa; 20]).unwrap().map(|w| w.connected_at),
+        got,
+        vec![(flex_types::Address([0xbb; 20]), "post".to_string(), G + 1)]
+    );
+    assert_eq!(
+        store
+            .wallet(&flex_types::Address([0xaa; 20]))
+            .unwrap()
+            .map(|w| w.connected_at),
         Some(G - 3600)
     );
 }
@@ -193,7 +199,7 @@ fn pool_json_and_the_keeper_sources() {
     assert_eq!((again.stats.actions_new, again.stats.actions_known), (0, 3));
     assert_eq!(
         store.actions_between(G + 60, G + 61).unwrap(),
-        vec![([0xaa; 20], "post".into(), G + 60)]
+        vec![(flex_types::Address([0xaa; 20]), "post".into(), G + 60)]
     );
     // A pool action that conflicts with a JSON-lines one: the lines file is refused.
     let l = write(dir.path(), "l.jsonl", &action("7", A, "post", "onchain", G + 7));

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use flex_store::{ActionSide, ImportBatch, SqliteStore, Store, WalletRow};
+use flex_store::{ActionSide, Address, ImportBatch, SqliteStore, Store, WalletRow};
 
 const BATCH: u64 = 16_384;
 
@@ -58,6 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut addr = [0u8; 20];
         addr[..8].copy_from_slice(&w.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
         addr[12..].copy_from_slice(&w.to_be_bytes());
+        let addr = Address(addr);
         if i < wallets {
             b.wallets.push(WalletRow {
                 address: addr,

@@ -19,8 +19,7 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
-/// A 20-byte wallet address.
-pub type Address = [u8; 20];
+pub use flex_types::Address;
 /// A 32-byte hash.
 pub type Hash = [u8; 32];
 

@@ -236,7 +236,9 @@ fn from_be(b: &[u8], what: &'static str) -> Result<u128> {
 }
 
 fn addr(b: &[u8], what: &'static str) -> Result<Address> {
-    <[u8; 20]>::try_from(b).map_err(|_| StoreError::Corrupt { what })
+    <[u8; 20]>::try_from(b)
+        .map(Address)
+        .map_err(|_| StoreError::Corrupt { what })
 }
 
 fn hash(b: &[u8], what: &'static str) -> Result<Hash> {
@@ -574,7 +576,7 @@ impl Store for SqliteStore {
         self.read(|c| {
             Ok(
                 c.prepare_cached("SELECT connected_at FROM wallets WHERE address = ?1")?
-                    .query_row([&address[..]], |r| r.get::<_, i64>(0))
+                    .query_row([&address.0[..]], |r| r.get::<_, i64>(0))
                     .optional()?
                     .map(|connected_at| WalletRow {
                         address: *address,
@@ -619,7 +621,7 @@ impl Store for SqliteStore {
                 "INSERT INTO wallet_epochs (epoch, wallet, score, weight, reward) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             for r in rows {
-                ins.execute(params![epoch, &r.wallet[..], r.score, &be(r.weight)[..], &be(r.reward)[..]])?;
+                ins.execute(params![epoch, &r.wallet.0[..], r.score, &be(r.weight)[..], &be(r.reward)[..]])?;
             }
             Ok(())
         })
@@ -672,7 +674,11 @@ impl Store for SqliteStore {
                 "SELECT epoch, score, weight, reward FROM wallet_epochs WHERE wallet = ?1 AND epoch >= ?2 \
                  AND epoch < ?3 ORDER BY epoch",
             )?;
-            let mut rows = st.query(params![&address[..], from as i64, to.min(i64::MAX as u64) as i64])?;
+            let mut rows = st.query(params![
+                &address.0[..],
+                from as i64,
+                to.min(i64::MAX as u64) as i64
+            ])?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
                 let w: Vec<u8> = r.get(2)?;
@@ -738,7 +744,7 @@ impl Store for SqliteStore {
                 "INSERT INTO claims (month_index, wallet, amount, tree_index) VALUES (?1, ?2, ?3, ?4)",
             )?;
             for c in &tree.leaves {
-                ins.execute(params![month, &c.wallet[..], &be(c.amount)[..], c.tree_index])?;
+                ins.execute(params![month, &c.wallet.0[..], &be(c.amount)[..], c.tree_index])?;
             }
             let mut nodes = Vec::with_capacity(tree.nodes.len() * 32);
             for n in &tree.nodes {
@@ -787,7 +793,7 @@ impl Store for SqliteStore {
                 .prepare_cached(
                     "SELECT amount, tree_index FROM claims WHERE month_index = ?1 AND wallet = ?2",
                 )?
-                .query_row(params![i64::from(month_index), &wallet[..]], |r| {
+                .query_row(params![i64::from(month_index), &wallet.0[..]], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })
                 .optional()?;

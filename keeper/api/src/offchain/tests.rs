@@ -10,6 +10,7 @@ use flex_sources::offchain::{
 };
 use flex_sources::Status;
 use flex_store::{SqliteStore, Store};
+use flex_types::Address;
 use serde_json::Value;
 
 use crate::Api;
@@ -113,7 +114,7 @@ async fn post(srv: &Server, body: &str) -> (u16, Value) {
 fn post_action(id: &str, wallet: u8, timestamp: i64) -> OffchainAction {
     OffchainAction {
         action_id: id.into(),
-        wallet: [wallet; 20],
+        wallet: Address([wallet; 20]),
         kind: "post".into(),
         timestamp,
     }
@@ -168,7 +169,7 @@ async fn a_signed_batch_is_stored_once_and_its_replay_is_refused() {
     );
     let rows = srv.store.actions_between(GENESIS, GENESIS + 86_400).unwrap();
     assert_eq!(rows.len(), 2);
-    assert!(rows.contains(&([2; 20], "post".to_string(), GENESIS + 20)));
+    assert!(rows.contains(&(Address([2; 20]), "post".to_string(), GENESIS + 20)));
     // The same bytes again: 409, nothing changes.
     let again = post(&srv, &b.to_json()).await;
     assert_error(&again, 409, "replay", "nonce");

@@ -268,7 +268,7 @@ fn bind_rows(
                     Ok(int) => st.bind_i64(p, int)?,
                     Err((from, to)) => st.bind_blob(p, &keys.bytes[from..to])?,
                 }
-                st.bind_blob(p + 1, &a.wallet[..])?;
+                st.bind_blob(p + 1, &a.wallet.0[..])?;
             }
             st.bind_i64(p + 2, *code)?;
             st.bind_i64(p + 3, side_code(a.side))?;
@@ -374,7 +374,7 @@ impl<'c> Importer<'c> {
             st.bind_i64(1, self.source_id)?;
             for (i, w) in rows.iter().enumerate() {
                 // SAFETY: `rows` is unchanged until `execute` below has run.
-                unsafe { st.bind_blob(2 + 2 * i, &w.address[..])? };
+                unsafe { st.bind_blob(2 + 2 * i, &w.address.0[..])? };
                 st.bind_i64(3 + 2 * i, w.connected_at)?;
             }
             Ok(())
@@ -469,7 +469,7 @@ impl<'c> Importer<'c> {
             let Some((wallet, k, side, ts)) = stored else {
                 continue;
             };
-            let field = if wallet != a.wallet {
+            let field = if wallet != a.wallet.0 {
                 "wallet"
             } else if side != side_code(a.side) {
                 "side"

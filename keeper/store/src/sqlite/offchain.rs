@@ -15,7 +15,7 @@ fn nonce_from(b: &[u8], what: &'static str) -> Result<u64> {
 fn last_nonce(c: &rusqlite::Connection, attester: &Address) -> Result<Option<u64>> {
     let b: Option<Vec<u8>> = c
         .prepare_cached("SELECT last_nonce FROM offchain_attesters WHERE attester = ?1")?
-        .query_row([&attester[..]], |r| r.get(0))
+        .query_row([&attester.0[..]], |r| r.get(0))
         .optional()?;
     b.map(|b| nonce_from(&b, "offchain_attesters.last_nonce"))
         .transpose()
@@ -46,13 +46,13 @@ impl SqliteStore {
             tx.execute(
                 "INSERT INTO offchain_attesters (attester, last_nonce, updated_at) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (attester) DO UPDATE SET last_nonce = ?2, updated_at = ?3",
-                params![&batch.attester[..], &batch.nonce.to_be_bytes()[..], at],
+                params![&batch.attester.0[..], &batch.nonce.to_be_bytes()[..], at],
             )?;
             tx.execute(
                 "INSERT INTO offchain_batches (attester, nonce, digest, actions, via, accepted_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
-                    &batch.attester[..],
+                    &batch.attester.0[..],
                     &batch.nonce.to_be_bytes()[..],
                     &batch.digest[..],
                     actions.len() as i64,
@@ -72,7 +72,7 @@ impl SqliteStore {
         self.read(|c| {
             let b: Option<Vec<u8>> = c
                 .prepare_cached("SELECT digest FROM offchain_batches WHERE attester = ?1 AND nonce = ?2")?
-                .query_row(params![&attester[..], &nonce.to_be_bytes()[..]], |r| r.get(0))
+                .query_row(params![&attester.0[..], &nonce.to_be_bytes()[..]], |r| r.get(0))
                 .optional()?;
             b.map(|b| hash(&b, "offchain_batches.digest")).transpose()
         })
@@ -81,12 +81,12 @@ impl SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use crate::{ActionRow, OffchainBatch, OffchainImport, SqliteStore, Store, StoreError};
+    use crate::{ActionRow, Address, OffchainBatch, OffchainImport, SqliteStore, Store, StoreError};
 
     fn post(id: &str, ts: i64) -> ActionRow {
         ActionRow {
             action_id: id.into(),
-            wallet: [7; 20],
+            wallet: Address([7; 20]),
             kind: "post".into(),
             side: "offchain".into(),
             timestamp: ts,
@@ -95,7 +95,7 @@ mod tests {
 
     fn batch(nonce: u64, digest: u8) -> OffchainBatch<'static> {
         OffchainBatch {
-            attester: [0xa7; 20],
+            attester: Address([0xa7; 20]),
             nonce,
             digest: [digest; 32],
             source: "offchain test",
@@ -107,13 +107,13 @@ mod tests {
     fn nonces_only_grow_and_a_rejected_batch_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(dir.path().join("k.db")).unwrap();
-        assert_eq!(s.offchain_nonce(&[0xa7; 20]).unwrap(), None);
+        assert_eq!(s.offchain_nonce(&Address([0xa7; 20])).unwrap(), None);
         let r = s
             .import_offchain(&batch(5, 1), &[post("p1", 10), post("p2", 20)])
             .unwrap();
         assert!(matches!(r, OffchainImport::Accepted(st) if st.actions_new == 2));
-        assert_eq!(s.offchain_nonce(&[0xa7; 20]).unwrap(), Some(5));
-        assert_eq!(s.offchain_batch(&[0xa7; 20], 5).unwrap(), Some([1; 32]));
+        assert_eq!(s.offchain_nonce(&Address([0xa7; 20])).unwrap(), Some(5));
+        assert_eq!(s.offchain_batch(&Address([0xa7; 20]), 5).unwrap(), Some([1; 32]));
         // The same nonce, or a lower one: stale, nothing written.
         for n in [5, 4] {
             let r = s.import_offchain(&batch(n, 2), &[post("p3", 30)]).unwrap();
@@ -130,18 +130,18 @@ mod tests {
             matches!(e, StoreError::ActionConflict { field: "kind", .. }),
             "{e}"
         );
-        assert_eq!(s.offchain_nonce(&[0xa7; 20]).unwrap(), Some(5));
-        assert_eq!(s.offchain_batch(&[0xa7; 20], 6).unwrap(), None);
+        assert_eq!(s.offchain_nonce(&Address([0xa7; 20])).unwrap(), Some(5));
+        assert_eq!(s.offchain_batch(&Address([0xa7; 20]), 6).unwrap(), None);
         assert_eq!(s.input_counts().unwrap().1, 2);
         // A higher nonce with a known action (same content) and a new one.
         let r = s
             .import_offchain(&batch(u64::MAX, 4), &[post("p2", 20), post("p5", 50)])
             .unwrap();
         assert!(matches!(r, OffchainImport::Accepted(st) if st.actions_new == 1 && st.actions_known == 1));
-        assert_eq!(s.offchain_nonce(&[0xa7; 20]).unwrap(), Some(u64::MAX));
+        assert_eq!(s.offchain_nonce(&Address([0xa7; 20])).unwrap(), Some(u64::MAX));
         // Another attester has its own sequence.
         let mut other = batch(1, 5);
-        other.attester = [0xb8; 20];
+        other.attester = Address([0xb8; 20]);
         assert!(matches!(
             s.import_offchain(&other, &[]).unwrap(),
             OffchainImport::Accepted(_)

@@ -10,7 +10,7 @@ fn store() -> (tempfile::TempDir, SqliteStore) {
 fn action(id: &str, wallet: u8, ts: i64) -> ActionRow {
     ActionRow {
         action_id: id.into(),
-        wallet: [wallet; 20],
+        wallet: Address([wallet; 20]),
         kind: "swap".into(),
         side: "onchain".into(),
         timestamp: ts,
@@ -21,7 +21,7 @@ fn action(id: &str, wallet: u8, ts: i64) -> ActionRow {
 fn import_is_idempotent_by_action_id_and_rejects_conflicts() {
     let (_d, s) = store();
     let wallets = [WalletRow {
-        address: [1; 20],
+        address: Address([1; 20]),
         connected_at: 10,
     }];
     let st = s
@@ -79,13 +79,13 @@ fn epochs_persist_across_reopen_with_phases() {
         let s = SqliteStore::open(&path).unwrap();
         let rows = [
             ScoreRow {
-                wallet: [2; 20],
+                wallet: Address([2; 20]),
                 score: 15,
                 weight: 5 << 64,
                 reward: 7,
             },
             ScoreRow {
-                wallet: [1; 20],
+                wallet: Address([1; 20]),
                 score: 8,
                 weight: u128::MAX,
                 reward: 3,
@@ -109,10 +109,13 @@ fn epochs_persist_across_reopen_with_phases() {
     );
     assert_eq!(s.open_epochs().unwrap(), vec![1]);
     assert_eq!(s.last_epoch().unwrap(), Some(1));
-    let hist = s.wallet_epochs(&[1; 20], 0, 10).unwrap();
+    let hist = s.wallet_epochs(&Address([1; 20]), 0, 10).unwrap();
     assert_eq!(hist.len(), 2);
     assert_eq!(hist[1].weight, u128::MAX);
-    assert_eq!(s.reward_totals(0, 2).unwrap(), vec![([1; 20], 6), ([2; 20], 14)]);
+    assert_eq!(
+        s.reward_totals(0, 2).unwrap(),
+        vec![(Address([1; 20]), 6), (Address([2; 20]), 14)]
+    );
     assert!(s.epoch(5).unwrap().is_none());
 }
 
@@ -124,12 +127,12 @@ fn months_and_claim_trees_round_trip() {
         nodes: vec![[3; 32], [4; 32], [5; 32]],
         leaves: vec![
             ClaimRow {
-                wallet: [1; 20],
+                wallet: Address([1; 20]),
                 amount: 5,
                 tree_index: 2,
             },
             ClaimRow {
-                wallet: [2; 20],
+                wallet: Address([2; 20]),
                 amount: 6,
                 tree_index: 1,
             },
@@ -152,8 +155,8 @@ fn months_and_claim_trees_round_trip() {
     };
     s.save_month(&m, &tree).unwrap();
     assert_eq!(s.claim_tree(24312).unwrap().unwrap(), tree);
-    assert_eq!(s.claim(24312, &[2; 20]).unwrap().unwrap().amount, 6);
-    assert!(s.claim(24312, &[3; 20]).unwrap().is_none());
+    assert_eq!(s.claim(24312, &Address([2; 20])).unwrap().unwrap().amount, 6);
+    assert!(s.claim(24312, &Address([3; 20])).unwrap().is_none());
     assert!(s.claim_tree(1).unwrap().is_none());
     s.set_month_phase(24312, Phase::Voted, true, "").unwrap();
     assert_eq!(s.month(24312).unwrap().unwrap().phase, Phase::Voted);
@@ -181,7 +184,7 @@ fn stream_of(
     batches.into_iter()
 }
 
-/// `n` actions `a{first}..` of wallet `[w; 20]`, one a second from `ts`, in batches of `per`.
+/// `n` actions `a{first}..` of wallet `Address([w; 20])`, one a second from `ts`, in batches of `per`.
 fn batches(first: u64, n: u64, per: u64, w: u8, ts: i64) -> Vec<std::result::Result<ImportBatch, String>> {
     let mut out = Vec::new();
     let mut b = ImportBatch::with_kinds(["swap", "post"]);
@@ -193,7 +196,7 @@ fn batches(first: u64, n: u64, per: u64, w: u8, ts: i64) -> Vec<std::result::Res
         };
         b.push_action(
             &format!("a{i}"),
-            [w; 20],
+            Address([w; 20]),
             (i % 2) as u16,
             side,
             ts + i as i64,
@@ -230,7 +233,7 @@ fn stream_import_counts_new_and_known_exactly() {
     let mut b = batches(500, 1200, 1200, 1, 100);
     if let Some(Ok(first)) = b.first_mut() {
         first
-            .push_action("a600", [1; 20], 0, ActionSide::Offchain, 700, 9999)
+            .push_action("a600", Address([1; 20]), 0, ActionSide::Offchain, 700, 9999)
             .unwrap();
     }
     let st = s.import_stream("g", &mut stream_of(b)).unwrap();
@@ -254,7 +257,7 @@ fn stream_import_counts_new_and_known_exactly() {
     assert_eq!(s.actions_between(100, 110).unwrap().len(), 10);
     assert_eq!(
         s.actions_between(100, 102).unwrap()[1],
-        ([1; 20], "post".to_string(), 101)
+        (Address([1; 20]), "post".to_string(), 101)
     );
 }
 
@@ -273,8 +276,15 @@ fn a_stream_conflict_names_the_line_and_writes_nothing() {
             ActionSide::Onchain
         };
         let ts = 100 + i as i64 + i64::from(i == 149);
-        bad.push_action(&format!("a{i}"), [1; 20], (i % 2) as u16, side, ts, i + 1)
-            .unwrap();
+        bad.push_action(
+            &format!("a{i}"),
+            Address([1; 20]),
+            (i % 2) as u16,
+            side,
+            ts,
+            i + 1,
+        )
+        .unwrap();
     }
     b.push(Ok(bad));
     let e = s.import_stream("again.jsonl", &mut stream_of(b)).unwrap_err();
@@ -290,7 +300,8 @@ fn a_stream_conflict_names_the_line_and_writes_nothing() {
         ("kind", 1, 0, ActionSide::Offchain),
     ] {
         let mut b = ImportBatch::with_kinds(["swap", "post"]);
-        b.push_action("a3", [wallet; 20], kind, side, 103, 7).unwrap();
+        b.push_action("a3", Address([wallet; 20]), kind, side, 103, 7)
+            .unwrap();
         let e = s.import_stream("x", &mut stream_of(vec![Ok(b)])).unwrap_err();
         assert!(
             matches!(&e, StoreError::ActionConflict { field: f, .. } if *f == field),
@@ -363,7 +374,10 @@ fn schema_4_actions_are_migrated() {
         tx.commit().unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.wallet(&[1; 20]).unwrap().map(|w| w.connected_at), Some(5));
+    assert_eq!(
+        s.wallet(&Address([1; 20])).unwrap().map(|w| w.connected_at),
+        Some(5)
+    );
     let mut got = s.actions_between(0, 100).unwrap();
     got.sort_by_key(|a| a.2);
     let kinds: Vec<&str> = got.iter().map(|a| a.1.as_str()).collect();

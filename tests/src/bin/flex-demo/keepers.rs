@@ -629,10 +629,7 @@ pub async fn month(
             let (s, v) = api_get(
                 &http,
                 &k.api,
-                &format!(
-                    "/v1/claims/{JANUARY_2026}/{}",
-                    flex_evm::address_hex(&keys[0].address())
-                ),
+                &format!("/v1/claims/{JANUARY_2026}/{}", keys[0].address()),
             )
             .await?;
             all &= s == 200 && v["root_status"] == "finalized";
@@ -664,7 +661,7 @@ pub async fn month(
         say(&format!(
             "  {} {}  {}",
             label(activity, &leaf.wallet),
-            flex_evm::address_hex(&leaf.wallet),
+            leaf.wallet,
             tokens(leaf.amount, "FLEXE")
         ));
     }
@@ -692,7 +689,7 @@ pub async fn month(
     travel(chain, FEB_1 + 3600).await?;
     say(&format!("Chain clock moved to {}.", utc(FEB_1 + 3600)));
     let ferdie = account(&cast.ferdie);
-    let w1 = flex_evm::address_hex(&keys[0].address());
+    let w1 = keys[0].address().to_string();
     let key_file = work.join("w1.key");
     // The sample wallets' keys are public test keys: W1's is 32 bytes of 0x01.
     fs::write(&key_file, hex::encode([1u8; 32])).context("cannot write W1's key file")?;
@@ -723,7 +720,7 @@ pub async fn month(
         .pool
         .try_query(
             "claim_message",
-            (JANUARY_2026, keys[0].address(), amount, &ferdie),
+            (JANUARY_2026, keys[0].address().0, amount, &ferdie),
         )
         .await?;
     ensure!(

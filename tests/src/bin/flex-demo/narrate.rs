@@ -73,7 +73,7 @@ pub fn narrate_wallets(activity: &Activity, report: &EpochReport, day: std::ops:
         .wallets
         .iter()
         .enumerate()
-        .map(|(i, w)| (label(activity, &w.0), i))
+        .map(|(i, w)| (label(activity, w), i))
         .collect();
     rows.sort();
     say("    wallet  score  multiplier  weight  reward");
@@ -122,11 +122,11 @@ impl Balances {
 }
 
 /// `W<n>`: the wallet's position in the sample's wallet list.
-pub fn label(activity: &Activity, wallet: &[u8; 20]) -> String {
+pub fn label(activity: &Activity, wallet: &flex_engine::Address) -> String {
     activity
         .wallets
         .iter()
-        .position(|w| &w.address.0 == wallet)
+        .position(|w| &w.address == wallet)
         .map_or_else(|| "W?".to_string(), |i| format!("W{}", i + 1))
 }
 
