@@ -213,6 +213,9 @@ pub struct LogBatch {
     pub cursor: Cursor,
     /// The head when the range was chosen.
     pub head: u64,
+    /// Block `to`'s timestamp (unix seconds): every block up to it is read, so every action
+    /// before this time is known (the keeper's epoch close waits for it).
+    pub cursor_time: i64,
     /// Ordered by block, then index in the block.
     pub logs: Vec<FollowedLog>,
 }
@@ -562,6 +565,7 @@ impl LogFollower {
                 hash: last.hash,
             },
             head,
+            cursor_time: last.timestamp,
             logs,
         }))
     }

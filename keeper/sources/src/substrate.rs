@@ -50,7 +50,7 @@ use flex_ingest::section::{self, KeyError, WalletRef};
 use serde::Deserialize;
 
 use crate::follower::BoxFuture;
-use crate::{FollowSummary, Follower, Position, SourceError, Status, Until};
+use crate::{FollowSummary, Follower, Position, SourceError, SourceKind, Status, Until};
 
 /// Which events a `[[substrate.map]]` takes.
 #[derive(Debug, Clone)]
@@ -576,6 +576,12 @@ impl SubstrateSource {
         stop: impl Future<Output = ()>,
     ) -> Result<FollowSummary, SourceError> {
         let resumed_from = self.stored_cursor(&*store)?;
+        if let (Some(s), Some(c)) = (&status, resumed_from) {
+            let time_key = crate::follower::cursor_time_key(&self.cursor_key());
+            if let Some(t) = crate::follower::stored_cursor_time(&*store, &time_key, c.number)? {
+                s.source_cursor(&self.source_name(), SourceKind::Substrate, c.number, t);
+            }
+        }
         tracing::info!(
             substrate = %self.config.name,
             url = %self.config.url,
@@ -689,16 +695,20 @@ impl BlockHandler for Importer<'_> {
         }
         let source = self.source.source_name();
         let key = self.source.cursor_key();
+        let time_key = crate::follower::cursor_time_key(&key);
+        let last_time = i64::try_from(last.timestamp_ms / 1000).unwrap_or(i64::MAX);
         let store = &*self.store;
         let stats = tokio::task::block_in_place(|| -> Result<_, flex_store::StoreError> {
             let stats = store.import(&source, &[], &actions)?;
             // After the import: a crash in between handles these blocks again, which is harmless.
             store.set_meta(&key, &last.cursor().encode())?;
+            store.set_meta(&time_key, &format!("{}:{last_time}", last.number))?;
             Ok(stats)
         })
         .map_err(|e| FollowError::Handler(e.to_string()))?;
         if let Some(s) = &self.status {
             s.imported_actions.fetch_add(stats.actions_new, Ordering::Relaxed);
+            s.source_cursor(&source, SourceKind::Substrate, last.number, last_time);
         }
         self.summary.batches += 1;
         self.summary.events += actions.len() as u64;
@@ -731,6 +741,10 @@ fn position(c: Cursor) -> Position {
 impl Follower for SubstrateSource {
     fn name(&self) -> String {
         self.source_name()
+    }
+
+    fn kind(&self) -> SourceKind {
+        SourceKind::Substrate
     }
 
     fn follow<'a>(
