@@ -107,8 +107,9 @@ pub struct Keeper {
     /// The chain followers (`[[evm]]`, `[[substrate]]`) whose cursor must pass an epoch's end
     /// before it closes.
     followers: Vec<(String, SourceKind)>,
-    /// Actions imported since the last recomputation of the epochs that differ from the chain's.
-    imported_since_resync: u64,
+    /// `Status::imported_actions` (every source, the API's intake included) when the epochs that
+    /// differ from the chain's were last recomputed: new input since then recomputes them.
+    imported_at_resync: u64,
     /// `false` while resyncing: recompute and compare, never vote.
     voting: bool,
 }
@@ -207,7 +208,7 @@ impl Keeper {
             is_keeper: false,
             offchain,
             followers,
-            imported_since_resync: 0,
+            imported_at_resync: 0,
             voting: true,
         };
         keeper.report_stored_disagreements()?;
@@ -254,11 +255,9 @@ impl Keeper {
         self.status
             .imported_actions
             .fetch_add(files.stats.actions_new, Ordering::Relaxed);
-        self.imported_since_resync += files.stats.actions_new;
         let offchain = tokio::task::block_in_place(|| self.offchain.import_changed(Some(&self.status)));
         let offchain_ok = match offchain {
-            Ok(summary) => {
-                self.imported_since_resync += summary.actions_new;
+            Ok(_) => {
                 if !self.offchain.paths.is_empty() {
                     self.status.source_ok(OFFCHAIN_FILES, SourceKind::Offchain);
                 }
@@ -406,8 +405,15 @@ impl Keeper {
         self.refresh_membership(&pool).await?;
 
         // New input while some epoch differs from the chain's: recompute those (automatic resync).
-        if self.imported_since_resync > 0 && inputs_clean && !self.status.disagreements().is_empty() {
-            self.imported_since_resync = 0;
+        let imported = self.status.imported_actions.load(Ordering::Relaxed);
+        let differing = self.status.disagreements().iter().any(|d| {
+            matches!(
+                d.kind,
+                DisagreementKind::EpochMismatch | DisagreementKind::MonthMismatch
+            )
+        });
+        if imported != self.imported_at_resync && inputs_clean && differing {
+            self.imported_at_resync = imported;
             let report = self.resync_differing(&pool, next).await?;
             tracing::info!(report = ?report, "recomputed the epochs and months that differed from the chain");
         }
@@ -489,8 +495,8 @@ impl Keeper {
 
     /// `flex-keeper resync`: imports the inputs, then recomputes from the store's inputs and the
     /// chain's figures every epoch the chain has finalised from `from` on (by default the epochs
-    /// whose record is not the chain's: `mismatch`, or never compared), then rebuilds the months
-    /// they touch; each is compared with the chain again. Never votes. The keeper converges
+    /// whose record is missing or not the chain's: `mismatch`, or never compared), then rebuilds
+    /// the stored months they touch; each is compared with the chain again. Never votes. The keeper converges
     /// without a fresh database once its inputs are the others'.
     pub async fn resync(&mut self, from: Option<u64>) -> Result<ResyncReport, ServiceError> {
         if !self.import() {
@@ -498,9 +504,8 @@ impl Keeper {
         }
         let pool = self.connect().await?;
         let next = pool.next_epoch().await?;
-        let stored_end = self.store.last_epoch()?.map_or(0, |l| l + 1).min(next);
         let mut epochs = Vec::new();
-        for e in 0..stored_end {
+        for e in 0..next {
             let redo = match from {
                 Some(f) => e >= f,
                 None => self.store.epoch(e)?.is_none_or(|r| r.phase != Phase::Finalized),
