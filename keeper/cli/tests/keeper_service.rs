@@ -708,6 +708,10 @@ async fn a_bad_input_line_holds_only_that_keeper_and_is_reported() {
         metric(alice.port, "flex_epoch_close_held") == 1,
         "the hold is in the metrics"
     );
+    println!(
+        "figure: completeness check of the last tick {} us (two files, no follower)",
+        metric(alice.port, "flex_completeness_check_microseconds")
+    );
     // Logged once, although the keeper ticks every 200 ms.
     assert_eq!(count_in_log(alice, "source failed"), 1, "{}", alice.log_text());
     assert_eq!(count_in_log(alice, "epoch close waits for a source"), 1);
@@ -827,7 +831,6 @@ async fn a_keeper_in_the_minority_says_so_and_converges_once_its_input_is_fixed(
     );
     let rec = dave.store().epoch(0).unwrap().unwrap();
     assert_eq!(rec.commitment_hash, info.commitment_hash);
-    assert!(rec.voted, "Dave's (other) vote is on chain");
     // Reported once at error level over all the ticks in between, then resolved.
     assert_eq!(
         count_in_log(dave, "this keeper disagrees with the chain"),
