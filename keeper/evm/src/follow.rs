@@ -736,13 +736,32 @@ impl LogFollower {
         &mut self,
         chain_id: Option<u64>,
         until: Until,
-        mut sink: F,
+        sink: F,
         stop: impl Future<Output = ()>,
     ) -> Result<(), FollowError>
     where
         F: FnMut(&LogBatch, Progress) -> Result<(), String>,
     {
+        self.run_observed(chain_id, until, sink, |_| {}, stop).await
+    }
+
+    /// [`LogFollower::run`], telling `on_retry` about each transient error before its backoff
+    /// (`Some`) and about the first successful read after them (`None`), so a watcher can show
+    /// that the node is unreachable.
+    pub async fn run_observed<F, R>(
+        &mut self,
+        chain_id: Option<u64>,
+        until: Until,
+        mut sink: F,
+        mut on_retry: R,
+        stop: impl Future<Output = ()>,
+    ) -> Result<(), FollowError>
+    where
+        F: FnMut(&LogBatch, Progress) -> Result<(), String>,
+        R: FnMut(Option<&FollowError>),
+    {
         tokio::pin!(stop);
+        let mut failing = false;
         let mut backoff = self.opts.backoff_min;
         let mut checked = false;
         loop {
@@ -759,6 +778,10 @@ impl LogFollower {
                 _ = &mut stop => return Ok(()),
                 r = attempt => r,
             };
+            if failing && result.is_ok() {
+                failing = false;
+                on_retry(None);
+            }
             let wait = match result {
                 Ok(Some(batch)) => {
                     checked = true;
@@ -779,6 +802,8 @@ impl LogFollower {
                 }
                 Err(e) if e.is_transient() => {
                     self.progress.retries += 1;
+                    failing = true;
+                    on_retry(Some(&e));
                     tracing::warn!(
                         url = %self.rpc.url,
                         error = %e,

@@ -413,8 +413,23 @@ impl EvmSource {
             "EVM follower started"
         );
         let confirmations = self.config.confirmations;
+        let retry_status = status.clone();
+        let retry_source = source.clone();
+        let on_retry = move |e: Option<&follow::FollowError>| {
+            if let Some(s) = &retry_status {
+                match e {
+                    // One message per outage (the error's text changes with every attempt).
+                    Some(_) => s.source_failed(
+                        &retry_source,
+                        SourceKind::Evm,
+                        "EVM node unavailable; retrying with backoff",
+                    ),
+                    None => s.source_ok(&retry_source, SourceKind::Evm),
+                };
+            }
+        };
         let result = follower
-            .run(
+            .run_observed(
                 Some(self.config.chain_id),
                 match until {
                     Until::CaughtUp => follow::Until::CaughtUp,
@@ -459,6 +474,7 @@ impl EvmSource {
                     }
                     Ok(())
                 },
+                on_retry,
                 stop,
             )
             .await;

@@ -579,7 +579,13 @@ mod tests {
         assert_eq!(out.stats.actions_new, 1, "the good file is imported");
         let b = status.source(&bad.display().to_string()).unwrap();
         assert_eq!((b.state, b.failures), ("failed", 1));
-        assert!(b.error.as_deref().unwrap_or_default().contains("line 2"), "{b:?}");
+        assert!(
+            b.error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("bad.jsonl:2: field \"wallet\""),
+            "{b:?}"
+        );
         assert_eq!(status.source(&good.display().to_string()).unwrap().state, "ok");
         // Unchanged: not read again, not reported again, still incomplete.
         let out = files.import_each(&store, &status);

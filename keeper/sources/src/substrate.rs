@@ -756,8 +756,51 @@ impl Follower for SubstrateSource {
     ) -> BoxFuture<'a, Result<FollowSummary, SourceError>> {
         let progress = Arc::new(FollowProgress::new());
         Box::pin(async move {
-            SubstrateSource::follow(self, store, status, progress, until == Until::CaughtUp, stop).await
+            let watched = status.clone();
+            let follow = SubstrateSource::follow(
+                self,
+                store,
+                status,
+                progress.clone(),
+                until == Until::CaughtUp,
+                stop,
+            );
+            let name = self.source_name();
+            match watched {
+                Some(s) => {
+                    tokio::select! {
+                        r = follow => r,
+                        never = watch_connection(&s, &name, &progress) => match never {},
+                    }
+                }
+                None => follow.await,
+            }
         })
+    }
+}
+
+/// Shows in `status` whether the follower reaches its node: after a failed connection or session
+/// (counted in `progress.rpc_errors`) the source is `failed` until it is connected again. Checks
+/// every second; never returns.
+async fn watch_connection(
+    status: &Status,
+    name: &str,
+    progress: &FollowProgress,
+) -> std::convert::Infallible {
+    let mut seen = 0u64;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let errors = progress.rpc_errors.load(Ordering::Relaxed);
+        if errors > seen {
+            seen = errors;
+            status.source_failed(
+                name,
+                SourceKind::Substrate,
+                "Substrate node unavailable; retrying with backoff",
+            );
+        } else if progress.connected.load(Ordering::Relaxed) {
+            status.source_ok(name, SourceKind::Substrate);
+        }
     }
 }
 
