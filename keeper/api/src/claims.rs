@@ -52,6 +52,19 @@ pub(crate) async fn claim(
             ),
         ));
     };
+    if let Ok(r) = cache.record.read() {
+        if r.0.phase == flex_store::Phase::Mismatch {
+            return Err(ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                "root_mismatch",
+                format!(
+                    "month {m} ({}): this keeper's claim root differs from the one finalised on chain ({}); its proofs would be refused. Ask another keeper, or resync this one (flex-keeper resync)",
+                    month_name(m),
+                    r.0.note
+                ),
+            ));
+        }
+    }
     let Some(&(amount, index)) = cache.by_wallet.get(&wallet) else {
         return Err(ApiError::not_found(
             "no_claim",

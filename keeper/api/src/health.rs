@@ -1,10 +1,12 @@
-//! `GET /health`: liveness of the store and the chain connection.
+//! `GET /health`: liveness of the store and the chain connection, each source's state, the epoch
+//! the keeper waits on and its disagreements with the chain.
 
 use std::sync::atomic::Ordering;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use flex_sources::{Disagreement, Hold, SourceState};
 use serde::Serialize;
 
 use crate::Api;
@@ -13,8 +15,18 @@ use crate::Api;
 #[derive(Serialize)]
 pub(crate) struct Health {
     chain: HealthChain,
+    /// Where this keeper's results differ from the chain's: an epoch or month the chain finalised
+    /// with another hash (`epoch_mismatch`, `month_mismatch`), or an epoch whose votes are split so
+    /// that no commitment can reach the quorum (`epoch_split`); each with both hashes.
+    disagreements: Vec<Disagreement>,
+    /// The epoch the keeper waits to close and the source holding it back; `null` when none.
+    holding: Option<Hold>,
     last_epoch: Option<u64>,
-    /// `ok`, `degraded` (no chain) or `down` (no store).
+    /// Every source: its kind, state (`ok`, `failed`, `stopped`), last error, failures counted,
+    /// and (chain followers) the block read up to and its time.
+    sources: Vec<SourceState>,
+    /// `ok`; `degraded` (no chain, a source failed or stopped, or a disagreement with the
+    /// chain); `down` (no store).
     status: &'static str,
     /// `ok`, or the store's error.
     store: String,
@@ -24,6 +36,8 @@ pub(crate) struct Health {
 #[derive(Serialize)]
 pub(crate) struct HealthChain {
     connected: bool,
+    /// Whether this account is in the contract's keeper set (it votes).
+    is_keeper: bool,
     next_epoch: u64,
     time_ms: u64,
 }
@@ -37,9 +51,11 @@ pub(crate) async fn health(State(api): State<Api>) -> (StatusCode, Json<Health>)
         Ok(_) => (StatusCode::OK, "ok".to_string()),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     };
+    let sources = st.sources();
+    let disagreements = st.disagreements();
     let status = if code != StatusCode::OK {
         "down"
-    } else if connected {
+    } else if connected && disagreements.is_empty() && sources.iter().all(|s| s.state == "ok") {
         "ok"
     } else {
         "degraded"
@@ -47,10 +63,14 @@ pub(crate) async fn health(State(api): State<Api>) -> (StatusCode, Json<Health>)
     let body = Health {
         chain: HealthChain {
             connected,
+            is_keeper: st.is_keeper.load(Ordering::Relaxed),
             next_epoch: st.next_epoch.load(Ordering::Relaxed),
             time_ms: st.chain_time_ms.load(Ordering::Relaxed),
         },
+        disagreements,
+        holding: st.hold(),
         last_epoch: last.ok().flatten(),
+        sources,
         status,
         store,
         uptime_s: api.inner.started.elapsed().as_secs(),

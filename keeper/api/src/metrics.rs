@@ -16,6 +16,8 @@ use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use flex_sources::{DisagreementKind, SourceKind};
+
 use crate::Api;
 
 /// The `route` label of requests no route matched (the 404 fallback).
@@ -122,6 +124,68 @@ pub(crate) async fn track(State(api): State<Api>, req: Request, next: Next) -> R
     resp
 }
 
+/// Per source: up (1 ok, 0 failed or stopped), failures, cursor time; per kind of disagreement
+/// with the chain: how many, and the epoch (or month) of the latest.
+fn sources_and_disagreements(api: &Api, out: &mut String) {
+    let st = &api.inner.status;
+    let sources = st.sources();
+    out.push_str("# HELP flex_source_up 1 when the source imports cleanly (0: failed or stopped).\n# TYPE flex_source_up gauge\n");
+    for s in &sources {
+        let _ = writeln!(
+            out,
+            "flex_source_up{{source=\"{}\",kind=\"{}\"}} {}",
+            label(&s.name),
+            kind_label(s.kind),
+            u64::from(s.state == "ok")
+        );
+    }
+    out.push_str("# HELP flex_source_failures_total Source failures (each change of error counts once).\n# TYPE flex_source_failures_total counter\n");
+    for s in &sources {
+        let _ = writeln!(
+            out,
+            "flex_source_failures_total{{source=\"{}\",kind=\"{}\"}} {}",
+            label(&s.name),
+            kind_label(s.kind),
+            s.failures
+        );
+    }
+    out.push_str("# HELP flex_source_cursor_time_seconds Block time a chain follower has read up to.\n# TYPE flex_source_cursor_time_seconds gauge\n");
+    for s in &sources {
+        if let Some(t) = s.cursor_time {
+            let _ = writeln!(
+                out,
+                "flex_source_cursor_time_seconds{{source=\"{}\",kind=\"{}\"}} {t}",
+                label(&s.name),
+                kind_label(s.kind)
+            );
+        }
+    }
+    let disagreements = st.disagreements();
+    out.push_str("# HELP flex_disagreements Epochs or months where this keeper differs from the chain, by kind.\n# TYPE flex_disagreements gauge\n");
+    for kind in [
+        DisagreementKind::EpochMismatch,
+        DisagreementKind::EpochSplit,
+        DisagreementKind::MonthMismatch,
+    ] {
+        let n = disagreements.iter().filter(|d| d.kind == kind).count();
+        let _ = writeln!(out, "flex_disagreements{{kind=\"{}\"}} {n}", kind.as_str());
+    }
+}
+
+fn kind_label(k: SourceKind) -> &'static str {
+    match k {
+        SourceKind::File => "file",
+        SourceKind::Evm => "evm",
+        SourceKind::Substrate => "substrate",
+        SourceKind::Offchain => "offchain",
+    }
+}
+
+/// A label value with `\\`, `"` and newlines escaped (Prometheus text format).
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
 /// `GET /metrics`: the keeper's status and the API's request series.
 pub(crate) async fn metrics(State(api): State<Api>) -> Response {
     let st = &api.inner.status;
@@ -189,6 +253,26 @@ pub(crate) async fn metrics(State(api): State<Api>) -> Response {
         "gauge",
         st.last_close_ms.load(Ordering::Relaxed),
     );
+    gauge(
+        "flex_completeness_check_microseconds",
+        "Duration of the last tick's completeness check (input files' fingerprints, every source's position).",
+        "gauge",
+        st.last_check_us.load(Ordering::Relaxed),
+    );
+    gauge(
+        "flex_is_keeper",
+        "1 when this account is in the contract's keeper set.",
+        "gauge",
+        u64::from(st.is_keeper.load(Ordering::Relaxed)),
+    );
+    let hold = st.hold();
+    gauge(
+        "flex_epoch_close_held",
+        "1 while an epoch due to close waits for a source (see /health holding).",
+        "gauge",
+        u64::from(hold.is_some()),
+    );
+    sources_and_disagreements(&api, &mut out);
     api.inner.metrics.render(&mut out);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

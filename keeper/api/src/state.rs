@@ -73,14 +73,27 @@ impl Api {
                 .read()
                 .map(|r| r.1.elapsed() > Duration::from_secs(1))
                 .unwrap_or(true);
+            let mut rebuilt = false;
             if stale {
                 if let Some(rec) = self.inner.store.month(m).map_err(ApiError::internal)? {
-                    if let Ok(mut r) = c.record.write() {
-                        *r = (rec, Instant::now());
+                    let same_root = c
+                        .record
+                        .read()
+                        .map(|r| r.0.root_hash == rec.root_hash)
+                        .unwrap_or(false);
+                    if same_root {
+                        if let Ok(mut r) = c.record.write() {
+                            *r = (rec, Instant::now());
+                        }
+                    } else {
+                        // The keeper rebuilt the month (a resync): load its new tree below.
+                        rebuilt = true;
                     }
                 }
             }
-            return Ok(Some(c));
+            if !rebuilt {
+                return Ok(Some(c));
+            }
         }
         let Some(rec) = self.inner.store.month(m).map_err(ApiError::internal)? else {
             return Ok(None);

@@ -115,6 +115,7 @@ fn fixture() -> (tempfile::TempDir, Router) {
             ..rec.clone()
         })
         .collect();
+    let hist: Vec<flex_service::forecast::EpochFigures> = hist.iter().map(Into::into).collect();
     let f = flex_service::forecast::forecast(&flex_service::forecast::history_of(&hist), false);
     let mut rec = rec;
     rec.forecast = f.fixed_bits;
@@ -411,7 +412,7 @@ async fn response_bodies_are_pinned_byte_for_byte() {
     let (head, uptime) = body.split_once(r#""uptime_s":"#).unwrap_or((&body, ""));
     assert_eq!(
         head,
-        r#"{"chain":{"connected":false,"next_epoch":0,"time_ms":0},"last_epoch":0,"status":"degraded","store":"ok","#
+        r#"{"chain":{"connected":false,"is_keeper":false,"next_epoch":0,"time_ms":0},"disagreements":[],"holding":null,"last_epoch":0,"sources":[],"status":"degraded","store":"ok","#
     );
     let secs = uptime.strip_suffix('}').and_then(|n| n.parse::<u64>().ok());
     assert!(secs.is_some(), "{body}");
@@ -465,4 +466,118 @@ async fn every_route_is_measured_under_its_template() {
     // One series per template, never per URI.
     assert!(!text.contains("0xaaaa"), "{text}");
     assert!(!text.contains("/v2/nothing"), "{text}");
+}
+
+/// `/health` and `/metrics` show each source, the epoch held back and the disagreements with the
+/// chain; a month whose root differs from the chain's is answered 409, naming both hashes.
+#[tokio::test]
+async fn sources_holds_and_disagreements_are_shown_and_mismatched_proofs_refused() {
+    use flex_sources::{Disagreement, DisagreementKind, Hold, SourceKind};
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("k.db")).unwrap();
+    let leaves = vec![flex_merkle::ClaimLeaf {
+        month_index: 24312,
+        wallet: Address([0xaa; 20]),
+        amount: 42,
+    }];
+    let tree = flex_merkle::StandardMerkleTree::of(leaves).unwrap();
+    let stored = StoredTree {
+        root: tree.root(),
+        nodes: tree.tree().to_vec(),
+        leaves: vec![ClaimRow {
+            wallet: Address([0xaa; 20]),
+            amount: 42,
+            tree_index: tree.tree_index(0).unwrap() as u32,
+        }],
+    };
+    let ours = format!("0x{}", "03".repeat(32));
+    let chain = format!("0x{}", "04".repeat(32));
+    let note = format!("the chain finalised {chain}, ours is {ours}");
+    let month = flex_store::MonthRecord {
+        month_index: 24312,
+        phase: Phase::Mismatch,
+        root: vec![],
+        root_hash: [3; 32],
+        claims_root: tree.root(),
+        total: 42,
+        claim_price: 0,
+        first_epoch: 0,
+        end_epoch: 3,
+        claims: 1,
+        voted: true,
+        note: note.clone(),
+        updated_at: 0,
+    };
+    store.save_month(&month, &stored).unwrap();
+    let status = Arc::new(Status::default());
+    status.register_source("/in/actions.jsonl", SourceKind::File);
+    status.source_failed(
+        "/in/actions.jsonl",
+        SourceKind::File,
+        "line 7: wallet: not an address",
+    );
+    status.source_cursor("evm:main", SourceKind::Evm, 120, 1_769_731_000);
+    status.set_hold(Some(Hold {
+        epoch: 1,
+        reason: "not imported cleanly: line 7: wallet: not an address".into(),
+        source: "/in/actions.jsonl".into(),
+    }));
+    status.disagree(Disagreement {
+        index: 24312,
+        kind: DisagreementKind::MonthMismatch,
+        ours: ours.clone(),
+        chain: vec![chain.clone()],
+        note: note.clone(),
+    });
+    let app = Api::new(Arc::new(store), status, [0x11; 32], Some(1_769_644_800)).router();
+
+    let (s, v) = get(&app, "/health").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["status"], "degraded");
+    assert_eq!(v["holding"]["epoch"], 1);
+    assert_eq!(v["holding"]["source"], "/in/actions.jsonl");
+    let sources = v["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 2, "{v}");
+    assert_eq!(sources[0]["name"], "/in/actions.jsonl");
+    assert_eq!(sources[0]["state"], "failed");
+    assert_eq!(sources[0]["failures"], 1);
+    assert!(sources[0]["error"].as_str().unwrap().contains("line 7"), "{v}");
+    assert_eq!(sources[1]["kind"], "evm");
+    assert_eq!(sources[1]["cursor_time"], 1_769_731_000);
+    let d = &v["disagreements"][0];
+    assert_eq!(
+        (d["kind"].as_str(), d["index"].as_u64()),
+        (Some("month_mismatch"), Some(24312))
+    );
+    assert_eq!(
+        (d["ours"].as_str(), d["chain"][0].as_str()),
+        (Some(ours.as_str()), Some(chain.as_str()))
+    );
+
+    let (_, m) = get(&app, "/metrics").await;
+    let text = m.as_str().unwrap();
+    for line in [
+        "flex_source_up{source=\"/in/actions.jsonl\",kind=\"file\"} 0",
+        "flex_source_failures_total{source=\"/in/actions.jsonl\",kind=\"file\"} 1",
+        "flex_source_up{source=\"evm:main\",kind=\"evm\"} 1",
+        "flex_source_cursor_time_seconds{source=\"evm:main\",kind=\"evm\"} 1769731000",
+        "flex_disagreements{kind=\"month_mismatch\"} 1",
+        "flex_disagreements{kind=\"epoch_mismatch\"} 0",
+        "flex_epoch_close_held 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+    }
+
+    let (s, v) = get(
+        &app,
+        "/v1/claims/24312/0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["error"]["code"], "root_mismatch");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&ours) && msg.contains(&chain) && msg.contains("resync"),
+        "{msg}"
+    );
 }

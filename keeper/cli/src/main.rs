@@ -10,6 +10,7 @@ mod import_cmd;
 mod merkle_cmd;
 mod offchain_cmd;
 mod replay;
+mod resync_cmd;
 mod run_cmd;
 mod shutdown;
 
@@ -28,6 +29,9 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Run the keeper service: import activity, close epochs, commit on chain, serve the API.
     Run(run_cmd::RunArgs),
+    /// Rebuild this keeper's epochs and months that differ from the chain's, from its inputs and
+    /// the chain (run with the keeper stopped; never votes).
+    Resync(resync_cmd::ResyncArgs),
     /// Import pool JSON and JSON-lines files into a keeper's store (each file all or nothing).
     Import(import_cmd::ImportArgs),
     /// Claim a month's reward for an EVM wallet: proof from a keeper's API, signed, submitted.
@@ -55,6 +59,7 @@ fn main() -> anyhow::Result<()> {
     }
     match cli.command {
         Command::Run(args) => run_cmd::run(args),
+        Command::Resync(args) => resync_cmd::run(args),
         Command::Import(args) => import_cmd::run(args),
         Command::Claim(args) => claim_cmd::run(args),
         Command::Merkle(args) => merkle_cmd::run(args),

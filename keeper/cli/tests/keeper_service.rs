@@ -77,7 +77,8 @@ struct KeeperProc {
 }
 
 impl KeeperProc {
-    fn config(w: &World, name: &str, url: &str, port: u16) -> PathBuf {
+    /// The config with `input` as the `[input]` section's keys.
+    fn config_with(w: &World, name: &str, url: &str, port: u16, input: &str) -> PathBuf {
         let cfg = w.dir.join(format!("{name}.toml"));
         std::fs::write(
             w.dir.join(format!("{name}.key")),
@@ -90,7 +91,7 @@ impl KeeperProc {
             format!(
                 "[chain]\nurl = \"{url}\"\ncontract = \"0x{}\"\nbundle = \"{}\"\nkey_file = \"{name}.key\"\n\
                  [protocol]\nweights = \"weights.toml\"\ngenesis = {GENESIS}\ngrace_seconds = 60\nclaim_price = \"{CLAIM_PRICE}\"\n\
-                 [input]\npool = \"pool.json\"\n[store]\npath = \"{name}.db\"\n[api]\nlisten = \"127.0.0.1:{port}\"\n\
+                 [input]\n{input}[store]\npath = \"{name}.db\"\n[api]\nlisten = \"127.0.0.1:{port}\"\n\
                  [service]\npoll_ms = 200\nbackoff_max_ms = 1000\n[log]\nformat = \"json\"\nlevel = \"info\"\n",
                 hex::encode(w.pool.address.0),
                 bundle.display()
@@ -105,8 +106,13 @@ impl KeeperProc {
     }
 
     fn start_at(w: &World, name: &str, url: &str, pause_at: Option<&str>) -> KeeperProc {
+        Self::start_with(w, name, url, pause_at, "pool = \"pool.json\"\n")
+    }
+
+    /// Starts a keeper whose `[input]` section is `input`.
+    fn start_with(w: &World, name: &str, url: &str, pause_at: Option<&str>, input: &str) -> KeeperProc {
         let port = free_port();
-        let cfg = Self::config(w, name, url, port);
+        let cfg = Self::config_with(w, name, url, port, input);
         let mut k = KeeperProc {
             name: name.into(),
             child: None,
@@ -581,5 +587,324 @@ async fn keepers_ride_out_a_node_restart() {
             phase_of(k, 1) == Some((Phase::Finalized, true))
         })
         .await;
+    }
+}
+
+/// The keeper's `/health` answer, when it answers 200.
+fn health(k: &KeeperProc) -> Option<Value> {
+    match http_get(k.port, "/health") {
+        Some((200, v)) => Some(v),
+        _ => None,
+    }
+}
+
+/// Replaces a file's content in one step (a keeper never reads it half written).
+fn write_atomically(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+fn count_in_log(k: &KeeperProc, needle: &str) -> usize {
+    k.log_text().matches(needle).count()
+}
+
+/// A bad line appended to one keeper's input file while it runs: within a bounded time its
+/// `/health` names the file, the line and the epoch it holds back, and its metrics count it; it
+/// never votes on that epoch (the others finalise it); its API and the finalised epochs go on;
+/// the error is logged once, not on every tick; once the file is fixed it closes the epoch with
+/// the chain's commitment.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_input_line_holds_only_that_keeper_and_is_reported() {
+    use flex_store::Phase;
+    let w = world("badline").await;
+    let names = ["alice", "bob", "charlie", "dave"];
+    for n in names {
+        std::fs::write(w.dir.join(format!("{n}.jsonl")), "").unwrap();
+    }
+    let keepers: Vec<KeeperProc> = names
+        .iter()
+        .map(|n| {
+            KeeperProc::start_with(
+                &w,
+                n,
+                &w.devnet.url,
+                None,
+                &format!("pool = \"pool.json\"\nactions = \"{n}.jsonl\"\n"),
+            )
+        })
+        .collect();
+    let refs: Vec<&KeeperProc> = keepers.iter().collect();
+    let alice = &keepers[0];
+    travel(&w.chain, GENESIS + DAY + 120).await;
+    wait_until("epoch 0 to be finalised at every keeper", 240, &refs, || async {
+        keepers
+            .iter()
+            .all(|k| phase_of(k, 0).is_some_and(|p| p.0 == Phase::Finalized))
+    })
+    .await;
+    assert_eq!(health(alice).unwrap()["status"], "ok");
+
+    // The bad line: a wallet that is not an address.
+    let file = w.dir.join("alice.jsonl");
+    write_atomically(
+        &file,
+        "{\"action_id\":\"x-1\",\"wallet\":\"0x12\",\"kind\":\"swap\",\"side\":\"onchain\",\"timestamp\":1769731300}\n",
+    );
+    let injected = Instant::now();
+    let file_name = file.display().to_string();
+    wait_until("Alice's health to report the bad line", 60, &[alice], || async {
+        health(alice).is_some_and(|v| {
+            v["status"] == "degraded"
+                && v["sources"].as_array().is_some_and(|s| {
+                    s.iter().any(|s| {
+                        s["name"] == file_name.as_str()
+                            && s["state"] == "failed"
+                            && s["error"]
+                                .as_str()
+                                .is_some_and(|e| e.contains("alice.jsonl:1: field \"wallet\""))
+                    })
+                })
+        })
+    })
+    .await;
+    let alert_ms = injected.elapsed().as_millis();
+    println!("figure: bad input line -> /health alert in {alert_ms} ms");
+    assert!(metric(alice.port, "flex_errors_total") >= 1);
+
+    // Epoch 1 ends: the other three finalise it; Alice holds it back, naming the file.
+    travel(&w.chain, GENESIS + 2 * DAY + 120).await;
+    wait_until("epoch 1 to be finalised by the others", 240, &refs, || async {
+        w.pool.query::<u64>("next_epoch", ()).await >= 2
+    })
+    .await;
+    wait_until("Alice to say what holds epoch 1", 60, &[alice], || async {
+        health(alice)
+            .is_some_and(|v| v["holding"]["epoch"] == 1 && v["holding"]["source"] == file_name.as_str())
+    })
+    .await;
+    let alice_acc = account(&dev("alice"));
+    assert_eq!(
+        w.pool
+            .query::<Option<[u8; 32]>>("epoch_vote_of", (1u64, &alice_acc))
+            .await,
+        None,
+        "no vote on partial inputs"
+    );
+    assert_eq!(
+        phase_of(alice, 1),
+        None,
+        "epoch 1 is not computed on partial inputs"
+    );
+    // The API goes on.
+    let (s, v) = http_get(alice.port, "/v1/epochs/0").unwrap();
+    assert_eq!((s, &v["finalized"]), (200, &Value::Bool(true)), "{v}");
+    let wallet = w.wallets[0].address().to_string();
+    assert_eq!(
+        http_get(alice.port, &format!("/v1/wallets/{wallet}")).unwrap().0,
+        200
+    );
+    assert!(
+        metric(alice.port, "flex_epoch_close_held") == 1,
+        "the hold is in the metrics"
+    );
+    println!(
+        "figure: completeness check of the last tick {} us (two files, no follower)",
+        metric(alice.port, "flex_completeness_check_microseconds")
+    );
+    // Logged once, although the keeper ticks every 200 ms.
+    assert_eq!(count_in_log(alice, "source failed"), 1, "{}", alice.log_text());
+    assert_eq!(count_in_log(alice, "epoch close waits for a source"), 1);
+
+    // Fixed: Alice closes epoch 1 from the chain's figures, with the chain's commitment.
+    write_atomically(&file, "");
+    wait_until(
+        "Alice to close epoch 1 once the file is fixed",
+        120,
+        &[alice],
+        || async { phase_of(alice, 1).is_some_and(|p| p.0 == Phase::Finalized) },
+    )
+    .await;
+    let info: EpochInfo = w.pool.query::<Option<EpochInfo>>("epoch", 1u64).await.unwrap();
+    {
+        use flex_store::Store;
+        let rec = alice.store().epoch(1).unwrap().unwrap();
+        assert_eq!(rec.commitment_hash, info.commitment_hash);
+        assert!(!rec.voted);
+    }
+    wait_until("Alice's health to be ok again", 60, &[alice], || async {
+        health(alice).is_some_and(|v| v["status"] == "ok" && v["holding"].is_null())
+    })
+    .await;
+}
+
+/// A keeper whose input lacks one action commits another hash for epoch 0; the three others
+/// finalise theirs. It reports `degraded` with the epoch and both hashes (logged at error level
+/// once) and in its metrics; once its input is fixed it recomputes the epoch by itself and
+/// converges, without a fresh database.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_keeper_in_the_minority_says_so_and_converges_once_its_input_is_fixed() {
+    use flex_store::{Phase, Store};
+    let w = world("minority").await;
+    // Dave's pool lacks act-1 (wallet 1's post in epoch 0).
+    let full = std::fs::read_to_string(w.dir.join("pool.json")).unwrap();
+    let mut pool: Value = serde_json::from_str(&full).unwrap();
+    for wallet in pool["wallets"].as_array_mut().unwrap() {
+        if let Some(list) = wallet["actions"]["onchain"].as_array_mut() {
+            list.retain(|a| a["action_id"] != "act-1");
+        }
+    }
+    std::fs::write(w.dir.join("dave.json"), pool.to_string()).unwrap();
+    let mut keepers: Vec<KeeperProc> = ["alice", "bob", "charlie"]
+        .iter()
+        .map(|n| KeeperProc::start(&w, n, None))
+        .collect();
+    keepers.push(KeeperProc::start_with(
+        &w,
+        "dave",
+        &w.devnet.url,
+        None,
+        "pool = \"dave.json\"\n",
+    ));
+    let refs: Vec<&KeeperProc> = keepers.iter().collect();
+    let dave = &keepers[3];
+    travel(&w.chain, GENESIS + DAY + 120).await;
+    wait_until("epoch 0 to be finalised", 240, &refs, || async {
+        w.pool.query::<u64>("next_epoch", ()).await >= 1
+    })
+    .await;
+    let finalised = Instant::now();
+    let info: EpochInfo = w.pool.query::<Option<EpochInfo>>("epoch", 0u64).await.unwrap();
+    let chain_hash = format!("0x{}", hex::encode(info.commitment_hash));
+    wait_until("Dave to report the mismatch", 60, &[dave], || async {
+        health(dave).is_some_and(|v| {
+            v["status"] == "degraded"
+                && v["disagreements"]
+                    .as_array()
+                    .is_some_and(|d| d.iter().any(|d| d["kind"] == "epoch_mismatch" && d["index"] == 0))
+        })
+    })
+    .await;
+    println!(
+        "figure: minority keeper -> /health alert {} ms after the finalisation was seen",
+        finalised.elapsed().as_millis()
+    );
+    let v = health(dave).unwrap();
+    let d = v["disagreements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "epoch_mismatch")
+        .unwrap()
+        .clone();
+    let ours = dave.store().epoch(0).unwrap().unwrap();
+    assert_eq!(ours.phase, Phase::Mismatch);
+    assert_eq!(d["ours"], format!("0x{}", hex::encode(ours.commitment_hash)));
+    assert_eq!(d["chain"][0], chain_hash.as_str());
+    assert_ne!(d["ours"], d["chain"][0]);
+    let (_, m) = http_get(dave.port, "/metrics").unwrap();
+    assert!(
+        m.as_str()
+            .unwrap()
+            .lines()
+            .any(|l| l == "flex_disagreements{kind=\"epoch_mismatch\"} 1"),
+        "{m}"
+    );
+    // The others agree with the chain.
+    for k in &keepers[..3] {
+        wait_until("the majority to record epoch 0", 60, &[k], || async {
+            phase_of(k, 0) == Some((Phase::Finalized, true))
+        })
+        .await;
+    }
+    // Dave's input is fixed (the missing action arrives): he recomputes epoch 0 by himself.
+    write_atomically(&w.dir.join("dave.json"), &full);
+    let fixed = Instant::now();
+    wait_until("Dave to converge", 120, &[dave], || async {
+        phase_of(dave, 0).is_some_and(|p| p.0 == Phase::Finalized)
+            && health(dave).is_some_and(|v| v["disagreements"].as_array().is_some_and(|d| d.is_empty()))
+    })
+    .await;
+    println!(
+        "figure: minority keeper converged {} ms after its input was fixed",
+        fixed.elapsed().as_millis()
+    );
+    let rec = dave.store().epoch(0).unwrap().unwrap();
+    assert_eq!(rec.commitment_hash, info.commitment_hash);
+    // Reported once at error level over all the ticks in between, then resolved.
+    assert_eq!(
+        count_in_log(dave, "this keeper disagrees with the chain"),
+        1,
+        "{}",
+        dave.log_text()
+    );
+    assert_eq!(count_in_log(dave, "disagreement resolved"), 1);
+}
+
+/// One keeper's database is wiped: `flex-keeper resync` rebuilds its results from its inputs and
+/// the chain (the chain's commitments, nothing voted), and once restarted it votes the next epoch
+/// with the others, every commitment identical.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wiped_keeper_resyncs_to_the_chains_commitments() {
+    use flex_store::{Phase, Store};
+    let w = world("wiped").await;
+    let mut keepers: Vec<KeeperProc> = ["alice", "bob", "charlie"]
+        .iter()
+        .map(|n| KeeperProc::start(&w, n, None))
+        .collect();
+    let refs: Vec<&KeeperProc> = keepers.iter().collect();
+    travel(&w.chain, GENESIS + DAY + 120).await;
+    wait_until("epoch 0 to be finalised at every keeper", 240, &refs, || async {
+        keepers
+            .iter()
+            .all(|k| phase_of(k, 0) == Some((Phase::Finalized, true)))
+    })
+    .await;
+    let charlie = &mut keepers[2];
+    charlie.kill9();
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", charlie.db.display()));
+    }
+    let out = Command::new(KEEPER)
+        .args(["resync", "--config"])
+        .arg(w.dir.join("charlie.toml"))
+        .output()
+        .expect("run flex-keeper resync");
+    assert!(
+        out.status.success(),
+        "resync failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("resync prints JSON");
+    assert_eq!(report["epochs"], serde_json::json!([0]), "{report}");
+    assert_eq!(report["epochs_matching"], serde_json::json!([0]), "{report}");
+    assert_eq!(report["still_differing"], serde_json::json!([]), "{report}");
+    let info0: EpochInfo = w.pool.query::<Option<EpochInfo>>("epoch", 0u64).await.unwrap();
+    let rec = charlie.store().epoch(0).unwrap().unwrap();
+    assert_eq!(rec.commitment_hash, info0.commitment_hash);
+    assert_eq!((rec.phase, rec.voted), (Phase::Finalized, true));
+
+    charlie.restart(&w, None);
+    travel(&w.chain, GENESIS + 2 * DAY + 120).await;
+    let refs: Vec<&KeeperProc> = keepers.iter().collect();
+    wait_until("epoch 1 to be finalised at every keeper", 240, &refs, || async {
+        keepers
+            .iter()
+            .all(|k| phase_of(k, 1) == Some((Phase::Finalized, true)))
+    })
+    .await;
+    let votes: EpochVotes = w.pool.query("epoch_votes", 1u64).await;
+    assert_eq!(votes.len(), 1, "one commitment for epoch 1");
+    assert_eq!(votes[0].1 .1.len(), 3);
+    for k in &keepers {
+        for e in 0..2u64 {
+            let info: EpochInfo = w.pool.query::<Option<EpochInfo>>("epoch", e).await.unwrap();
+            assert_eq!(
+                k.store().epoch(e).unwrap().unwrap().commitment_hash,
+                info.commitment_hash,
+                "{} epoch {e}",
+                k.name
+            );
+        }
     }
 }

@@ -247,6 +247,9 @@ pub struct LogBatch {
     pub cursor: Cursor,
     /// The head when the range was chosen.
     pub head: u64,
+    /// Block `to`'s timestamp (unix seconds): every block up to it is read, so every action
+    /// before this time is known (the keeper's epoch close waits for it).
+    pub cursor_time: i64,
     /// Ordered by block, then index in the block.
     pub logs: Vec<FollowedLog>,
 }
@@ -596,6 +599,7 @@ impl LogFollower {
                 hash: last.hash,
             },
             head,
+            cursor_time: last.timestamp,
             logs,
         }))
     }
@@ -769,14 +773,34 @@ impl LogFollower {
         &mut self,
         chain_id: Option<u64>,
         until: Until,
-        mut sink: F,
+        sink: F,
         stop: impl Future<Output = ()>,
     ) -> Result<(), FollowError>
     where
         F: FnMut(&LogBatch, Progress) -> Result<(), E>,
         E: std::error::Error + Send + Sync + 'static,
     {
+        self.run_observed(chain_id, until, sink, |_| {}, stop).await
+    }
+
+    /// [`LogFollower::run`], telling `on_retry` about each transient error before its backoff
+    /// (`Some`) and about the first successful read after them (`None`), so a watcher can show
+    /// that the node is unreachable.
+    pub async fn run_observed<F, E, R>(
+        &mut self,
+        chain_id: Option<u64>,
+        until: Until,
+        mut sink: F,
+        mut on_retry: R,
+        stop: impl Future<Output = ()>,
+    ) -> Result<(), FollowError>
+    where
+        F: FnMut(&LogBatch, Progress) -> Result<(), E>,
+        E: std::error::Error + Send + Sync + 'static,
+        R: FnMut(Option<&FollowError>),
+    {
         tokio::pin!(stop);
+        let mut failing = false;
         let mut backoff = self.opts.backoff_min;
         let mut checked = false;
         loop {
@@ -793,6 +817,10 @@ impl LogFollower {
                 _ = &mut stop => return Ok(()),
                 r = attempt => r,
             };
+            if failing && result.is_ok() {
+                failing = false;
+                on_retry(None);
+            }
             let wait = match result {
                 Ok(Some(batch)) => {
                     checked = true;
@@ -813,6 +841,8 @@ impl LogFollower {
                 }
                 Err(e) if e.is_transient() => {
                     self.progress.retries += 1;
+                    failing = true;
+                    on_retry(Some(&e));
                     tracing::warn!(
                         url = %self.rpc.url,
                         error = %e,

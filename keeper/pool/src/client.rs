@@ -4,7 +4,7 @@
 use codec::{Decode, Encode};
 use flex_chain::{AccountId32, Chain, ChainError, ContractBundle, Keypair};
 
-use crate::types::{EpochInfo, EpochPreview, MonthInfo};
+use crate::types::{EpochInfo, EpochPreview, EpochVotes, MonthInfo, MonthVotes};
 
 /// A failed contract call: the contract's error by name, or the chain's.
 #[derive(Debug, thiserror::Error)]
@@ -164,6 +164,26 @@ impl PoolClient {
 
     pub async fn is_keeper(&self) -> Result<bool, CallError> {
         self.query("is_keeper", self.me()).await
+    }
+
+    /// The commitments voted for epoch `e` (finalised or not), each with its voters.
+    pub async fn epoch_votes(&self, e: u64) -> Result<EpochVotes, CallError> {
+        self.query("epoch_votes", e).await
+    }
+
+    /// The roots voted for month `m`, each with its voters.
+    pub async fn month_votes(&self, m: u32) -> Result<MonthVotes, CallError> {
+        self.query("month_votes", m).await
+    }
+
+    /// The current keeper set.
+    pub async fn keepers(&self) -> Result<Vec<AccountId32>, CallError> {
+        self.query("keepers", ()).await
+    }
+
+    /// The votes a commitment needs now (`max(bft_threshold(n), min_threshold)`).
+    pub async fn threshold(&self) -> Result<u32, CallError> {
+        self.query("threshold", ()).await
     }
 
     pub async fn is_claimed(&self, m: u32, wallet: [u8; 20]) -> Result<bool, CallError> {

@@ -12,4 +12,7 @@ pub mod client;
 pub mod types;
 
 pub use client::{CallError, PoolClient, Vote};
-pub use types::{EpochCommitment, EpochInfo, EpochPreview, MonthInfo, MonthRoot, Psp22Error};
+pub use types::{
+    EpochCommitment, EpochInfo, EpochPreview, EpochVotes, MonthInfo, MonthRoot, MonthVotes, Proposal,
+    Psp22Error,
+};

@@ -50,6 +50,18 @@ pub struct EpochInfo {
     pub finalized_at: u64,
 }
 
+/// A commitment voted for an epoch and its voters (`epoch_votes`' `Proposal`).
+#[derive(Debug, Clone, PartialEq, Eq, Decode)]
+pub struct Proposal<C> {
+    pub commitment: C,
+    pub voters: Vec<flex_chain::AccountId32>,
+}
+
+/// `epoch_votes`: each commitment hash voted, with the commitment and its voters.
+pub type EpochVotes = Vec<([u8; 32], Proposal<EpochCommitment>)>;
+/// `month_votes`: each root hash voted, with the root and its voters.
+pub type MonthVotes = Vec<([u8; 32], Proposal<MonthRoot>)>;
+
 /// A finalised month (`month` getter).
 #[derive(Debug, Clone, Decode)]
 pub struct MonthInfo {

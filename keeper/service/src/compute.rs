@@ -36,8 +36,7 @@ impl EpochInputs {
 
 /// `[start, end)` of epoch `e`, unix seconds.
 pub fn epoch_bounds(genesis: Genesis, e: u64) -> Result<(i64, i64), ServiceError> {
-    let start = i64::try_from(genesis.epoch_start(e))
-        .map_err(|_| ServiceError::Invalid(format!("epoch {e} is out of range")))?;
+    let start = i64::try_from(genesis.epoch_start(e)).map_err(|_| ServiceError::EpochOutOfRange(e))?;
     Ok((start, start + DAY))
 }
 
@@ -48,9 +47,7 @@ pub fn epoch_inputs_versioned(
     weights: &dyn WeightSchedule,
     e: u64,
 ) -> Result<EpochInputs, ServiceError> {
-    let table = weights
-        .table_for_epoch(e)
-        .ok_or_else(|| ServiceError::Invalid(format!("no weight table version covers epoch {e}")))?;
+    let table = weights.table_for_epoch(e).ok_or(ServiceError::NoWeightTable(e))?;
     epoch_inputs(store, genesis, table, e)
 }
 
@@ -96,7 +93,7 @@ pub fn epoch_inputs(
         w.weight = w
             .weight
             .checked_add(weight)
-            .ok_or(ServiceError::Invalid("weight sum overflows U64F64".into()))?;
+            .ok_or(ServiceError::Overflow("a wallet's weight sum (U64F64)"))?;
     }
     Ok(EpochInputs {
         wallets: wallets.iter().map(|w| w.address).collect(),
@@ -131,8 +128,7 @@ impl ClosedEpoch {
         self.record.forecast = f.fixed_bits;
         self.record.commitment = codec::Encode::encode(&self.commitment);
         self.record.commitment_hash = self.commitment.hash();
-        self.record.forecast_detail =
-            serde_json::to_string(f).map_err(|e| ServiceError::Invalid(format!("forecast report: {e}")))?;
+        self.record.forecast_detail = serde_json::to_string(f)?;
         Ok(())
     }
 }
@@ -151,7 +147,7 @@ pub fn close_epoch(
         .inputs
         .iter()
         .try_fold(0u128, |acc, w| acc.checked_add(w.weight));
-    let total_weight = total_weight.ok_or(ServiceError::Invalid("total weight overflows".into()))?;
+    let total_weight = total_weight.ok_or(ServiceError::Overflow("the total weight"))?;
     let rows: Vec<ScoreRow> = inputs
         .wallets
         .iter()
@@ -245,7 +241,7 @@ pub fn close_month(
     let total = totals
         .iter()
         .try_fold(0u128, |acc, (_, a)| acc.checked_add(*a))
-        .ok_or(ServiceError::Invalid("month total overflows".into()))?;
+        .ok_or(ServiceError::Overflow("the month total"))?;
     let tree = if totals.is_empty() {
         StoredTree {
             root: [0; 32],
@@ -268,7 +264,7 @@ pub fn close_month(
                 wallet: *wallet,
                 amount: *amount,
                 tree_index: u32::try_from(tree.tree_index(v)?)
-                    .map_err(|_| ServiceError::Invalid("claim tree too large".into()))?,
+                    .map_err(|_| ServiceError::ClaimTreeTooLarge(month_index))?,
             });
         }
         StoredTree {

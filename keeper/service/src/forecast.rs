@@ -1,11 +1,13 @@
 //! The next-epoch forecast published with each epoch commitment (SPEC section 8,
 //! `docs/PROTOCOL.md` "Forecast").
 //!
-//! At the close of epoch `e` the keeper builds the epoch history from its own store: epochs
-//! `e - n + 1 ..= e` (at most [`MAX_HISTORY`], contiguous: the run stops at the first epoch the
-//! store lacks), each row `pool`, `active`, `total_weight` (U64F64 bits / 2^64) and
+//! At the close of epoch `e` the keeper builds the epoch history: epochs `e - n + 1 ..= e` (at
+//! most [`MAX_HISTORY`]), each row `pool`, `active`, `total_weight` (U64F64 bits / 2^64) and
 //! `reward_per_active = distributed / active` (0 when nobody was active), all as `f64` converted
-//! from the stored integers (round to nearest: the same on every machine).
+//! from the integers (round to nearest: the same on every machine). Every epoch before `e` is
+//! finalised on chain, and its row is the chain's figures ([`EpochFigures::from_chain`]): the
+//! keeper's own record where the chain finalised that very commitment, the chain's `EpochInfo`
+//! otherwise, so one epoch this keeper got wrong cannot change its later commitments.
 //!
 //! - Fewer than [`MIN_HISTORY`] rows: no forecast, the commitment carries 0.
 //! - Otherwise the naive baselines (last value, moving average over 7, seasonal naive with a
@@ -125,8 +127,47 @@ fn to_f64(v: u128) -> f64 {
     f
 }
 
-/// One history row from a stored epoch: `[pool, active, total_weight, reward_per_active]`.
-pub fn history_row(r: &EpochRecord) -> [f64; 4] {
+/// What the forecast reads of an epoch: exactly what the chain's `EpochInfo` carries, so a
+/// finalised epoch's row never depends on this keeper's own computation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpochFigures {
+    pub epoch: u64,
+    pub pool: u128,
+    pub active: u64,
+    /// Raw `U64F64` bits.
+    pub total_weight: u128,
+    pub distributed: u128,
+}
+
+impl EpochFigures {
+    /// The figures the chain finalised (`epoch` getter).
+    pub fn from_chain(info: &flex_pool::EpochInfo) -> Self {
+        Self {
+            epoch: info.commitment.epoch,
+            pool: info.commitment.pool,
+            active: info.commitment.active_count,
+            total_weight: info.commitment.total_weight_bits,
+            // The contract's `distributed` is `P_e` when the multiplier sum is positive, else 0:
+            // the engine's split pays exactly that (`flex_engine::epoch::split`).
+            distributed: info.distributed,
+        }
+    }
+}
+
+impl From<&EpochRecord> for EpochFigures {
+    fn from(r: &EpochRecord) -> Self {
+        Self {
+            epoch: r.epoch,
+            pool: r.pool,
+            active: r.active,
+            total_weight: r.total_weight,
+            distributed: r.distributed,
+        }
+    }
+}
+
+/// One history row: `[pool, active, total_weight, reward_per_active]`.
+pub fn history_row(r: &EpochFigures) -> [f64; 4] {
     let active = to_f64(u128::from(r.active));
     let reward = if r.active == 0 {
         0.0
@@ -141,15 +182,17 @@ pub fn history_row(r: &EpochRecord) -> [f64; 4] {
     ]
 }
 
-/// The history ending with `current` (epoch `e`, not yet stored): the stored epochs before it,
-/// newest first back to the first gap, at most [`MAX_HISTORY`] rows in all, oldest first.
+/// The history ending with `current` (epoch `e`, not yet stored) from the store alone: the
+/// stored epochs before it, newest first back to the first gap, at most [`MAX_HISTORY`] rows in
+/// all, oldest first. The runner uses the chain's figures instead where its record is not the
+/// chain's ([`EpochFigures::from_chain`]).
 pub fn epoch_history(store: &dyn Store, current: &EpochRecord) -> Result<History, ServiceError> {
-    let mut records = vec![current.clone()];
+    let mut records = vec![EpochFigures::from(current)];
     let mut e = current.epoch;
     while records.len() < MAX_HISTORY && e > 0 {
         e -= 1;
         match store.epoch(e)? {
-            Some(r) => records.push(r),
+            Some(r) => records.push((&r).into()),
             None => break,
         }
     }
@@ -157,8 +200,8 @@ pub fn epoch_history(store: &dyn Store, current: &EpochRecord) -> Result<History
     Ok(history_of(&records))
 }
 
-/// The history of consecutive epoch records (oldest first).
-pub fn history_of(records: &[EpochRecord]) -> History {
+/// The history of consecutive epochs' figures (oldest first).
+pub fn history_of(records: &[EpochFigures]) -> History {
     let mut h = History {
         index_name: "epoch".into(),
         index: Vec::with_capacity(records.len()),
@@ -309,9 +352,9 @@ mod tests {
     #[test]
     fn history_rows_from_the_store() {
         let r = record(3, 4, 1000);
-        assert_eq!(history_row(&r), [1001.0, 4.0, 2.5, 250.0]);
+        assert_eq!(history_row(&(&r).into()), [1001.0, 4.0, 2.5, 250.0]);
         // Nobody active: reward per active wallet 0, not a division by zero.
-        assert_eq!(history_row(&record(3, 0, 0))[3], 0.0);
+        assert_eq!(history_row(&(&record(3, 0, 0)).into())[3], 0.0);
 
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path().join("k.db")).unwrap();
@@ -334,9 +377,45 @@ mod tests {
         assert_eq!(h.index.last(), Some(&400));
     }
 
+    /// The chain's `EpochInfo` gives the same row as the record of the commitment it finalised,
+    /// so a keeper's history is the chain's whatever its own records of other commitments say.
+    #[test]
+    fn chain_figures_are_the_records_figures() {
+        use flex_pool::{EpochCommitment, EpochInfo};
+        let r = weekly(4);
+        let info = EpochInfo {
+            commitment: EpochCommitment {
+                epoch: r.epoch,
+                scores_root: r.scores_root,
+                active_count: r.active,
+                total_weight_bits: r.total_weight,
+                multiplier_sum: r.multiplier_sum,
+                pool: r.pool,
+                forecast: r.forecast,
+            },
+            commitment_hash: r.commitment_hash,
+            month_index: r.month_index,
+            wallet_index: r.wallet_index,
+            halving: r.halving,
+            snapshot: r.snapshot,
+            distributed: r.distributed,
+            finalized_at: 0,
+        };
+        assert_eq!(EpochFigures::from_chain(&info), EpochFigures::from(&r));
+        // One bad local epoch (twice the activity) in a history of chain figures changes nothing.
+        let chain: Vec<EpochFigures> = (0..MIN_HISTORY as u64 + 3).map(|e| (&weekly(e)).into()).collect();
+        let mut local = chain.clone();
+        let bad = chain.len() - 7;
+        local[bad] = (&record(bad as u64, 10, 50_000)).into();
+        assert_ne!(
+            forecast(&history_of(&local), false).fixed_bits,
+            forecast(&history_of(&chain), false).fixed_bits
+        );
+    }
+
     #[test]
     fn too_little_history_publishes_nothing() {
-        let recs: Vec<EpochRecord> = (0..MIN_HISTORY as u64 - 1).map(weekly).collect();
+        let recs: Vec<EpochFigures> = (0..MIN_HISTORY as u64 - 1).map(|e| (&weekly(e)).into()).collect();
         let f = forecast(&history_of(&recs), true);
         assert_eq!(
             (f.published.as_str(), f.fixed_bits, f.epoch),
@@ -348,7 +427,7 @@ mod tests {
     #[test]
     fn the_best_baseline_is_published_deterministically() {
         // A pure weekly cycle: seasonal naive is exact on the held-out rows.
-        let recs: Vec<EpochRecord> = (0..MIN_HISTORY as u64).map(weekly).collect();
+        let recs: Vec<EpochFigures> = (0..MIN_HISTORY as u64).map(|e| (&weekly(e)).into()).collect();
         let f = forecast(&history_of(&recs), true);
         assert_eq!(f.published, "seasonal_naive_7");
         assert_eq!(f.published_mse, Some(0.0));
@@ -373,7 +452,9 @@ mod tests {
         assert_eq!(forecast(&history_of(&recs), true), f);
 
         // A series rising by 1 an epoch: last value wins.
-        let recs: Vec<EpochRecord> = (0..40).map(|e| record(e, 1, u128::from(e) * 3 + 100)).collect();
+        let recs: Vec<EpochFigures> = (0..40)
+            .map(|e| (&record(e, 1, u128::from(e) * 3 + 100)).into())
+            .collect();
         let f = forecast(&history_of(&recs), false);
         assert_eq!(f.published, "last_value");
         assert_eq!(f.published_value, 39.0 * 3.0 + 100.0);
@@ -432,7 +513,9 @@ mod tests {
 
     #[test]
     fn the_model_is_reported_beside_the_baselines() {
-        let recs: Vec<EpochRecord> = (0..MODEL_MIN_HISTORY as u64).map(weekly).collect();
+        let recs: Vec<EpochFigures> = (0..MODEL_MIN_HISTORY as u64)
+            .map(|e| (&weekly(e)).into())
+            .collect();
         let f = forecast(&history_of(&recs), true);
         // What is committed does not depend on the model.
         let g = forecast(&history_of(&recs), false);

@@ -30,8 +30,6 @@ pub enum ServiceError {
     Store(#[from] flex_store::StoreError),
     #[error(transparent)]
     Ingest(#[from] flex_ingest::IngestError),
-    #[error("{0}")]
-    Input(String),
     #[error(transparent)]
     Engine(#[from] flex_engine::EngineError),
     #[error(transparent)]
@@ -45,14 +43,50 @@ pub enum ServiceError {
     Connect { url: String, message: String },
     #[error("keeper key: {0}")]
     Key(String),
-    /// A setting disagrees with the chain or with the database: the keeper stops.
-    #[error("{0}")]
-    Fatal(String),
-    #[error("{0}")]
-    Invalid(String),
     /// An activity source failed (a bad input file, a follower's store write).
     #[error(transparent)]
     Source(#[from] flex_sources::SourceError),
+    // Settings that disagree with the chain or the database: the keeper stops.
+    #[error("the database {path} belongs to the contract {found}, not {expected}")]
+    OtherContract {
+        path: String,
+        found: String,
+        expected: String,
+    },
+    #[error("{file}: protocol.genesis is {configured} but the contract's genesis is {chain}")]
+    GenesisMismatch {
+        file: String,
+        configured: i64,
+        chain: i64,
+    },
+    #[error("the database was filled for genesis {stored}, the contract has {chain}")]
+    DatabaseGenesis { stored: String, chain: i64 },
+    #[error("the contract's genesis {0} is out of range")]
+    GenesisOutOfRange(u64),
+    #[error("{file}: {source}")]
+    OffchainPolicy {
+        file: String,
+        source: flex_sources::offchain::IntakeError,
+    },
+    // Computation limits and states that a retry does not change.
+    #[error("genesis unknown before the first connection to the chain")]
+    GenesisUnknown,
+    #[error("epoch {0} is out of range")]
+    EpochOutOfRange(u64),
+    #[error("no weight table version covers epoch {0}")]
+    NoWeightTable(u64),
+    #[error("{0} overflows")]
+    Overflow(&'static str),
+    #[error("the claim tree of month {0} is too large")]
+    ClaimTreeTooLarge(u32),
+    #[error("forecast report: {0}")]
+    ForecastReport(#[from] serde_json::Error),
+    #[error("the stored {what} of {index} does not decode")]
+    Undecodable { what: &'static str, index: u64 },
+    /// The contract's preview answered for another epoch than the one being closed (the chain
+    /// moved during the read): the close is retried on the next tick from fresh reads.
+    #[error("expected_epoch answered for epoch {preview} while closing epoch {epoch}: retrying")]
+    StalePreview { epoch: u64, preview: u64 },
 }
 
 impl ServiceError {
@@ -61,6 +95,20 @@ impl ServiceError {
         matches!(
             self,
             ServiceError::Chain(CallError::Chain { .. }) | ServiceError::Connect { .. }
+        )
+    }
+
+    /// Errors that stop the keeper: a setting that disagrees with the chain or the database.
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            ServiceError::Config(_)
+                | ServiceError::Key(_)
+                | ServiceError::OtherContract { .. }
+                | ServiceError::GenesisMismatch { .. }
+                | ServiceError::DatabaseGenesis { .. }
+                | ServiceError::GenesisOutOfRange(_)
+                | ServiceError::OffchainPolicy { .. }
         )
     }
 }

@@ -1,13 +1,20 @@
 //! The keeper's loop and the state machine of each epoch and month.
 //!
-//! Each tick: connect if needed (backoff), read chain time and the contract's `next_epoch`,
-//! import changed sources, drive every epoch the store holds that is not done, close new epochs,
+//! Each tick: import changed input files (each on its own: a failing file is reported, never
+//! fails the tick), connect if needed (backoff), read chain time, the contract's `next_epoch` and
+//! this account's keeper membership, drive every epoch the store holds that is not done, close
+//! new epochs, read the votes on the next epoch (a split that no commitment can win is reported),
 //! then months.
 //!
-//! Epoch `e` is closed once `chain time >= end(e) + grace` and `e <= next_epoch` (the contract
+//! Epoch `e` is closed once `chain time >= end(e) + grace`, `e <= next_epoch` (the contract
 //! takes `P_t` from the snapshot at `e-1`'s finalisation, so `P_e` is known only then; it is read
-//! with `expected_epoch(active)`). Epochs the chain finalised without us (a keeper that was down or
-//! joined late) are computed too, from the finalised figures, and compared.
+//! with `expected_epoch(active)`, whose answer must be for `e`) and its inputs are complete: every
+//! input file imported cleanly and every chain follower's cursor block at or after `end(e)`
+//! ([`Keeper::holding_source`]); otherwise the keeper waits and says which source holds it back
+//! (`Status::hold`). Epochs the chain finalised without us (a keeper that was down or joined late)
+//! are computed too, from the finalised figures, and compared; one that differs is reported
+//! (`Status::disagree`) and recomputed by [`Keeper::resync`] (`flex-keeper resync`, or on its
+//! own once new input arrives).
 //!
 //! Phases (persisted, `flex_store::Phase`): `computed` (results, tree, commitment stored in one
 //! transaction) -> `submitting` (written before the vote is sent) -> `voted` -> `finalized` (or
@@ -32,10 +39,10 @@ use subxt_signer::SecretUri;
 use flex_engine::calendar::month_index_of;
 
 use crate::compute::{self, epoch_bounds, PoolFigures};
-use crate::forecast;
+use crate::forecast::{self, EpochFigures};
 use flex_sources::files::{InputFile, InputFiles};
 use flex_sources::offchain::{Intake, Policy, SignedFiles};
-use flex_sources::Status;
+use flex_sources::{Disagreement, DisagreementKind, Hold, SourceKind, Status};
 
 use crate::{Config, ServiceError};
 use flex_pool::{CallError, EpochCommitment, MonthRoot, PoolClient};
@@ -97,6 +104,28 @@ pub struct Keeper {
     is_keeper: bool,
     /// Signed off-chain batches (`offchain.files`, and the API's `POST /v1/actions`).
     offchain: SignedFiles,
+    /// The chain followers (`[[evm]]`, `[[substrate]]`) whose cursor must pass an epoch's end
+    /// before it closes.
+    followers: Vec<(String, SourceKind)>,
+    /// `Status::imported_actions` (every source, the API's intake included) when the epochs that
+    /// differ from the chain's were last recomputed: new input since then recomputes them.
+    imported_at_resync: u64,
+    /// `false` while resyncing: recompute and compare, never vote.
+    voting: bool,
+}
+
+/// What [`Keeper::resync`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ResyncReport {
+    /// Epochs recomputed.
+    pub epochs: Vec<u64>,
+    /// Of those, the ones that now match the chain.
+    pub epochs_matching: Vec<u64>,
+    /// Months whose root was rebuilt.
+    pub months: Vec<u32>,
+    pub months_matching: Vec<u32>,
+    /// Epochs and months that still differ from the chain (their inputs differ).
+    pub still_differing: Vec<String>,
 }
 
 impl Keeper {
@@ -106,22 +135,34 @@ impl Keeper {
         let bundle = ContractBundle::load(&config.bundle)?;
         let signer = load_signer(&config)?;
         let poll = Duration::from_millis(config.poll_ms);
-        let files = InputFiles {
-            files: (config.pool_files.iter().cloned().map(InputFile::pool))
+        let files = InputFiles::new(
+            (config.pool_files.iter().cloned().map(InputFile::pool))
                 .chain(config.action_files.iter().cloned().map(InputFile::lines))
                 .collect(),
-            kinds: table.clone(),
+            table.clone(),
             poll,
-        };
+        );
+        for f in &files.files {
+            status.register_source(&f.name(), SourceKind::File);
+        }
+        let followers: Vec<(String, SourceKind)> = config
+            .chain_followers()?
+            .iter()
+            .map(|f| (f.name(), f.kind()))
+            .collect();
+        for (name, kind) in &followers {
+            status.register_source(name, *kind);
+        }
         let genesis = config.genesis.map(Genesis::new).transpose()?;
         // The database belongs to one deployment.
         let contract = format!("0x{}", hex::encode(config.contract));
         match store.meta("contract")? {
             Some(c) if c != contract => {
-                return Err(ServiceError::Fatal(format!(
-                    "the database {} belongs to the contract {c}, not {contract}",
-                    config.store_path.display()
-                )))
+                return Err(ServiceError::OtherContract {
+                    path: config.store_path.display().to_string(),
+                    found: c,
+                    expected: contract,
+                })
             }
             Some(_) => {}
             None => store.set_meta("contract", &contract)?,
@@ -139,7 +180,10 @@ impl Keeper {
             config.contract,
             config.genesis,
         )
-        .map_err(|m| ServiceError::Fatal(format!("{}: {m}", config.file)))?;
+        .map_err(|source| ServiceError::OffchainPolicy {
+            file: config.file.clone(),
+            source,
+        })?;
         let offchain = SignedFiles {
             intake,
             paths: config.offchain_files.clone(),
@@ -151,7 +195,7 @@ impl Keeper {
             store = %config.store_path.display(),
             "keeper ready"
         );
-        Ok(Self {
+        let keeper = Self {
             config,
             store,
             status,
@@ -163,7 +207,39 @@ impl Keeper {
             client: None,
             is_keeper: false,
             offchain,
-        })
+            followers,
+            imported_at_resync: 0,
+            voting: true,
+        };
+        keeper.report_stored_disagreements()?;
+        Ok(keeper)
+    }
+
+    /// Reports the epochs and months stored as `mismatch` (a restart keeps saying so).
+    fn report_stored_disagreements(&self) -> Result<(), ServiceError> {
+        for e in 0..=self.store.last_epoch()?.unwrap_or(0) {
+            if let Some(r) = self.store.epoch(e)? {
+                if r.phase == Phase::Mismatch {
+                    self.status.disagree(mismatch(
+                        DisagreementKind::EpochMismatch,
+                        e,
+                        &r.commitment_hash,
+                        &r.note,
+                    ));
+                }
+            }
+        }
+        for m in self.store.months()? {
+            if m.phase == Phase::Mismatch {
+                self.status.disagree(mismatch(
+                    DisagreementKind::MonthMismatch,
+                    u64::from(m.month_index),
+                    &m.root_hash,
+                    &m.note,
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The intake of signed off-chain batches, for the API (`POST /v1/actions`).
@@ -171,14 +247,34 @@ impl Keeper {
         self.offchain.intake.clone()
     }
 
-    /// Imports the configured sources now (also done on every tick for changed files).
-    pub fn import(&mut self) -> Result<(), ServiceError> {
-        let files = tokio::task::block_in_place(|| self.files.import_changed(&*self.store))?;
+    /// Imports the configured sources now (also done on every tick for changed files), each on
+    /// its own: a failing file is reported in the status and skipped until it changes. Returns
+    /// whether every file and the signed off-chain files imported cleanly.
+    pub fn import(&mut self) -> bool {
+        let files = tokio::task::block_in_place(|| self.files.import_each(&*self.store, &self.status));
         self.status
             .imported_actions
-            .fetch_add(files.actions_new, Ordering::Relaxed);
-        tokio::task::block_in_place(|| self.offchain.import_changed(Some(&self.status)))?;
-        Ok(())
+            .fetch_add(files.stats.actions_new, Ordering::Relaxed);
+        let offchain = tokio::task::block_in_place(|| self.offchain.import_changed(Some(&self.status)));
+        let offchain_ok = match offchain {
+            Ok(_) => {
+                if !self.offchain.paths.is_empty() {
+                    self.status.source_ok(OFFCHAIN_FILES, SourceKind::Offchain);
+                }
+                true
+            }
+            Err(e) => {
+                self.status
+                    .source_failed(OFFCHAIN_FILES, SourceKind::Offchain, &e.to_string());
+                false
+            }
+        };
+        files.complete && offchain_ok
+    }
+
+    /// The source holding back epoch `e` (ending at `end`), if any: [`holding_source`].
+    pub fn holding_source(&self, e: u64, end: i64) -> Option<Hold> {
+        holding_source(&self.status, &self.followers, e, end)
     }
 
     /// Runs until `shutdown` resolves. Transient chain errors reconnect with exponential backoff;
@@ -203,9 +299,7 @@ impl Keeper {
                     backoff = (backoff * 2).min(max);
                     w
                 }
-                Err(e @ (ServiceError::Fatal(_) | ServiceError::Config(_) | ServiceError::Key(_))) => {
-                    return Err(e);
-                }
+                Err(e) if e.is_fatal() => return Err(e),
                 Err(e) => {
                     self.status.errors.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(error = %e, "keeper step failed; retrying");
@@ -241,24 +335,24 @@ impl Keeper {
             signer: self.signer.clone(),
         };
         let on_chain = client.genesis().await?;
-        let on_chain = i64::try_from(on_chain)
-            .map_err(|_| ServiceError::Fatal("contract genesis out of range".into()))?;
+        let on_chain = i64::try_from(on_chain).map_err(|_| ServiceError::GenesisOutOfRange(on_chain))?;
         match self.genesis {
             Some(g) if g.unix_seconds() != on_chain => {
-                return Err(ServiceError::Fatal(format!(
-                    "{}: protocol.genesis is {} but the contract's genesis is {on_chain}",
-                    self.config.file,
-                    g.unix_seconds()
-                )))
+                return Err(ServiceError::GenesisMismatch {
+                    file: self.config.file.clone(),
+                    configured: g.unix_seconds(),
+                    chain: on_chain,
+                })
             }
             Some(_) => {}
             None => self.genesis = Some(Genesis::new(on_chain)?),
         }
         match self.store.meta("genesis")? {
             Some(g) if g != on_chain.to_string() => {
-                return Err(ServiceError::Fatal(format!(
-                    "the database was filled for genesis {g}, the contract has {on_chain}"
-                )))
+                return Err(ServiceError::DatabaseGenesis {
+                    stored: g,
+                    chain: on_chain,
+                })
             }
             Some(_) => {}
             None => self.store.set_meta("genesis", &on_chain.to_string())?,
@@ -266,6 +360,7 @@ impl Keeper {
         // The chain half of the off-chain signatures' domain.
         flex_sources::offchain::record_chain(&*self.store, client.chain.api().genesis_hash().0)?;
         self.is_keeper = client.is_keeper().await?;
+        self.status.is_keeper.store(self.is_keeper, Ordering::Relaxed);
         if !self.is_keeper {
             tracing::warn!(keeper = %client.me(), "this account is not a keeper of the contract: computing and serving only, no votes");
         }
@@ -276,13 +371,30 @@ impl Keeper {
     }
 
     fn genesis(&self) -> Result<Genesis, ServiceError> {
-        self.genesis
-            .ok_or_else(|| ServiceError::Invalid("genesis unknown before the first connection".into()))
+        self.genesis.ok_or(ServiceError::GenesisUnknown)
+    }
+
+    /// Re-reads whether this account is a keeper (the owner may add or remove it while the
+    /// keeper runs): an added keeper starts voting without a restart.
+    async fn refresh_membership(&mut self, pool: &PoolClient) -> Result<(), ServiceError> {
+        let now = pool.is_keeper().await?;
+        if now != self.is_keeper {
+            if now {
+                tracing::info!(keeper = %pool.me(), "this account is now a keeper of the contract: voting");
+            } else {
+                tracing::warn!(keeper = %pool.me(), "this account is no longer a keeper of the contract: no votes");
+            }
+            self.is_keeper = now;
+            self.status.is_keeper.store(now, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     /// One pass of the loop.
     pub async fn tick(&mut self) -> Result<(), ServiceError> {
-        self.import()?;
+        let check = Instant::now();
+        let inputs_clean = self.import();
+        let mut check_us = check.elapsed().as_micros() as u64;
         let pool = self.connect().await?;
         let g = self.genesis()?;
         let now_ms = pool.timestamp_ms().await?;
@@ -290,22 +402,172 @@ impl Keeper {
         let now = (now_ms / 1000) as i64;
         let next = pool.next_epoch().await?;
         self.status.next_epoch.store(next, Ordering::Relaxed);
+        self.refresh_membership(&pool).await?;
+
+        // New input while some epoch differs from the chain's: recompute those (automatic resync).
+        let imported = self.status.imported_actions.load(Ordering::Relaxed);
+        let differing = self.status.disagreements().iter().any(|d| {
+            matches!(
+                d.kind,
+                DisagreementKind::EpochMismatch | DisagreementKind::MonthMismatch
+            )
+        });
+        if imported != self.imported_at_resync && inputs_clean && differing {
+            self.imported_at_resync = imported;
+            let report = self.resync_differing(&pool, next).await?;
+            tracing::info!(report = ?report, "recomputed the epochs and months that differed from the chain");
+        }
 
         for e in self.store.open_epochs()? {
             self.drive_epoch(&pool, e, next).await?;
         }
         let mut e = self.store.last_epoch()?.map_or(0, |l| l + 1);
         let grace = i64::try_from(self.config.grace_seconds).unwrap_or(i64::MAX);
+        let mut hold = None;
         while e <= next {
             let (_, end) = epoch_bounds(g, e)?;
             if now < end.saturating_add(grace) {
+                break;
+            }
+            let t = Instant::now();
+            let blocked = self.holding_source(e, end);
+            check_us += t.elapsed().as_micros() as u64;
+            if blocked.is_some() {
+                hold = blocked;
                 break;
             }
             self.close_epoch(&pool, e, next).await?;
             self.drive_epoch(&pool, e, next).await?;
             e += 1;
         }
+        self.status.set_hold(hold);
+        self.status.last_check_us.store(check_us, Ordering::Relaxed);
+        self.check_votes(&pool, next).await?;
         self.months(&pool, next, now).await
+    }
+
+    /// Reads the votes on the next epoch once this keeper has its commitment: when they are split
+    /// so that no commitment can reach the quorum any more (the keepers who have not voted could
+    /// not make up the difference), it is reported (`epoch_split`, with every hash and its votes).
+    async fn check_votes(&mut self, pool: &PoolClient, next: u64) -> Result<(), ServiceError> {
+        let Some(rec) = self.store.epoch(next)? else {
+            return Ok(());
+        };
+        if rec.phase.is_done() {
+            return Ok(());
+        }
+        let votes = pool.epoch_votes(next).await?;
+        if votes.len() < 2 {
+            self.status.resolve(DisagreementKind::EpochSplit, next);
+            return Ok(());
+        }
+        let keepers = pool.keepers().await?;
+        let threshold = pool.threshold().await?;
+        match split_verdict(&votes, &keepers, threshold) {
+            Some(counts) => {
+                self.status.disagree(Disagreement {
+                    index: next,
+                    kind: DisagreementKind::EpochSplit,
+                    ours: hex32(&rec.commitment_hash),
+                    chain: counts.iter().map(|(h, n)| format!("{}:{n}", hex32(h))).collect(),
+                    note: format!(
+                        "no commitment can reach the quorum of {threshold} of {} keepers",
+                        keepers.len()
+                    ),
+                });
+            }
+            None => self.status.resolve(DisagreementKind::EpochSplit, next),
+        }
+        Ok(())
+    }
+
+    /// Recomputes every stored epoch and month that differs from the chain (`mismatch`), from
+    /// the store's inputs and the chain's figures, and compares again.
+    async fn resync_differing(&mut self, pool: &PoolClient, next: u64) -> Result<ResyncReport, ServiceError> {
+        let mut epochs = Vec::new();
+        for e in 0..self.store.last_epoch()?.map_or(0, |l| l + 1).min(next) {
+            if self.store.epoch(e)?.is_some_and(|r| r.phase == Phase::Mismatch) {
+                epochs.push(e);
+            }
+        }
+        self.recompute(pool, next, &epochs).await
+    }
+
+    /// `flex-keeper resync`: imports the inputs, then recomputes from the store's inputs and the
+    /// chain's figures every epoch the chain has finalised from `from` on (by default the epochs
+    /// whose record is missing or not the chain's: `mismatch`, or never compared), then rebuilds
+    /// the stored months they touch; each is compared with the chain again. Never votes. The keeper converges
+    /// without a fresh database once its inputs are the others'.
+    pub async fn resync(&mut self, from: Option<u64>) -> Result<ResyncReport, ServiceError> {
+        if !self.import() {
+            tracing::warn!("some inputs failed to import (see above): recomputing from what the store holds");
+        }
+        let pool = self.connect().await?;
+        let next = pool.next_epoch().await?;
+        let mut epochs = Vec::new();
+        for e in 0..next {
+            let redo = match from {
+                Some(f) => e >= f,
+                None => self.store.epoch(e)?.is_none_or(|r| r.phase != Phase::Finalized),
+            };
+            if redo {
+                epochs.push(e);
+            }
+        }
+        self.voting = false;
+        let report = self.recompute(&pool, next, &epochs).await;
+        self.voting = true;
+        report
+    }
+
+    /// Recomputes `epochs` (all finalised on chain: `< next`), then the months that hold any of
+    /// them or differ from the chain.
+    async fn recompute(
+        &mut self,
+        pool: &PoolClient,
+        next: u64,
+        epochs: &[u64],
+    ) -> Result<ResyncReport, ServiceError> {
+        let mut report = ResyncReport::default();
+        for &e in epochs {
+            self.close_epoch(pool, e, next).await?;
+            self.drive_epoch(pool, e, next).await?;
+            report.epochs.push(e);
+            match self.store.epoch(e)?.map(|r| r.phase) {
+                Some(Phase::Finalized) => report.epochs_matching.push(e),
+                _ => report.still_differing.push(format!("epoch {e}")),
+            }
+        }
+        for m in self.store.months()? {
+            let touched = epochs.iter().any(|e| (m.first_epoch..m.end_epoch).contains(e));
+            if !(touched || m.phase == Phase::Mismatch) {
+                continue;
+            }
+            let mut complete = true;
+            for e in m.first_epoch..m.end_epoch {
+                complete &= self.store.epoch(e)?.is_some_and(|r| r.phase == Phase::Finalized);
+            }
+            if !complete {
+                report
+                    .still_differing
+                    .push(format!("month {} (an epoch differs)", m.month_index));
+                continue;
+            }
+            let store = self.store.clone();
+            let price = self.config.claim_price;
+            let closed = tokio::task::block_in_place(|| {
+                compute::close_month(&*store, m.month_index, m.first_epoch, m.end_epoch, price)
+            })?;
+            tokio::task::block_in_place(|| self.store.save_month(&closed.record, &closed.tree))?;
+            let now = (pool.timestamp_ms().await? / 1000) as i64;
+            self.drive_month(pool, m.month_index, now).await?;
+            report.months.push(m.month_index);
+            match self.store.month(m.month_index)?.map(|r| r.phase) {
+                Some(Phase::Mismatch) => report.still_differing.push(format!("month {}", m.month_index)),
+                _ => report.months_matching.push(m.month_index),
+            }
+        }
+        Ok(report)
     }
 
     /// Computes and stores epoch `e` (`e <= next`).
@@ -318,24 +580,7 @@ impl Keeper {
             tokio::task::block_in_place(|| compute::epoch_inputs_versioned(&*store, g, &*weights, e))?;
         let read_ms = started.elapsed().as_millis() as u64;
         let active = inputs.active();
-        let finalized = if e < next { pool.epoch(e).await? } else { None };
-        let figures = match &finalized {
-            Some(info) => PoolFigures {
-                wallet_index: info.wallet_index,
-                halving: info.halving,
-                snapshot: info.snapshot,
-                pool: info.commitment.pool,
-            },
-            None => {
-                let p = pool.expected_epoch(active).await?;
-                PoolFigures {
-                    wallet_index: p.wallet_index,
-                    halving: p.halving,
-                    snapshot: p.snapshot,
-                    pool: p.pool,
-                }
-            }
-        };
+        let figures = self.pool_figures(pool, e, next, active).await?;
         let t = Instant::now();
         let closed =
             tokio::task::block_in_place(|| compute::close_epoch(e, g, &inputs, figures, self.config.bonus))?;
@@ -343,9 +588,9 @@ impl Keeper {
         // The next epoch's forecast from the stored history and this epoch (forecast module).
         let t = Instant::now();
         let mut closed = closed;
-        tokio::task::block_in_place(|| -> Result<(), ServiceError> {
-            let h = forecast::epoch_history(&*store, &closed.record)?;
-            closed.set_forecast(&forecast::forecast(&h, true))
+        let history = self.forecast_history(pool, &closed.record).await?;
+        tokio::task::block_in_place(|| {
+            closed.set_forecast(&forecast::forecast(&forecast::history_of(&history), true))
         })?;
         let forecast_ms = t.elapsed().as_millis() as u64;
         pause_point("compute").await;
@@ -377,6 +622,76 @@ impl Keeper {
         Ok(())
     }
 
+    /// The chain's view of epoch `e`'s pool, read fresh: a finalised epoch's figures from the
+    /// chain (`epoch`); otherwise the preview (`expected_epoch`), which must answer for `e`. If
+    /// other keepers finalised `e` meanwhile (the preview is for a later epoch), the finalised
+    /// figures are read instead.
+    async fn pool_figures(
+        &self,
+        pool: &PoolClient,
+        e: u64,
+        next: u64,
+        active: u64,
+    ) -> Result<PoolFigures, ServiceError> {
+        let finalized = |info: flex_pool::EpochInfo| PoolFigures {
+            wallet_index: info.wallet_index,
+            halving: info.halving,
+            snapshot: info.snapshot,
+            pool: info.commitment.pool,
+        };
+        if e < next {
+            if let Some(info) = pool.epoch(e).await? {
+                return Ok(finalized(info));
+            }
+        }
+        let p = pool.expected_epoch(active).await?;
+        if p.epoch == e {
+            return Ok(PoolFigures {
+                wallet_index: p.wallet_index,
+                halving: p.halving,
+                snapshot: p.snapshot,
+                pool: p.pool,
+            });
+        }
+        match pool.epoch(e).await? {
+            Some(info) if p.epoch > e => {
+                tracing::info!(
+                    epoch = e,
+                    "finalised by the other keepers while its inputs were read: using the chain's figures"
+                );
+                Ok(finalized(info))
+            }
+            _ => Err(ServiceError::StalePreview {
+                epoch: e,
+                preview: p.epoch,
+            }),
+        }
+    }
+
+    /// The forecast history ending with `current`: each earlier epoch's figures as the chain
+    /// finalised them (this keeper's record where it is the chain's commitment, else the chain's
+    /// `EpochInfo`), at most `MAX_HISTORY` rows, oldest first.
+    async fn forecast_history(
+        &self,
+        pool: &PoolClient,
+        current: &flex_store::EpochRecord,
+    ) -> Result<Vec<EpochFigures>, ServiceError> {
+        let mut rows = vec![EpochFigures::from(current)];
+        let mut e = current.epoch;
+        while rows.len() < forecast::MAX_HISTORY && e > 0 {
+            e -= 1;
+            match self.store.epoch(e)? {
+                Some(r) if r.phase == Phase::Finalized => rows.push((&r).into()),
+                _ => match pool.epoch(e).await? {
+                    Some(info) => rows.push(EpochFigures::from_chain(&info)),
+                    None => break,
+                },
+            }
+        }
+        rows.reverse();
+        Ok(rows)
+    }
+
     async fn drive_epoch(&mut self, pool: &PoolClient, e: u64, next: u64) -> Result<(), ServiceError> {
         let Some(rec) = self.store.epoch(e)? else {
             return Ok(());
@@ -384,7 +699,6 @@ impl Keeper {
         if rec.phase.is_done() {
             return Ok(());
         }
-        let hex32 = |h: &[u8; 32]| format!("0x{}", hex::encode(h));
         let mine = pool.epoch_vote_of(e).await?;
         if let Some(info) = pool.epoch(e).await? {
             let (phase, note) = if info.commitment_hash == rec.commitment_hash {
@@ -401,10 +715,18 @@ impl Keeper {
             };
             self.store.set_epoch_phase(e, phase, mine.is_some(), &note)?;
             if phase == Phase::Mismatch {
-                tracing::error!(epoch = e, note = %note, "epoch finalised with another commitment");
+                self.status.disagree(Disagreement {
+                    index: e,
+                    kind: DisagreementKind::EpochMismatch,
+                    ours: hex32(&rec.commitment_hash),
+                    chain: vec![hex32(&info.commitment_hash)],
+                    note,
+                });
             } else {
+                self.status.resolve(DisagreementKind::EpochMismatch, e);
                 tracing::info!(epoch = e, voted = mine.is_some(), "epoch finalised");
             }
+            self.status.resolve(DisagreementKind::EpochSplit, e);
             return Ok(());
         }
         if let Some(h) = mine {
@@ -423,11 +745,15 @@ impl Keeper {
             }
             return Ok(());
         }
-        if e != next || !self.is_keeper {
+        if e != next || !self.is_keeper || !self.voting {
             return Ok(());
         }
-        let commitment = EpochCommitment::decode(&mut rec.commitment.as_slice())
-            .map_err(|_| ServiceError::Invalid(format!("stored commitment of epoch {e} does not decode")))?;
+        let commitment = EpochCommitment::decode(&mut rec.commitment.as_slice()).map_err(|_| {
+            ServiceError::Undecodable {
+                what: "commitment of epoch",
+                index: e,
+            }
+        })?;
         self.store.set_epoch_phase(e, Phase::Submitting, false, "")?;
         match pool.vote("submit_epoch", &commitment).await {
             Ok(vote) => {
@@ -522,13 +848,27 @@ impl Keeper {
         };
         let mine = pool.month_vote_of(m).await?;
         if let Some(info) = pool.month(m).await? {
-            let phase = if info.commitment_hash == rec.root_hash {
-                Phase::Finalized
+            if info.commitment_hash == rec.root_hash {
+                self.store
+                    .set_month_phase(m, Phase::Finalized, mine.is_some(), "")?;
+                self.status.resolve(DisagreementKind::MonthMismatch, u64::from(m));
+                tracing::info!(month = m, "month finalised");
             } else {
-                Phase::Mismatch
-            };
-            self.store.set_month_phase(m, phase, mine.is_some(), "")?;
-            tracing::info!(month = m, phase = phase.as_str(), "month finalised");
+                let note = format!(
+                    "the chain finalised {}, ours is {}",
+                    hex32(&info.commitment_hash),
+                    hex32(&rec.root_hash)
+                );
+                self.store
+                    .set_month_phase(m, Phase::Mismatch, mine.is_some(), &note)?;
+                self.status.disagree(Disagreement {
+                    index: u64::from(m),
+                    kind: DisagreementKind::MonthMismatch,
+                    ours: hex32(&rec.root_hash),
+                    chain: vec![hex32(&info.commitment_hash)],
+                    note,
+                });
+            }
             return Ok(());
         }
         if mine.is_some() {
@@ -537,11 +877,13 @@ impl Keeper {
             }
             return Ok(());
         }
-        if !self.is_keeper {
+        if !self.is_keeper || !self.voting {
             return Ok(());
         }
-        let root = MonthRoot::decode(&mut rec.root.as_slice())
-            .map_err(|_| ServiceError::Invalid(format!("stored root of month {m} does not decode")))?;
+        let root = MonthRoot::decode(&mut rec.root.as_slice()).map_err(|_| ServiceError::Undecodable {
+            what: "root of month",
+            index: u64::from(m),
+        })?;
         self.store.set_month_phase(m, Phase::Submitting, false, "")?;
         match pool.vote("submit_month", &root).await {
             Ok(vote) => {
@@ -565,5 +907,209 @@ impl Keeper {
             }
             Err(other) => Err(other.into()),
         }
+    }
+}
+
+/// The status entry name of the signed off-chain files.
+const OFFCHAIN_FILES: &str = "offchain.files";
+
+fn hex32(h: &[u8; 32]) -> String {
+    format!("0x{}", hex::encode(h))
+}
+
+/// A stored `mismatch` as a disagreement (the chain's hash is in the record's note).
+fn mismatch(kind: DisagreementKind, index: u64, ours: &[u8; 32], note: &str) -> Disagreement {
+    let chain = note
+        .split_whitespace()
+        .map(|w| w.trim_end_matches(','))
+        .filter(|w| w.starts_with("0x") && w.len() == 66 && *w != hex32(ours))
+        .map(str::to_string)
+        .collect();
+    Disagreement {
+        index,
+        kind,
+        ours: hex32(ours),
+        chain,
+        note: note.to_string(),
+    }
+}
+
+/// Whether the votes on an epoch are split beyond repair: `Some(votes per commitment, current
+/// keepers only)` when no commitment voted, nor a new one, can reach `threshold` with the votes of
+/// the current keepers who have not voted yet; `None` while one still can.
+pub fn split_verdict(
+    votes: &flex_pool::EpochVotes,
+    keepers: &[flex_chain::AccountId32],
+    threshold: u32,
+) -> Option<Vec<([u8; 32], u32)>> {
+    let counts: Vec<([u8; 32], u32)> = votes
+        .iter()
+        .map(|(h, p)| {
+            let n = p.voters.iter().filter(|v| keepers.contains(v)).count();
+            (*h, u32::try_from(n).unwrap_or(u32::MAX))
+        })
+        .collect();
+    let voted: u32 = counts.iter().map(|(_, n)| *n).sum();
+    let left = u32::try_from(keepers.len())
+        .unwrap_or(u32::MAX)
+        .saturating_sub(voted);
+    let reachable = left >= threshold || counts.iter().any(|(_, n)| n.saturating_add(left) >= threshold);
+    (!reachable).then_some(counts)
+}
+
+/// The first source that has not provably passed `end` (unix seconds), as the hold on epoch
+/// `e`: a file or the signed files not imported cleanly (it could hold actions of any epoch
+/// not closed yet), or a chain follower whose cursor block's time is before `end` (behind,
+/// its node down, or stopped). `None`: the inputs of `e` are complete.
+pub fn holding_source(status: &Status, followers: &[(String, SourceKind)], e: u64, end: i64) -> Option<Hold> {
+    let hold = |source: &str, reason: String| {
+        Some(Hold {
+            epoch: e,
+            reason,
+            source: source.to_string(),
+        })
+    };
+    for s in status.sources() {
+        if matches!(s.kind, SourceKind::File | SourceKind::Offchain) && s.state != "ok" {
+            let error = s.error.unwrap_or_default();
+            return hold(&s.name, format!("not imported cleanly: {error}"));
+        }
+    }
+    for (name, kind) in followers {
+        let Some(s) = status.source(name) else {
+            return hold(name, "not started".into());
+        };
+        let stopped = match (&s.error, s.state) {
+            (Some(err), "stopped") => format!("; stopped: {err}"),
+            _ => String::new(),
+        };
+        match (s.cursor_block, s.cursor_time) {
+            (Some(_), Some(t)) if t >= end => {}
+            (Some(b), Some(t)) => {
+                let kind = match kind {
+                    SourceKind::Evm => "EVM",
+                    SourceKind::Substrate => "Substrate",
+                    SourceKind::File | SourceKind::Offchain => "the",
+                };
+                return hold(
+                    name,
+                    format!("{kind} follower's cursor block {b} has time {t}, before the epoch's end {end}{stopped}"),
+                );
+            }
+            _ => return hold(name, format!("no block read yet{stopped}")),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flex_chain::AccountId32;
+    use flex_pool::{EpochCommitment, Proposal};
+
+    fn followers() -> Vec<(String, SourceKind)> {
+        vec![
+            ("evm:main".to_string(), SourceKind::Evm),
+            ("substrate:dev".to_string(), SourceKind::Substrate),
+        ]
+    }
+
+    /// An epoch waits for every follower's cursor to reach its end and for every file to import
+    /// cleanly, and names the source that holds it back.
+    #[test]
+    fn an_epoch_waits_for_every_source_to_pass_its_end() {
+        let st = Status::default();
+        let end = 1_000;
+        st.register_source("a.jsonl", SourceKind::File);
+        let h = holding_source(&st, &followers(), 3, end).unwrap();
+        assert_eq!(
+            (h.epoch, h.source.as_str(), h.reason.as_str()),
+            (3, "evm:main", "not started")
+        );
+        st.source_cursor("evm:main", SourceKind::Evm, 10, 999);
+        st.source_cursor("substrate:dev", SourceKind::Substrate, 4, 1_000);
+        let h = holding_source(&st, &followers(), 3, end).unwrap();
+        assert_eq!(h.source, "evm:main");
+        assert!(
+            h.reason
+                .contains("cursor block 10 has time 999, before the epoch's end 1000"),
+            "{}",
+            h.reason
+        );
+        st.source_cursor("evm:main", SourceKind::Evm, 11, 1_012);
+        assert_eq!(holding_source(&st, &followers(), 3, end), None);
+        // A stopped follower holds only the epochs after its cursor.
+        st.source_stopped("substrate:dev", SourceKind::Substrate, "deep reorganisation");
+        assert_eq!(holding_source(&st, &followers(), 3, end), None);
+        st.source_cursor("evm:main", SourceKind::Evm, 20, 2_500);
+        let h = holding_source(&st, &followers(), 4, 2_000).unwrap();
+        assert_eq!(h.source, "substrate:dev");
+        assert!(h.reason.ends_with("stopped: deep reorganisation"), "{}", h.reason);
+        // A failing file holds every epoch not closed yet, first.
+        st.source_failed("a.jsonl", SourceKind::File, "line 9: bad wallet");
+        let h = holding_source(&st, &followers(), 3, end).unwrap();
+        assert_eq!(
+            (h.source.as_str(), h.reason.as_str()),
+            ("a.jsonl", "not imported cleanly: line 9: bad wallet")
+        );
+        st.source_ok("a.jsonl", SourceKind::File);
+        assert_eq!(holding_source(&st, &followers(), 3, end), None);
+    }
+
+    fn votes(split: &[(u8, &[u8])]) -> flex_pool::EpochVotes {
+        split
+            .iter()
+            .map(|(h, voters)| {
+                (
+                    [*h; 32],
+                    Proposal {
+                        commitment: EpochCommitment {
+                            epoch: 0,
+                            scores_root: [*h; 32],
+                            active_count: 0,
+                            total_weight_bits: 0,
+                            multiplier_sum: 0,
+                            pool: 0,
+                            forecast: 0,
+                        },
+                        voters: voters.iter().map(|v| AccountId32([*v; 32])).collect(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Four keepers, quorum 3: 2 + 1 can still finalise the first (one keeper left); 2 + 2 or
+    /// 1 + 1 + 1 with nobody able to tip it cannot; votes of removed keepers do not count.
+    #[test]
+    fn a_split_is_reported_only_when_no_commitment_can_win() {
+        let keepers: Vec<AccountId32> = (1..=4).map(|i| AccountId32([i; 32])).collect();
+        assert_eq!(
+            split_verdict(&votes(&[(0xa, &[1, 2]), (0xb, &[3])]), &keepers, 3),
+            None
+        );
+        let split = split_verdict(&votes(&[(0xa, &[1, 2]), (0xb, &[3, 4])]), &keepers, 3).unwrap();
+        assert_eq!(split, vec![([0xa; 32], 2), ([0xb; 32], 2)]);
+        assert!(split_verdict(&votes(&[(0xa, &[1]), (0xb, &[2]), (0xc, &[3])]), &keepers, 3).is_some());
+        // Keeper 9 was removed: its vote does not count, and 4 has not voted: 2 + 1 can win.
+        assert_eq!(
+            split_verdict(&votes(&[(0xa, &[1, 2]), (0xb, &[3, 9])]), &keepers, 3),
+            None
+        );
+    }
+
+    #[test]
+    fn a_stored_mismatch_names_both_hashes() {
+        let ours = [3u8; 32];
+        let note = format!(
+            "the chain finalised 0x{}, ours is 0x{}",
+            "04".repeat(32),
+            "03".repeat(32)
+        );
+        let d = mismatch(DisagreementKind::EpochMismatch, 5, &ours, &note);
+        assert_eq!(d.ours, format!("0x{}", "03".repeat(32)));
+        assert_eq!(d.chain, vec![format!("0x{}", "04".repeat(32))]);
+        assert_eq!(d.index, 5);
     }
 }

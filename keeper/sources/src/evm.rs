@@ -39,7 +39,7 @@ use flex_types::{hex, Address};
 use serde::Deserialize;
 
 use crate::follower::BoxFuture;
-use crate::{FollowSummary, Follower, Position, SourceError, Status, Until};
+use crate::{FollowSummary, Follower, Position, SourceError, SourceKind, Status, Until};
 
 /// One `[[evm.map]]`: which logs count as which action.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -390,7 +390,14 @@ impl EvmSource {
         let resumed_from = self.stored_cursor(&*store)?;
         let mut follower = LogFollower::new(&self.config.url, self.filter(), self.options(), resumed_from)?;
         let key = self.cursor_key();
+        let time_key = crate::follower::cursor_time_key(&key);
         let source = self.source_name();
+        if let (Some(s), Some(c)) = (&status, resumed_from) {
+            // The stored cursor's block time: epochs before it may close before the first batch.
+            if let Some(t) = crate::follower::stored_cursor_time(&*store, &time_key, c.block)? {
+                s.source_cursor(&source, SourceKind::Evm, c.block, t);
+            }
+        }
         let mut summary = FollowSummary {
             name: self.config.name.clone(),
             resumed_from: resumed_from.map(position),
@@ -405,8 +412,23 @@ impl EvmSource {
             "EVM follower started"
         );
         let confirmations = self.config.confirmations;
+        let retry_status = status.clone();
+        let retry_source = source.clone();
+        let on_retry = move |e: Option<&follow::FollowError>| {
+            if let Some(s) = &retry_status {
+                match e {
+                    // One message per outage (the error's text changes with every attempt).
+                    Some(_) => s.source_failed(
+                        &retry_source,
+                        SourceKind::Evm,
+                        "EVM node unavailable; retrying with backoff",
+                    ),
+                    None => s.source_ok(&retry_source, SourceKind::Evm),
+                };
+            }
+        };
         let result = follower
-            .run(
+            .run_observed(
                 Some(self.config.chain_id),
                 match until {
                     Until::CaughtUp => follow::Until::CaughtUp,
@@ -418,10 +440,12 @@ impl EvmSource {
                         let stats = store.import(&source, &[], &actions)?;
                         // After the import: a crash in between re-reads the batch, which is harmless.
                         store.set_meta(&key, &batch.cursor.to_string())?;
+                        store.set_meta(&time_key, &format!("{}:{}", batch.cursor.block, batch.cursor_time))?;
                         Ok(stats)
                     })?;
                     if let Some(s) = &status {
                         s.imported_actions.fetch_add(stats.actions_new, Ordering::Relaxed);
+                        s.source_cursor(&source, SourceKind::Evm, batch.cursor.block, batch.cursor_time);
                     }
                     summary.batches += 1;
                     summary.first_block.get_or_insert(batch.from);
@@ -448,6 +472,7 @@ impl EvmSource {
                     }
                     Ok::<(), SourceError>(())
                 },
+                on_retry,
                 stop,
             )
             .await;
@@ -470,6 +495,10 @@ fn position(c: Cursor) -> Position {
 impl Follower for EvmSource {
     fn name(&self) -> String {
         self.source_name()
+    }
+
+    fn kind(&self) -> SourceKind {
+        SourceKind::Evm
     }
 
     fn follow<'a>(
@@ -660,6 +689,7 @@ kind = "stake"
                 hash: [1; 32],
             },
             head: 10,
+            cursor_time: 1_700_000_000,
             logs: vec![
                 log(vec![swapped, wallet(0xaa)], 0x11, 1, contract),
                 log(vec![staked, wallet(0xbb), wallet(0xcc)], 0x22, 0, contract),

@@ -25,7 +25,7 @@ use flex_store::{ActionRow, ActionSide, ImportBatch, ImportStats, Store, WalletR
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::follower::{self, BoxFuture};
-use crate::{FollowSummary, Follower, SourceError, Status, Until};
+use crate::{FollowSummary, Follower, SourceError, SourceKind, Status, Until};
 
 /// A batch of activity as rows.
 #[derive(Debug, Clone, Default)]
@@ -419,9 +419,93 @@ pub struct InputFiles {
     /// Every kind an action may name.
     pub kinds: WeightTable,
     pub poll: Duration,
+    /// Fingerprint of each file whose last import failed ([`InputFiles::import_each`]).
+    failed: Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>,
+}
+
+/// What [`InputFiles::import_each`] did.
+#[derive(Debug, Clone, Default)]
+pub struct FileImports {
+    pub stats: ImportStats,
+    /// Every file is imported cleanly (none missing or failing).
+    pub complete: bool,
 }
 
 impl InputFiles {
+    pub fn new(files: Vec<InputFile>, kinds: WeightTable, poll: Duration) -> Self {
+        Self {
+            files,
+            kinds,
+            poll,
+            failed: Arc::default(),
+        }
+    }
+
+    /// One pass, each file on its own: a file that fails (missing, a bad line, an `action_id`
+    /// conflict) is reported in `status` (logged once per change of error, counted) and the
+    /// others are imported all the same; it is not read again until its size or modification
+    /// time changes. Returns what was imported and whether every file is imported cleanly (the
+    /// runner closes epochs only then).
+    pub fn import_each(&self, store: &dyn Store, status: &Status) -> FileImports {
+        let mut out = FileImports {
+            complete: true,
+            ..FileImports::default()
+        };
+        for source in &self.files {
+            let name = source.name();
+            status.register_source(&name, SourceKind::File);
+            let fp = source.fingerprint();
+            let failed_before = status.source(&name).is_some_and(|s| s.state != "ok");
+            let result = match &fp {
+                None => Err(SourceError::File {
+                    file: name.clone(),
+                    message: "cannot read: no such file, or no size and modification time".into(),
+                }),
+                Some(fp) if failed_before && self.failed_at(&name).as_ref() == Some(fp) => {
+                    // Unchanged since it failed: not parsed again.
+                    out.complete = false;
+                    continue;
+                }
+                Some(_) => import_sources(store, std::slice::from_ref(source), &self.kinds),
+            };
+            match result {
+                Ok(stats) => {
+                    status.source_ok(&name, SourceKind::File);
+                    self.set_failed_at(&name, None);
+                    out.stats.wallets_new += stats.wallets_new;
+                    out.stats.wallets_known += stats.wallets_known;
+                    out.stats.actions_new += stats.actions_new;
+                    out.stats.actions_known += stats.actions_known;
+                }
+                Err(e) => {
+                    out.complete = false;
+                    status.source_failed(&name, SourceKind::File, &e.to_string());
+                    self.set_failed_at(&name, fp);
+                }
+            }
+        }
+        out
+    }
+
+    fn failed_at(&self, name: &str) -> Option<String> {
+        self.failed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)
+            .cloned()
+    }
+
+    fn set_failed_at(&self, name: &str, fp: Option<String>) {
+        let mut map = self
+            .failed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match fp {
+            Some(fp) => map.insert(name.to_string(), fp),
+            None => map.remove(name),
+        };
+    }
+
     /// One pass: every changed file imported.
     pub fn import_changed(&self, store: &dyn Store) -> Result<FollowSummary, SourceError> {
         let stats = import_sources(store, &self.files, &self.kinds)?;
@@ -438,6 +522,10 @@ impl InputFiles {
 impl Follower for InputFiles {
     fn name(&self) -> String {
         "input".into()
+    }
+
+    fn kind(&self) -> SourceKind {
+        SourceKind::File
     }
 
     fn follow<'a>(
@@ -460,5 +548,59 @@ impl Follower for InputFiles {
                 Ok(pass)
             },
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bad line in one file is reported (once, with the file and line), the other file is
+    /// imported all the same, and the failing file is not parsed again until it changes.
+    #[test]
+    fn a_failing_file_is_isolated_and_reported_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = flex_store::SqliteStore::open(dir.path().join("k.db")).unwrap();
+        let mut kinds = WeightTable::new();
+        kinds.insert_str("swap", "1").unwrap();
+        let good = dir.path().join("good.jsonl");
+        let bad = dir.path().join("bad.jsonl");
+        let w = "0x1111111111111111111111111111111111111111";
+        std::fs::write(&good, format!("{{\"wallet\":\"{w}\",\"connected_at\":1}}\n{{\"action_id\":\"g1\",\"wallet\":\"{w}\",\"kind\":\"swap\",\"side\":\"onchain\",\"timestamp\":5}}\n")).unwrap();
+        std::fs::write(&bad, format!("{{\"action_id\":\"b1\",\"wallet\":\"{w}\",\"kind\":\"swap\",\"side\":\"onchain\",\"timestamp\":6}}\n{{\"action_id\":\"b2\",\"wallet\":\"0x12\",\"kind\":\"swap\",\"side\":\"onchain\",\"timestamp\":7}}\n")).unwrap();
+        let files = InputFiles::new(
+            vec![InputFile::lines(bad.clone()), InputFile::lines(good.clone())],
+            kinds,
+            Duration::from_millis(10),
+        );
+        let status = Status::default();
+        let out = files.import_each(&store, &status);
+        assert!(!out.complete);
+        assert_eq!(out.stats.actions_new, 1, "the good file is imported");
+        let b = status.source(&bad.display().to_string()).unwrap();
+        assert_eq!((b.state, b.failures), ("failed", 1));
+        assert!(
+            b.error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("bad.jsonl:2: field \"wallet\""),
+            "{b:?}"
+        );
+        assert_eq!(status.source(&good.display().to_string()).unwrap().state, "ok");
+        // Unchanged: not read again, not reported again, still incomplete.
+        let out = files.import_each(&store, &status);
+        assert!(!out.complete);
+        assert_eq!(status.source(&bad.display().to_string()).unwrap().failures, 1);
+        // Fixed: imported, recovered, complete.
+        std::fs::write(&bad, format!("{{\"action_id\":\"b1\",\"wallet\":\"{w}\",\"kind\":\"swap\",\"side\":\"onchain\",\"timestamp\":6}}\n")).unwrap();
+        let out = files.import_each(&store, &status);
+        assert!(out.complete);
+        assert_eq!(out.stats.actions_new, 1);
+        assert_eq!(status.source(&bad.display().to_string()).unwrap().state, "ok");
+        // A missing file fails (once) and holds the inputs incomplete.
+        std::fs::remove_file(&good).unwrap();
+        assert!(!files.import_each(&store, &status).complete);
+        let g = status.source(&good.display().to_string()).unwrap();
+        assert_eq!((g.state, g.failures), ("failed", 1));
     }
 }

@@ -2,13 +2,12 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use flex_store::Store;
 use serde::{Serialize, Serializer};
 
-use crate::{SourceError, Status};
+use crate::{SourceError, SourceKind, Status};
 
 /// How long a follower runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +64,9 @@ pub trait Follower: Send + Sync {
     /// Names the source in logs (`evm:mainnet`, `substrate:devnet`, a file).
     fn name(&self) -> String;
 
+    /// What kind of source it is (`/health` lists sources with their kind).
+    fn kind(&self) -> SourceKind;
+
     /// Reads into `store` until `until` or `stop`; counts new actions in `status`.
     fn follow<'a>(
         &'a self,
@@ -113,7 +115,9 @@ pub(crate) async fn by_passes(
 }
 
 /// Starts each follower in the background until `stop` turns true. A follower that stops on an
-/// error is logged and counted in `Status::errors`; the keeper goes on without it.
+/// error is reported in `status` (state `stopped`, its error, counted in `Status::errors`); the
+/// keeper goes on without it, and the epochs after its cursor wait (the runner's completeness
+/// check).
 pub fn spawn(
     followers: Vec<Box<dyn Follower>>,
     store: Arc<dyn Store>,
@@ -128,17 +132,41 @@ pub fn spawn(
                 let stop = Box::pin(async move {
                     let _ = rx.wait_for(|s| *s).await;
                 });
-                let name = f.name();
+                let (name, kind) = (f.name(), f.kind());
+                status.register_source(&name, kind);
                 match f.follow(store, Some(status.clone()), Until::Stopped, stop).await {
                     Ok(s) => {
                         tracing::debug!(source = %name, actions_new = s.actions_new, "follower task ended")
                     }
                     Err(e) => {
-                        status.errors.fetch_add(1, Ordering::Relaxed);
-                        tracing::error!(source = %name, error = %e, "follower stopped on an error");
+                        status.source_stopped(&name, kind, &format!("follower stopped on an error: {e}"));
                     }
                 }
             })
         })
         .collect()
+}
+
+/// The meta key holding a chain follower's cursor block and its time (`BLOCK:UNIX_SECONDS`),
+/// written after the cursor itself.
+pub fn cursor_time_key(cursor_key: &str) -> String {
+    format!("{cursor_key}:time")
+}
+
+/// The stored time of the cursor's block `block`, if the stored entry is of that block (a crash
+/// between the two writes leaves an older entry: then it is unknown until the next batch).
+pub fn stored_cursor_time(store: &dyn Store, time_key: &str, block: u64) -> Result<Option<i64>, SourceError> {
+    let Some(v) = store.meta(time_key)? else {
+        return Ok(None);
+    };
+    let parsed = v
+        .split_once(':')
+        .and_then(|(b, t)| Some((b.parse::<u64>().ok()?, t.parse::<i64>().ok()?)));
+    match parsed {
+        Some((b, t)) => Ok((b == block).then_some(t)),
+        None => Err(SourceError::Cursor {
+            key: time_key.to_string(),
+            message: format!("{v:?} is not BLOCK:UNIX_SECONDS"),
+        }),
+    }
 }

@@ -8,7 +8,8 @@
 //! - [`substrate`]: events of a Substrate chain's finalized blocks (`[[substrate]]` sections).
 //! - [`offchain`]: the intake of signed off-chain batches (HTTP through the API, or signed files).
 //! - [`follower`]: the interface, the summary, and [`follower::spawn`] for background followers.
-//! - [`status`]: what the running keeper shares with its API (chain connection, counters).
+//! - [`status`]: what the running keeper shares with its API (chain connection, counters, each
+//!   source's state and position, the epoch it waits on, its disagreements with the chain).
 //!
 //! The parsers are `flex-ingest`'s; this crate does the I/O around them. Data flows one way:
 //! sources -> store -> the runner's epoch close -> chain.
@@ -23,4 +24,4 @@ pub mod substrate;
 
 pub use error::SourceError;
 pub use follower::{FollowSummary, Follower, Position, Until};
-pub use status::Status;
+pub use status::{Disagreement, DisagreementKind, Hold, SourceKind, SourceState, Status};

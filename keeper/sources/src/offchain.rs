@@ -16,7 +16,7 @@ use flex_types::{hex, Address};
 use std::sync::atomic::Ordering;
 
 use crate::follower::{self, BoxFuture};
-use crate::{FollowSummary, Follower, SourceError, Status, Until};
+use crate::{FollowSummary, Follower, SourceError, SourceKind, Status, Until};
 
 /// The store's meta key holding the chain's genesis hash (`0x` + 64 hex digits), recorded by the
 /// keeper when it connects ([`record_chain`]).
@@ -423,6 +423,10 @@ impl SignedFiles {
 impl Follower for SignedFiles {
     fn name(&self) -> String {
         self.name_of()
+    }
+
+    fn kind(&self) -> SourceKind {
+        SourceKind::Offchain
     }
 
     fn follow<'a>(

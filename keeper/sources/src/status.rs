@@ -1,9 +1,16 @@
-//! What the running keeper shares with its API: chain connection, progress, counters.
+//! What the running keeper shares with its API: chain connection, progress, counters, each
+//! source's state ([`SourceState`]), the epoch the keeper waits on ([`Hold`]) and the
+//! disagreements with the chain it found ([`Disagreement`]).
+//!
+//! A source's failure is logged here once per change (a new error, or a recovery), not on every
+//! pass, and counted in [`Status::errors`] and in its own [`SourceState::failures`].
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::{PoisonError, RwLock};
 
 use flex_pool::PoolClient;
+use serde::Serialize;
 
 #[derive(Debug, Default)]
 pub struct Status {
@@ -20,8 +27,99 @@ pub struct Status {
     pub imported_actions: AtomicU64,
     /// Duration of the last epoch close (compute + store), milliseconds.
     pub last_close_ms: AtomicU64,
+    /// Duration of the last completeness check (input files' fingerprints and every source's
+    /// position against the epoch's end), microseconds.
+    pub last_check_us: AtomicU64,
+    /// Whether this account is in the contract's keeper set (re-read periodically).
+    pub is_keeper: AtomicBool,
     /// The connected pool client (for the API's claim status), if any.
     pub client: RwLock<Option<PoolClient>>,
+    sources: RwLock<BTreeMap<String, SourceState>>,
+    hold: RwLock<Option<Hold>>,
+    disagreements: RwLock<BTreeMap<(DisagreementKind, u64), Disagreement>>,
+}
+
+/// What a source is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// An `[input]` file (pool JSON or JSON lines).
+    File,
+    /// An `[[evm]]` log follower.
+    Evm,
+    /// A `[[substrate]]` finalized-block follower.
+    Substrate,
+    /// Signed off-chain batch files (`offchain.files`).
+    Offchain,
+}
+
+/// One source as `/health` shows it (fields in alphabetical order).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceState {
+    /// The block the source has read up to (chain followers).
+    pub cursor_block: Option<u64>,
+    /// That block's time, unix seconds: every action before it is imported. An epoch closes only
+    /// once every follower's cursor time is at or after its end.
+    pub cursor_time: Option<i64>,
+    /// The last error, while failing (or after a follower stopped).
+    pub error: Option<String>,
+    /// Failures reported (each change of error counts once).
+    pub failures: u64,
+    pub kind: SourceKind,
+    pub name: String,
+    /// `ok`, `failed` or `stopped` (a follower that ended).
+    pub state: &'static str,
+}
+
+/// The epoch the keeper waits to close, and the source that holds it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hold {
+    pub epoch: u64,
+    pub reason: String,
+    pub source: String,
+}
+
+/// How this keeper disagrees with the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisagreementKind {
+    /// The chain finalised another commitment than this keeper's for an epoch.
+    EpochMismatch,
+    /// The votes for an epoch are split so that no commitment can reach the quorum.
+    EpochSplit,
+    /// The chain finalised another root than this keeper's for a month.
+    MonthMismatch,
+}
+
+impl DisagreementKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisagreementKind::EpochMismatch => "epoch_mismatch",
+            DisagreementKind::EpochSplit => "epoch_split",
+            DisagreementKind::MonthMismatch => "month_mismatch",
+        }
+    }
+}
+
+/// One disagreement (an epoch or a month, with this keeper's hash and the chain's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Disagreement {
+    /// The epoch, or the month index for a month.
+    pub index: u64,
+    pub kind: DisagreementKind,
+    /// This keeper's commitment (or root) hash, `0x` hex.
+    pub ours: String,
+    /// The chain's: the finalised hash, or (a split) every hash voted, with its votes.
+    pub chain: Vec<String>,
+    pub note: String,
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Status {
@@ -34,5 +132,192 @@ impl Status {
         if let Ok(mut slot) = self.client.write() {
             *slot = client;
         }
+    }
+
+    /// Lists a source (state `ok`, no cursor) unless it is listed already.
+    pub fn register_source(&self, name: &str, kind: SourceKind) {
+        write(&self.sources)
+            .entry(name.to_string())
+            .or_insert_with(|| SourceState {
+                cursor_block: None,
+                cursor_time: None,
+                error: None,
+                failures: 0,
+                kind,
+                name: name.to_string(),
+                state: "ok",
+            });
+    }
+
+    /// A follower's position: it has read every block up to `block`, whose time is `time`.
+    pub fn source_cursor(&self, name: &str, kind: SourceKind, block: u64, time: i64) {
+        self.register_source(name, kind);
+        if let Some(s) = write(&self.sources).get_mut(name) {
+            s.cursor_block = Some(block);
+            s.cursor_time = Some(time);
+        }
+    }
+
+    /// The source works (again). Returns whether it recovered from a failure (then logged).
+    pub fn source_ok(&self, name: &str, kind: SourceKind) -> bool {
+        self.register_source(name, kind);
+        let mut sources = write(&self.sources);
+        let Some(s) = sources.get_mut(name) else {
+            return false;
+        };
+        if s.state == "ok" {
+            return false;
+        }
+        s.state = "ok";
+        s.error = None;
+        tracing::info!(source = %name, "source recovered");
+        true
+    }
+
+    /// The source failed with `error`. Logged at error level and counted only when it changes
+    /// (a new failure, or another error than the last): a source failing on every pass logs once.
+    /// Returns whether it changed.
+    pub fn source_failed(&self, name: &str, kind: SourceKind, error: &str) -> bool {
+        self.set_failed(name, kind, error, "failed")
+    }
+
+    /// A follower ended (`error`: why). It no longer moves; epochs after its cursor wait.
+    pub fn source_stopped(&self, name: &str, kind: SourceKind, error: &str) -> bool {
+        self.set_failed(name, kind, error, "stopped")
+    }
+
+    fn set_failed(&self, name: &str, kind: SourceKind, error: &str, state: &'static str) -> bool {
+        self.register_source(name, kind);
+        let mut sources = write(&self.sources);
+        let Some(s) = sources.get_mut(name) else {
+            return false;
+        };
+        if s.state == state && s.error.as_deref() == Some(error) {
+            return false;
+        }
+        s.state = state;
+        s.error = Some(error.to_string());
+        s.failures += 1;
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(source = %name, state, error = %error, "source failed");
+        true
+    }
+
+    /// Every source, by name.
+    pub fn sources(&self) -> Vec<SourceState> {
+        read(&self.sources).values().cloned().collect()
+    }
+
+    /// One source.
+    pub fn source(&self, name: &str) -> Option<SourceState> {
+        read(&self.sources).get(name).cloned()
+    }
+
+    /// Sets (or clears) the epoch the keeper waits on. Logged once per change.
+    pub fn set_hold(&self, hold: Option<Hold>) {
+        let mut slot = write(&self.hold);
+        if *slot == hold {
+            return;
+        }
+        match &hold {
+            Some(h) => tracing::warn!(
+                epoch = h.epoch,
+                source = %h.source,
+                reason = %h.reason,
+                "epoch close waits for a source"
+            ),
+            None => {
+                if let Some(old) = slot.as_ref() {
+                    tracing::info!(epoch = old.epoch, "the sources caught up: the epoch closes");
+                }
+            }
+        }
+        *slot = hold;
+    }
+
+    pub fn hold(&self) -> Option<Hold> {
+        read(&self.hold).clone()
+    }
+
+    /// Reports a disagreement with the chain: logged at error level the first time (or when it
+    /// changes). Returns whether it is new.
+    pub fn disagree(&self, d: Disagreement) -> bool {
+        let mut map = write(&self.disagreements);
+        let key = (d.kind, d.index);
+        if map.get(&key) == Some(&d) {
+            return false;
+        }
+        tracing::error!(
+            kind = d.kind.as_str(),
+            index = d.index,
+            ours = %d.ours,
+            chain = %d.chain.join(","),
+            note = %d.note,
+            "this keeper disagrees with the chain"
+        );
+        map.insert(key, d);
+        true
+    }
+
+    /// The disagreement is over (resynced, or the split resolved).
+    pub fn resolve(&self, kind: DisagreementKind, index: u64) {
+        if write(&self.disagreements).remove(&(kind, index)).is_some() {
+            tracing::info!(kind = kind.as_str(), index, "disagreement resolved");
+        }
+    }
+
+    /// Every disagreement, by kind and index.
+    pub fn disagreements(&self) -> Vec<Disagreement> {
+        read(&self.disagreements).values().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_is_counted_once_per_change() {
+        let s = Status::default();
+        s.register_source("a.jsonl", SourceKind::File);
+        assert!(!s.source_ok("a.jsonl", SourceKind::File));
+        assert!(s.source_failed("a.jsonl", SourceKind::File, "line 3: bad"));
+        assert!(!s.source_failed("a.jsonl", SourceKind::File, "line 3: bad"));
+        assert!(s.source_failed("a.jsonl", SourceKind::File, "line 4: bad"));
+        let a = s.source("a.jsonl").unwrap();
+        assert_eq!(
+            (a.state, a.failures, a.error.as_deref()),
+            ("failed", 2, Some("line 4: bad"))
+        );
+        assert_eq!(s.errors.load(Ordering::Relaxed), 2);
+        assert!(s.source_ok("a.jsonl", SourceKind::File));
+        assert_eq!(s.source("a.jsonl").unwrap().state, "ok");
+        assert!(s.source_failed("a.jsonl", SourceKind::File, "line 4: bad"));
+        assert_eq!(s.source("a.jsonl").unwrap().failures, 3);
+        s.source_cursor("evm:x", SourceKind::Evm, 7, 1000);
+        assert!(s.source_stopped("evm:x", SourceKind::Evm, "deep reorg"));
+        let x = s.source("evm:x").unwrap();
+        assert_eq!(
+            (x.state, x.cursor_block, x.cursor_time),
+            ("stopped", Some(7), Some(1000))
+        );
+        assert_eq!(s.sources().len(), 2);
+    }
+
+    #[test]
+    fn disagreements_are_reported_once_and_resolved() {
+        let s = Status::default();
+        let d = Disagreement {
+            index: 4,
+            kind: DisagreementKind::EpochMismatch,
+            ours: "0x01".into(),
+            chain: vec!["0x02".into()],
+            note: String::new(),
+        };
+        assert!(s.disagree(d.clone()));
+        assert!(!s.disagree(d.clone()));
+        assert_eq!(s.disagreements(), vec![d]);
+        s.resolve(DisagreementKind::EpochMismatch, 4);
+        assert!(s.disagreements().is_empty());
     }
 }

@@ -51,7 +51,7 @@ use flex_ingest::section::{self, KeyError, WalletRef};
 use serde::Deserialize;
 
 use crate::follower::BoxFuture;
-use crate::{FollowSummary, Follower, Position, SourceError, Status, Until};
+use crate::{FollowSummary, Follower, Position, SourceError, SourceKind, Status, Until};
 
 /// Which events a `[[substrate.map]]` takes.
 #[derive(Debug, Clone)]
@@ -650,6 +650,12 @@ impl SubstrateSource {
         stop: impl Future<Output = ()>,
     ) -> Result<FollowSummary, SourceError> {
         let resumed_from = self.stored_cursor(&*store)?;
+        if let (Some(s), Some(c)) = (&status, resumed_from) {
+            let time_key = crate::follower::cursor_time_key(&self.cursor_key());
+            if let Some(t) = crate::follower::stored_cursor_time(&*store, &time_key, c.number)? {
+                s.source_cursor(&self.source_name(), SourceKind::Substrate, c.number, t);
+            }
+        }
         tracing::info!(
             substrate = %self.config.name,
             url = %self.config.url,
@@ -769,16 +775,20 @@ impl BlockHandler for Importer<'_> {
         }
         let source = self.source.source_name();
         let key = self.source.cursor_key();
+        let time_key = crate::follower::cursor_time_key(&key);
+        let last_time = i64::try_from(last.timestamp_ms / 1000).unwrap_or(i64::MAX);
         let store = &*self.store;
         let stats = tokio::task::block_in_place(|| -> Result<_, flex_store::StoreError> {
             let stats = store.import(&source, &[], &actions)?;
             // After the import: a crash in between handles these blocks again, which is harmless.
             store.set_meta(&key, &last.cursor().encode())?;
+            store.set_meta(&time_key, &format!("{}:{last_time}", last.number))?;
             Ok(stats)
         })
         .map_err(|e| FollowError::Handler(e.to_string()))?;
         if let Some(s) = &self.status {
             s.imported_actions.fetch_add(stats.actions_new, Ordering::Relaxed);
+            s.source_cursor(&source, SourceKind::Substrate, last.number, last_time);
         }
         self.summary.batches += 1;
         self.summary.events += actions.len() as u64;
@@ -813,6 +823,10 @@ impl Follower for SubstrateSource {
         self.source_name()
     }
 
+    fn kind(&self) -> SourceKind {
+        SourceKind::Substrate
+    }
+
     fn follow<'a>(
         &'a self,
         store: Arc<dyn Store>,
@@ -822,8 +836,51 @@ impl Follower for SubstrateSource {
     ) -> BoxFuture<'a, Result<FollowSummary, SourceError>> {
         let progress = Arc::new(FollowProgress::new());
         Box::pin(async move {
-            SubstrateSource::follow(self, store, status, progress, until == Until::CaughtUp, stop).await
+            let watched = status.clone();
+            let follow = SubstrateSource::follow(
+                self,
+                store,
+                status,
+                progress.clone(),
+                until == Until::CaughtUp,
+                stop,
+            );
+            let name = self.source_name();
+            match watched {
+                Some(s) => {
+                    tokio::select! {
+                        r = follow => r,
+                        never = watch_connection(&s, &name, &progress) => match never {},
+                    }
+                }
+                None => follow.await,
+            }
         })
+    }
+}
+
+/// Shows in `status` whether the follower reaches its node: after a failed connection or session
+/// (counted in `progress.rpc_errors`) the source is `failed` until it is connected again. Checks
+/// every second; never returns.
+async fn watch_connection(
+    status: &Status,
+    name: &str,
+    progress: &FollowProgress,
+) -> std::convert::Infallible {
+    let mut seen = 0u64;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let errors = progress.rpc_errors.load(Ordering::Relaxed);
+        if errors > seen {
+            seen = errors;
+            status.source_failed(
+                name,
+                SourceKind::Substrate,
+                "Substrate node unavailable; retrying with backoff",
+            );
+        } else if progress.connected.load(Ordering::Relaxed) {
+            status.source_ok(name, SourceKind::Substrate);
+        }
     }
 }
 
