@@ -1,6 +1,7 @@
 //! The keeper's storage: what a keeper knows and has done, behind a small interface ([`Store`]).
 //!
-//! - **Inputs**: wallets with their connection time, and actions, idempotent by `action_id` (the
+//! - **Inputs**: wallets with their connection time (the earliest of all imports, whatever their
+//!   order), and actions, idempotent by `action_id` (the
 //!   same id again with the same content is skipped; with other content it is an error naming it).
 //! - **Off-chain batches**: per attester the last accepted nonce and each accepted batch's digest,
 //!   written in the same transaction as the batch's actions ([`Store::import_offchain`]).
@@ -74,8 +75,10 @@ pub struct ActionRow {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ImportStats {
     pub wallets_new: u64,
-    /// Wallets already known (their first connection time is kept).
+    /// Wallets already known (each keeps the earliest `connected_at` of all its imports).
     pub wallets_known: u64,
+    /// Of `wallets_known`, those whose stored `connected_at` this import moved earlier.
+    pub wallets_earlier: u64,
     pub actions_new: u64,
     /// Actions whose `action_id` was already stored with the same content.
     pub actions_known: u64,

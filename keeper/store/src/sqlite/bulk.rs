@@ -198,9 +198,22 @@ fn insert_sql(rows: usize) -> String {
 }
 
 fn wallets_sql(rows: usize) -> String {
-    // ?1 is the source; a wallet seen before keeps its first connection time.
+    // ?1 is the source; a wallet seen before is left to `earlier_sql`.
     format!(
         "INSERT OR IGNORE INTO wallets (address, connected_at, source) VALUES {}",
+        values(rows, 2, 2, ",?1")
+    )
+}
+
+/// The same rows again, after `wallets_sql`: a wallet seen before takes the earlier connection
+/// time (and the source that gave it), so the stored time is the minimum over every import,
+/// whatever their order (`docs/PROTOCOL.md`, "Ingestion: files"). Rows are applied in turn, so a
+/// wallet twice in one statement ends with the smaller of the two too.
+fn earlier_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO wallets (address, connected_at, source) VALUES {} \
+         ON CONFLICT (address) DO UPDATE SET connected_at = excluded.connected_at, source = excluded.source \
+         WHERE excluded.connected_at < wallets.connected_at",
         values(rows, 2, 2, ",?1")
     )
 }
@@ -292,6 +305,8 @@ pub(super) struct Importer<'c> {
     kind_ids: HashMap<String, i64>,
     ins_wallets: RawStatement<'c>,
     ins_wallet: RawStatement<'c>,
+    earlier_wallets: RawStatement<'c>,
+    earlier_wallet: RawStatement<'c>,
     ins_chunk: RawStatement<'c>,
     check_chunk: RawStatement<'c>,
     ins_one: RawStatement<'c>,
@@ -329,6 +344,8 @@ impl<'c> Importer<'c> {
             kind_ids,
             ins_wallets: RawStatement::prepare(tx, &wallets_sql(CHUNK))?,
             ins_wallet: RawStatement::prepare(tx, &wallets_sql(1))?,
+            earlier_wallets: RawStatement::prepare(tx, &earlier_sql(CHUNK))?,
+            earlier_wallet: RawStatement::prepare(tx, &earlier_sql(1))?,
             ins_chunk: RawStatement::prepare(tx, &insert_sql(CHUNK))?,
             check_chunk: RawStatement::prepare(tx, &check_sql(CHUNK))?,
             ins_one: RawStatement::prepare(tx, &insert_sql(1))?,
@@ -363,29 +380,41 @@ impl<'c> Importer<'c> {
         Ok(())
     }
 
-    /// `rows`: `CHUNK` of them (`full`) or one.
+    /// `rows`: `CHUNK` of them (`full`) or one. New wallets are inserted; when some were known,
+    /// the rows go again through [`earlier_sql`] (the earliest `connected_at` wins).
     fn wallet_rows(&mut self, rows: &[WalletRow], full: bool) -> Result<()> {
-        let st = if full {
+        let source_id = self.source_id;
+        let run = |st: &mut RawStatement<'_>| -> Result<usize> {
+            let mut bind = || -> rusqlite::Result<()> {
+                st.bind_i64(1, source_id)?;
+                for (i, w) in rows.iter().enumerate() {
+                    // SAFETY: `rows` is unchanged until `execute` below has run.
+                    unsafe { st.bind_blob(2 + 2 * i, &w.address[..])? };
+                    st.bind_i64(3 + 2 * i, w.connected_at)?;
+                }
+                Ok(())
+            };
+            if let Err(e) = bind() {
+                st.clear_bindings();
+                return Err(e.into());
+            }
+            Ok(st.execute()?)
+        };
+        let added = run(if full {
             &mut self.ins_wallets
         } else {
             &mut self.ins_wallet
-        };
-        let mut bind = || -> rusqlite::Result<()> {
-            st.bind_i64(1, self.source_id)?;
-            for (i, w) in rows.iter().enumerate() {
-                // SAFETY: `rows` is unchanged until `execute` below has run.
-                unsafe { st.bind_blob(2 + 2 * i, &w.address[..])? };
-                st.bind_i64(3 + 2 * i, w.connected_at)?;
-            }
-            Ok(())
-        };
-        if let Err(e) = bind() {
-            st.clear_bindings();
-            return Err(e.into());
-        }
-        let added = st.execute()?;
+        })?;
         self.stats.wallets_new += added as u64;
         self.stats.wallets_known += (rows.len() - added) as u64;
+        if added < rows.len() {
+            let moved = run(if full {
+                &mut self.earlier_wallets
+            } else {
+                &mut self.earlier_wallet
+            })?;
+            self.stats.wallets_earlier += moved as u64;
+        }
         Ok(())
     }
 

@@ -456,3 +456,44 @@ fn schema_6_keys_are_re_made() {
         .unwrap_err();
     assert!(e.to_string().contains("\"0xa9b1\""), "{e}");
 }
+
+/// Two sources give one wallet two connection times: the earliest is kept, in either import
+/// order (and for a wallet twice in one import, or in a chunk of many), so keepers agree.
+#[test]
+fn the_earliest_connected_at_wins_in_either_order() {
+    let w = |address: u8, connected_at: i64| WalletRow {
+        address: [address; 20],
+        connected_at,
+    };
+    let end_state = |first: &[WalletRow], second: &[WalletRow]| {
+        let (_d, s) = store();
+        let a = s.import("first", first, &[]).unwrap();
+        let b = s.import("second", second, &[]).unwrap();
+        let wallets = s.wallets_connected_before(i64::MAX).unwrap();
+        (a, b, wallets)
+    };
+    let late = [w(1, 500)];
+    let early = [w(1, 300)];
+    let (a, b, one) = end_state(&late, &early);
+    assert_eq!((a.wallets_new, b.wallets_known, b.wallets_earlier), (1, 1, 1));
+    let (a, b, other) = end_state(&early, &late);
+    assert_eq!((a.wallets_new, b.wallets_known, b.wallets_earlier), (1, 1, 0));
+    assert_eq!(one, other);
+    assert_eq!(one, vec![w(1, 300)]);
+
+    // A full chunk (the multi-row statement) with the later times first, then the earlier ones.
+    let n = bulk::CHUNK as u8;
+    let later: Vec<WalletRow> = (0..n).map(|i| w(i, 1000 + i64::from(i))).collect();
+    let earlier: Vec<WalletRow> = (0..n).map(|i| w(i, 900 - i64::from(i % 2) * 1000)).collect();
+    let (_, b, one) = end_state(&later, &earlier);
+    assert_eq!(b.wallets_earlier, u64::from(n));
+    let (_, b, other) = end_state(&earlier, &later);
+    assert_eq!(b.wallets_earlier, 0);
+    assert_eq!(one, other);
+    assert!(one.iter().all(|r| r.connected_at < 1000));
+
+    // The same wallet twice in one import: the smaller time, whichever comes first.
+    let (_, _, one) = end_state(&[w(7, 50), w(7, 40)], &[]);
+    let (_, _, other) = end_state(&[w(7, 40), w(7, 50)], &[]);
+    assert_eq!((one.clone(), other), (vec![w(7, 40)], vec![w(7, 40)]));
+}
