@@ -1,0 +1,160 @@
+//! `flex-keeper offchain archive` and `reimport` end to end: a keeper's accepted batches are
+//! written as JSON lines and re-imported by a keeper rebuilding its history (a new store, the
+//! epochs already closed there), which ends with the same batches and the same actions; a second
+//! re-import adds nothing; a store that does not know its chain refuses until `--chain` is given.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use flex_engine::WeightTable;
+use flex_evm::EvmKey;
+use flex_sources::offchain::{record_chain, Domain, Intake, OffchainAction, Policy, Submission};
+use flex_store::{SqliteStore, Store};
+
+const GENESIS: i64 = 1_769_644_800;
+const CONTRACT: [u8; 32] = [0x11; 32];
+const CHAIN: [u8; 32] = [0x22; 32];
+
+fn key() -> EvmKey {
+    EvmKey::from_hex(&"5a".repeat(32), "attester").unwrap()
+}
+
+fn keeper(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flex-keeper"))
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("run flex-keeper")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {}\nstdout: {}\nstderr: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn config(dir: &Path, name: &str, db: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(
+        &p,
+        format!(
+            "[chain]\ncontract = \"0x{}\"\nbundle = \"pool.contract\"\n[store]\npath = \"{db}\"\n\
+             [protocol]\nweights = \"w.toml\"\ngenesis = {GENESIS}\n\
+             [offchain]\nattesters = [\"{}\"]\n",
+            hex::encode(CONTRACT),
+            flex_evm::address_hex(&key().address())
+        ),
+    )
+    .unwrap();
+    p
+}
+
+fn actions(store: &dyn Store) -> Vec<([u8; 20], String, i64)> {
+    let mut a = store.actions_between(i64::MIN, i64::MAX).unwrap();
+    a.sort();
+    a
+}
+
+fn batches(store: &dyn Store) -> Vec<(u64, [u8; 32])> {
+    store
+        .offchain_archive()
+        .unwrap()
+        .into_iter()
+        .map(|b| (b.nonce, b.digest))
+        .collect()
+}
+
+#[test]
+fn archived_batches_rebuild_another_keepers_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("w.toml"), "post = \"1\"\nlike = \"1.5\"\n").unwrap();
+    // Keeper A accepts three batches, out of nonce order.
+    let a: Arc<dyn Store> = Arc::new(SqliteStore::open(d.join("a.db")).unwrap());
+    record_chain(&*a, CHAIN).unwrap();
+    let mut table = WeightTable::new();
+    table.insert_str("post", "1").unwrap();
+    table.insert_str("like", "1.5").unwrap();
+    let policy = Policy {
+        attesters: [key().address()].into_iter().collect(),
+        kinds: None,
+    };
+    let intake = Intake::new(a.clone(), policy, table, CONTRACT, Some(GENESIS)).unwrap();
+    let domain = Domain {
+        chain: CHAIN,
+        contract: CONTRACT,
+    };
+    for nonce in [3u64, 1, 2] {
+        let s = Submission {
+            attester: key().address(),
+            nonce,
+            expires_at: GENESIS + 3 * 86_400,
+            actions: vec![OffchainAction {
+                action_id: format!("x:post:{nonce}"),
+                wallet: [nonce as u8; 20],
+                kind: if nonce == 2 { "like" } else { "post" }.into(),
+                timestamp: GENESIS + nonce as i64 * 1000,
+            }],
+        }
+        .sign(&key(), &domain)
+        .unwrap();
+        intake.accept(&s, "http").unwrap();
+    }
+
+    let archive = d.join("archive.jsonl");
+    let out = keeper(&[
+        "offchain",
+        "archive",
+        "--store",
+        d.join("a.db").to_str().unwrap(),
+        "--out",
+        archive.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&archive).unwrap().lines().count(), 3);
+
+    // Keeper B rebuilds from a new store: without the chain's genesis hash it cannot check the
+    // signatures and refuses; with --chain it takes every batch.
+    let b_toml = config(d, "b.toml", "b.db");
+    let reimport = |extra: &[&str]| {
+        let mut args = vec!["offchain", "reimport", "--config", b_toml.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.push(archive.to_str().unwrap());
+        keeper(&args)
+    };
+    let out = reimport(&[]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not connected to the chain"),
+        "{}",
+        text(&out)
+    );
+    let chain = format!("0x{}", hex::encode(CHAIN));
+    let out = reimport(&["--chain", &chain]);
+    assert!(out.status.success(), "{}", text(&out));
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (line["accepted"].as_u64(), line["refused"].as_u64()),
+        (Some(3), Some(0)),
+        "{line}"
+    );
+    let b = SqliteStore::open(d.join("b.db")).unwrap();
+    assert_eq!(batches(&b), batches(&*a));
+    assert_eq!(actions(&b), actions(&*a));
+    // Again: everything known, nothing added.
+    let out = reimport(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (line["accepted"].as_u64(), line["known"].as_u64()),
+        (Some(0), Some(3)),
+        "{line}"
+    );
+    // A store recording another chain is not silently re-pointed.
+    let out = reimport(&["--chain", &format!("0x{}", "33".repeat(32))]);
+    assert!(!out.status.success(), "{}", text(&out));
+}
