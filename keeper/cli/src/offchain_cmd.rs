@@ -14,6 +14,7 @@
 //! - `reimport`: a keeper rebuilding its history takes such an archive back: signatures,
 //!   attesters and kinds are checked, the closed-epoch rules are not.
 
+use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -399,13 +400,21 @@ fn archive(args: ArchiveArgs) -> anyhow::Result<()> {
         (None, None) => bail!("give --config or --store"),
     };
     let store = SqliteStore::open(&path)?;
-    let mut text = String::new();
+    // Streamed: an archive can be larger than memory.
+    let (mut out, tmp): (Box<dyn Write>, Option<PathBuf>) = match &args.out {
+        Some(out) => {
+            let tmp = out.with_extension("jsonl.tmp");
+            let f =
+                std::fs::File::create(&tmp).with_context(|| format!("{}: cannot write", tmp.display()))?;
+            (Box::new(BufWriter::new(f)), Some(tmp))
+        }
+        None => (Box::new(BufWriter::new(std::io::stdout().lock())), None),
+    };
     let (mut written, mut without) = (0u64, 0u64);
-    for b in store.offchain_archive()? {
+    store.offchain_archive(&mut |b| {
         match b.envelope {
             Some(e) => {
-                text.push_str(&e);
-                text.push('\n');
+                writeln!(out, "{e}").map_err(|e| e.to_string())?;
                 written += 1;
             }
             None => {
@@ -418,18 +427,17 @@ fn archive(args: ArchiveArgs) -> anyhow::Result<()> {
                 );
             }
         }
-    }
-    match &args.out {
-        Some(out) => {
-            let tmp = out.with_extension("jsonl.tmp");
-            std::fs::write(&tmp, &text).with_context(|| format!("{}: cannot write", tmp.display()))?;
-            std::fs::rename(&tmp, out).with_context(|| format!("{}: cannot write", out.display()))?;
-            println!(
-                "{}",
-                json!({"file": out.display().to_string(), "batches": written, "without_envelope": without})
-            );
-        }
-        None => print!("{text}"),
+        Ok(())
+    })?;
+    out.flush()?;
+    drop(out);
+    if let (Some(tmp), Some(dest)) = (tmp, &args.out) {
+        // Written whole, then renamed: a reader never sees half an archive.
+        std::fs::rename(&tmp, dest).with_context(|| format!("{}: cannot write", dest.display()))?;
+        println!(
+            "{}",
+            json!({"file": dest.display().to_string(), "batches": written, "without_envelope": without})
+        );
     }
     Ok(())
 }
@@ -472,10 +480,10 @@ fn reimport(args: ReimportArgs) -> anyhow::Result<()> {
     .map_err(|m| anyhow!("{}: {m}", args.config.display()))?;
     let mut refused = 0usize;
     for f in &args.files {
-        let text = std::fs::read_to_string(f).with_context(|| format!("{}: cannot read", f.display()))?;
+        let file = std::fs::File::open(f).with_context(|| format!("{}: cannot read", f.display()))?;
         let name = f.display().to_string();
         let st = intake
-            .reimport(&text, &name)
+            .reimport(&mut BufReader::new(file), &name)
             .map_err(|e| anyhow!("{name}: {e}"))?;
         for (line, why) in &st.refused {
             eprintln!("{name}:{line}: refused: {why}");

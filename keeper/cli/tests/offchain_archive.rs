@@ -65,12 +65,14 @@ fn actions(store: &dyn Store) -> Vec<([u8; 20], String, i64)> {
 }
 
 fn batches(store: &dyn Store) -> Vec<(u64, [u8; 32])> {
+    let mut out = Vec::new();
     store
-        .offchain_archive()
-        .unwrap()
-        .into_iter()
-        .map(|b| (b.nonce, b.digest))
-        .collect()
+        .offchain_archive(&mut |b| {
+            out.push((b.nonce, b.digest));
+            Ok(())
+        })
+        .unwrap();
+    out
 }
 
 #[test]

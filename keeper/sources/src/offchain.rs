@@ -6,6 +6,7 @@
 //! as signed files (`offchain.files`, [`Intake::import_files`]).
 
 use std::collections::BTreeSet;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -364,9 +365,14 @@ impl Intake {
     /// archive` writes them) under [`Rules::Rebuild`]: signatures, attesters and kinds are checked
     /// as always, the closed-epoch rules are not. A batch already held counts as known; a refused
     /// one is listed with its line and reason, and the others still go in. Blank lines are skipped.
-    pub fn reimport(&self, archive: &str, via: &str) -> Result<ReimportStats, OffchainError> {
+    /// The archive is read a line at a time (it may be larger than memory); `via` names it.
+    pub fn reimport(&self, archive: &mut dyn BufRead, via: &str) -> Result<ReimportStats, OffchainError> {
         let mut stats = ReimportStats::default();
         for (i, line) in archive.lines().enumerate() {
+            let line = line.map_err(|e| OffchainError::Field {
+                field: "file".into(),
+                message: format!("{via}: cannot read line {}: {e}", i + 1),
+            })?;
             if line.trim().is_empty() {
                 continue;
             }

@@ -506,8 +506,12 @@ pub trait Store: Send + Sync {
     fn offchain_nonce(&self, attester: &Address) -> Result<Option<u64>>;
     /// The digest of the attester's batch accepted with `nonce`, if any.
     fn offchain_batch(&self, attester: &Address, nonce: u64) -> Result<Option<Hash>>;
-    /// Every accepted batch, by attester then nonce.
-    fn offchain_archive(&self) -> Result<Vec<ArchivedBatch>>;
+    /// Every accepted batch, by attester then nonce, handed to `visit` one at a time (an archive
+    /// can be larger than memory). An `Err` from `visit` stops the walk: [`StoreError::Aborted`].
+    fn offchain_archive(
+        &self,
+        visit: &mut dyn FnMut(ArchivedBatch) -> std::result::Result<(), String>,
+    ) -> Result<()>;
 
     /// Small settings the keeper pins (contract, genesis) so a database is never reused against
     /// another deployment.

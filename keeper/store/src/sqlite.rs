@@ -858,8 +858,11 @@ impl Store for SqliteStore {
         self.offchain_batch_digest(attester, nonce)
     }
 
-    fn offchain_archive(&self) -> Result<Vec<ArchivedBatch>> {
-        self.offchain_batches()
+    fn offchain_archive(
+        &self,
+        visit: &mut dyn FnMut(ArchivedBatch) -> std::result::Result<(), String>,
+    ) -> Result<()> {
+        self.offchain_batches(visit)
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>> {

@@ -552,12 +552,14 @@ fn all_actions(store: &dyn Store) -> Vec<([u8; 20], String, i64)> {
 
 /// The batches a store accepted: (nonce, digest).
 fn accepted(store: &dyn Store) -> Vec<(u64, [u8; 32])> {
+    let mut out = Vec::new();
     store
-        .offchain_archive()
-        .unwrap()
-        .into_iter()
-        .map(|b| (b.nonce, b.digest))
-        .collect()
+        .offchain_archive(&mut |b| {
+            out.push((b.nonce, b.digest));
+            Ok(())
+        })
+        .unwrap();
+    out
 }
 
 /// Six batches of one attester: retries (an action in two batches), several epochs.
@@ -687,13 +689,14 @@ fn archived_batches_reimport_to_the_same_actions() {
     for b in six_batches() {
         a.intake.accept(&b, "http").unwrap();
     }
-    let archive: String = a
-        .store
-        .offchain_archive()
-        .unwrap()
-        .into_iter()
-        .map(|b| format!("{}\n", b.envelope.unwrap()))
-        .collect();
+    let mut archive = String::new();
+    a.store
+        .offchain_archive(&mut |b| {
+            archive.push_str(&b.envelope.unwrap());
+            archive.push('\n');
+            Ok(())
+        })
+        .unwrap();
     assert_eq!(archive.lines().count(), 6);
     // The rebuilding keeper has closed every epoch the batches touch (it recomputes them after):
     // the live rules would refuse them all.
@@ -707,7 +710,10 @@ fn archived_batches_reimport_to_the_same_actions() {
         e.to_string().contains("which this keeper has already closed"),
         "{e}"
     );
-    let st = b.intake.reimport(&archive, "archive.jsonl").unwrap();
+    let st = b
+        .intake
+        .reimport(&mut archive.as_bytes(), "archive.jsonl")
+        .unwrap();
     assert_eq!(
         (st.accepted, st.known, st.actions_new),
         (6, 0, 12),
@@ -718,7 +724,10 @@ fn archived_batches_reimport_to_the_same_actions() {
     assert_eq!(accepted(&*b.store), accepted(&*a.store));
     assert_eq!(all_actions(&*b.store), all_actions(&*a.store));
     // Again: all known.
-    let st = b.intake.reimport(&archive, "archive.jsonl").unwrap();
+    let st = b
+        .intake
+        .reimport(&mut archive.as_bytes(), "archive.jsonl")
+        .unwrap();
     assert_eq!((st.accepted, st.known), (0, 6));
     // A forged line (an action's time moved) is refused with its line; the rest goes in.
     let c = fixture(None);
@@ -726,7 +735,10 @@ fn archived_batches_reimport_to_the_same_actions() {
     let mut v: Value = serde_json::from_str(&lines[2]).unwrap();
     v["actions"][0]["timestamp"] = Value::from(GENESIS + 7);
     lines[2] = v.to_string();
-    let st = c.intake.reimport(&lines.join("\n"), "archive.jsonl").unwrap();
+    let st = c
+        .intake
+        .reimport(&mut lines.join("\n").as_bytes(), "archive.jsonl")
+        .unwrap();
     assert_eq!((st.accepted, st.refused.len()), (5, 1));
     assert_eq!(st.refused[0].0, 3);
     assert!(st.refused[0].1.contains("signature"), "{:?}", st.refused);

@@ -84,28 +84,34 @@ impl SqliteStore {
         self.read(|c| batch_digest(c, attester, nonce))
     }
 
-    pub(super) fn offchain_batches(&self) -> Result<Vec<ArchivedBatch>> {
+    pub(super) fn offchain_batches(
+        &self,
+        visit: &mut dyn FnMut(ArchivedBatch) -> std::result::Result<(), String>,
+    ) -> Result<()> {
         self.read(|c| {
             let mut st = c.prepare_cached(
                 "SELECT attester, nonce, digest, envelope, via, accepted_at FROM offchain_batches \
                  ORDER BY attester, nonce",
             )?;
             let mut rows = st.query([])?;
-            let mut out = Vec::new();
             while let Some(r) = rows.next()? {
                 let a: Vec<u8> = r.get(0)?;
                 let n: Vec<u8> = r.get(1)?;
                 let d: Vec<u8> = r.get(2)?;
-                out.push(ArchivedBatch {
+                let batch = ArchivedBatch {
                     attester: addr(&a, "offchain_batches.attester")?,
                     nonce: nonce_from(&n, "offchain_batches.nonce")?,
                     digest: hash(&d, "offchain_batches.digest")?,
                     envelope: r.get(3)?,
                     via: r.get(4)?,
                     accepted_at: r.get(5)?,
-                });
+                };
+                visit(batch).map_err(|reason| StoreError::Aborted {
+                    source_name: "the off-chain archive".into(),
+                    reason,
+                })?;
             }
-            Ok(out)
+            Ok(())
         })
     }
 }
@@ -183,7 +189,12 @@ mod tests {
             OffchainImport::Accepted(_)
         ));
         // The archive: every accepted batch with its envelope, by attester then nonce.
-        let archive = s.offchain_archive().unwrap();
+        let mut archive = Vec::new();
+        s.offchain_archive(&mut |b| {
+            archive.push(b);
+            Ok(())
+        })
+        .unwrap();
         let keys: Vec<(u8, u64, u8)> = archive
             .iter()
             .map(|b| (b.attester[0], b.nonce, b.digest[0]))
@@ -193,5 +204,18 @@ mod tests {
             [(0xa7, 4, 6), (0xa7, 5, 1), (0xa7, u64::MAX, 4), (0xb8, 5, 5)]
         );
         assert!(archive.iter().all(|b| b.envelope.as_deref() == Some("{}")));
+        // A visitor that fails stops the walk.
+        let mut seen = 0;
+        let e = s
+            .offchain_archive(&mut |_| {
+                seen += 1;
+                Err("disk full".into())
+            })
+            .unwrap_err();
+        assert!(
+            matches!(e, StoreError::Aborted { .. }) && e.to_string().contains("disk full"),
+            "{e}"
+        );
+        assert_eq!(seen, 1);
     }
 }
