@@ -172,7 +172,8 @@ const MIGRATIONS: &[&str] = &[
     "-- 7: bulk::rekey_blob_ids",
     // 8: each accepted off-chain batch kept whole (its compact JSON envelope, signature included),
     // so a keeper rebuilding its history can re-import and re-verify it (`sqlite/offchain.rs`);
-    // batches accepted before have none.
+    // batches accepted before have none. And ids of the off-chain namespace `off:0x<attester>:`
+    // get its compact key (`bulk::natural_key`; re-keyed in Rust: `migrate_data`).
     r#"
     ALTER TABLE offchain_batches ADD COLUMN envelope TEXT;
     "#,
@@ -334,6 +335,7 @@ fn migrate_data(tx: &Transaction<'_>, version: i64) -> Result<()> {
     match version {
         6 => bulk::rekey_text_ids(tx)?,
         7 => bulk::rekey_blob_ids(tx)?,
+        8 => bulk::rekey_offchain_ids(tx)?,
         _ => {}
     }
     Ok(())

@@ -457,6 +457,59 @@ fn schema_6_keys_are_re_made() {
     assert!(e.to_string().contains("\"0xa9b1\""), "{e}");
 }
 
+/// Schema 8 gives ids of the off-chain namespace (stored before by a file, as text keys) the
+/// compact key: the same id imported after the migration is known, not new; other ids keep theirs.
+#[test]
+fn schema_7_offchain_ids_are_re_keyed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v7.db");
+    let off = format!("off:0x{}:p-1", "ab".repeat(20));
+    {
+        let mut c = Connection::open(&path).unwrap();
+        let tx = c.transaction().unwrap();
+        for sql in &MIGRATIONS[..7] {
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.execute_batch("PRAGMA user_version = 7; INSERT INTO kinds (id, name) VALUES (1, 'swap'); INSERT INTO sources (id, name) VALUES (1, 'old')")
+            .unwrap();
+        // As schema 7 keyed them: the text as it is (no counter in "off:0x…:p-1" but the 1).
+        let mut old_key = format!("off:0x{}:p-", "ab".repeat(20)).into_bytes();
+        old_key.extend_from_slice(b"\x01\x011");
+        for (key, ts) in [(old_key, 20), (b"act-\x01\x017".to_vec(), 21)] {
+            tx.execute(
+                "INSERT INTO actions (action_id, wallet, kind, side, timestamp, source) VALUES (?1, ?2, 1, 0, ?3, 1)",
+                params![key, &[1u8; 20][..], ts],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    let rows = [
+        ActionRow {
+            action_id: off.clone(),
+            ..action("", 1, 20)
+        },
+        ActionRow {
+            action_id: "act-7".into(),
+            ..action("", 1, 21)
+        },
+    ];
+    let st = s.import("new", &[], &rows).unwrap();
+    assert_eq!((st.actions_new, st.actions_known), (0, 2));
+    let key: Vec<u8> = s
+        .read(|c| {
+            Ok(
+                c.query_row("SELECT action_id FROM actions WHERE timestamp = 20", [], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+        .unwrap();
+    assert_eq!(&key[..2], &[0, 2]);
+    assert_eq!(key.len(), 22 + b"p-\x01\x011".len());
+}
+
 /// Two sources give one wallet two connection times: the earliest is kept, in either import
 /// order (and for a wallet twice in one import, or in a chunk of many), so keepers agree.
 #[test]
