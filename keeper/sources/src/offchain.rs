@@ -2,8 +2,9 @@
 //! configured attester, signature, expiry (by epochs), a nonce the attester has not used, actions
 //! valid and in an epoch this keeper has not closed, then the store write, which records the
 //! batch (its envelope too, for a rebuild: [`Intake::reimport`]) and adds the actions in one
-//! transaction. The stored ids are in the attester's namespace, `off:<attester>:<id>`. Batches arrive over HTTP (`POST /v1/actions`, through the API) or
-//! as signed files (`offchain.files`, [`Intake::import_files`]).
+//! transaction. The stored ids are in the attester's namespace, `off:<attester>:<id>`. Batches
+//! arrive over HTTP (`POST /v1/actions`, through the API) or as signed files (`offchain.files`,
+//! [`Intake::import_files`]).
 
 use std::collections::BTreeSet;
 use std::io::BufRead;
