@@ -2,11 +2,12 @@
 //!
 //! - `POST /v1/actions`: a signed batch (the JSON envelope of `flex_ingest::offchain`). Answers
 //!   200 with what was stored, or a JSON error naming the field: 400 malformed, 401 bad signature,
-//!   403 unknown attester (or no attesters configured), 409 replay (nonce not above the
-//!   attester's last), 413 body too large, 422 expired or a bad action (`index` and `field`),
-//!   503 before the keeper knows its chain.
+//!   403 unknown attester (or no attesters configured), 409 `already_accepted` (this very batch
+//!   before) or `replay` (its nonce used by another batch), 413 body too large, 422 expired (the
+//!   epoch of `expires_at` closed at this keeper) or a bad action (`index` and `field`), 503
+//!   before the keeper knows its chain.
 //! - `GET /v1/offchain`: what a signer needs: the domain (chain genesis hash, contract), the
-//!   attesters with their last accepted nonce, the kinds accepted and the limits.
+//!   attesters with their highest accepted nonce, the kinds accepted and the limits.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -14,9 +15,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use flex_sources::offchain::{
-    unix_now, OffchainError, SignedSubmission, MAX_ACTIONS, MAX_ENVELOPE_BYTES, VERSION,
-};
+use flex_sources::offchain::{OffchainError, SignedSubmission, MAX_ACTIONS, MAX_ENVELOPE_BYTES, VERSION};
 use serde::Serialize;
 use serde_json::json;
 
@@ -118,7 +117,7 @@ pub(crate) async fn submit(State(api): State<Api>, body: Result<Bytes, BytesReje
         Err(e) => return refused(&e),
     };
     // SQLite writes (and their fsync) off the async workers.
-    let result = tokio::task::spawn_blocking(move || intake.accept(&signed, "http", unix_now())).await;
+    let result = tokio::task::spawn_blocking(move || intake.accept(&signed, "http")).await;
     match result {
         Ok(Ok(a)) => {
             api.inner
@@ -199,13 +198,13 @@ pub(crate) fn openapi_extend(doc: &mut serde_json::Value) {
                 "400": err("bad_request: the envelope is malformed (field names it)"),
                 "401": err("bad_signature: not the attester's signature over this batch and this keeper's chain and contract"),
                 "403": err("unknown_attester, or offchain_disabled (no attesters configured)"),
-                "409": err("replay: the nonce is not above the attester's last accepted nonce (the same batch again included)"),
+                "409": err("already_accepted: this very batch was accepted before (nothing changed; a client may count it as delivered), or replay: the attester's nonce was used by another batch"),
                 "413": err("too_large: the body is over max_body_bytes"),
-                "422": err("expired (expires_at has passed) or bad_action (index and field name the action: unknown kind, a closed epoch, an action_id stored with other content, ...)"),
+                "422": err("expired (expires_at is before genesis or in an epoch this keeper has closed) or bad_action (index and field name the action: unknown kind, a closed epoch, a reserved action_id prefix, an action_id the attester gave before with other content, ...)"),
                 "503": err("not_ready: the keeper has not connected to its chain yet")
             }}}));
         paths.insert("/v1/offchain".into(), json!({"get": {
-            "summary": "What an attester needs to sign: the domain, its last accepted nonce, the kinds accepted, the limits",
+            "summary": "What an attester needs to sign: the domain, its highest accepted nonce, the kinds accepted, the limits",
             "responses": {"200": {"description": "the intake's settings", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OffchainInfo"}}}}}}}));
     }
     if let Some(schemas) = doc
@@ -218,12 +217,12 @@ pub(crate) fn openapi_extend(doc: &mut serde_json::Value) {
             "required": ["attester", "nonce", "expires_at", "actions", "signature"], "properties": {
             "version": {"type": "string", "const": VERSION},
             "attester": address.clone(),
-            "nonce": {"description": "u64 above the attester's last accepted nonce (an integer, or a string of digits)",
+            "nonce": {"description": "u64 the attester has not used before, in any order (an integer, or a string of digits)",
                       "oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": "^[0-9]+$"}]},
-            "expires_at": {"type": "integer", "description": "unix seconds; refused from then on"},
+            "expires_at": {"type": "integer", "description": "unix seconds; refused once the keeper has closed the epoch holding it"},
             "actions": {"type": "array", "minItems": 1, "maxItems": MAX_ACTIONS, "items": {"type": "object", "additionalProperties": false,
                 "required": ["action_id", "wallet", "kind", "timestamp"], "properties": {
-                "action_id": {"type": "string", "minLength": 1, "description": "at most 128 bytes, unique in the batch"},
+                "action_id": {"type": "string", "minLength": 1, "description": "at most 128 bytes, unique in the batch, not starting with evm:, sub: or off:; stored as off:<attester>:<action_id>"},
                 "wallet": address,
                 "kind": {"type": "string", "description": "a kind of the weight table (and of offchain.kinds when set)"},
                 "timestamp": {"type": "integer", "description": "unix seconds"}}}},
@@ -242,7 +241,7 @@ pub(crate) fn openapi_extend(doc: &mut serde_json::Value) {
             "chain": {"type": ["string", "null"], "description": "the chain's genesis hash (null until the keeper connected)"},
             "contract": hash,
             "attesters": {"type": "array", "items": {"type": "object", "properties": {
-                "address": {"type": "string"}, "last_nonce": {"type": ["integer", "null"]}}}},
+                "address": {"type": "string"}, "last_nonce": {"type": ["integer", "null"], "description": "the highest nonce accepted"}}}},
             "kinds": {"type": "array", "items": {"type": "string"}},
             "max_actions": {"type": "integer"}, "max_body_bytes": {"type": "integer"}}}));
     }

@@ -109,6 +109,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
             "bytes": done.bytes,
             "wallets_new": done.stats.wallets_new,
             "wallets_known": done.stats.wallets_known,
+            "wallets_earlier": done.stats.wallets_earlier,
             "actions_new": done.stats.actions_new,
             "actions_known": done.stats.actions_known,
             "seconds": (secs * 1000.0).round() / 1000.0,

@@ -6,15 +6,28 @@
 //!   come from a keeper's `GET /v1/offchain`, or from `--chain`, `--contract` and `--nonce` to sign
 //!   offline.
 //! - `submit`: posts signed files to one or more keepers (`POST /v1/actions`); every keeper must
-//!   receive every batch, in nonce order.
+//!   receive every batch (any order) before the epochs it touches close. After a refusal (or an
+//!   unreachable API) it sends nothing more to that API, says which files it did not send there,
+//!   goes on with the other APIs, and fails. A batch the keeper already holds counts as delivered.
+//! - `archive`: writes the batches a keeper accepted (its store keeps each envelope) as JSON
+//!   lines, one envelope a line.
+//! - `reimport`: a keeper rebuilding its history takes such an archive back: signatures,
+//!   attesters and kinds are checked, the closed-epoch rules are not.
 
+use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
 use flex_evm::EvmKey;
 use flex_ingest::TimestampError;
-use flex_sources::offchain::{read_signed_file, Domain, OffchainAction, SignedSubmission, Submission};
+use flex_service::Config;
+use flex_sources::offchain::{
+    read_signed_file, record_chain, Domain, Intake, OffchainAction, Policy, SignedSubmission, Submission,
+    CHAIN_META,
+};
+use flex_store::{SqliteStore, Store};
 use flex_types::{hex, AccountId};
 use serde_json::{json, Value};
 
@@ -30,6 +43,43 @@ enum OffchainCommand {
     Sign(SignArgs),
     /// POST signed files to keepers' APIs.
     Submit(SubmitArgs),
+    /// Write the signed batches a keeper accepted as JSON lines (one envelope a line).
+    Archive(ArchiveArgs),
+    /// Re-import archived batches into a keeper's store (rebuilding its history): signatures are
+    /// checked, closed epochs are not.
+    Reimport(ReimportArgs),
+}
+
+#[derive(Debug, Args)]
+struct ArchiveArgs {
+    /// The keeper's configuration (its `store.path`; FLEX_* overrides apply).
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "store",
+        required_unless_present = "store"
+    )]
+    config: Option<PathBuf>,
+    /// The database, without --config.
+    #[arg(long, value_name = "PATH")]
+    store: Option<PathBuf>,
+    /// Where to write the archive (default: standard output).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct ReimportArgs {
+    /// The rebuilding keeper's configuration: its store, attesters, kinds, contract and genesis.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// The chain's genesis hash (0x + 64 hex digits) the batches are signed for, when the store
+    /// has not recorded it yet (a new store, before the keeper first connected).
+    #[arg(long, value_name = "HASH")]
+    chain: Option<String>,
+    /// Archives (JSON lines, as `archive` writes them), in any order.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -44,7 +94,8 @@ struct SignArgs {
     /// Where to write the signed file (default: standard output).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
-    /// The batch's nonce (default: the attester's last accepted nonce at --api, plus one).
+    /// The batch's nonce, one the attester has not used (default: the attester's highest accepted
+    /// nonce at --api, plus one).
     #[arg(long)]
     nonce: Option<u64>,
     /// When the batch expires (unix seconds or RFC 3339; default: now + --ttl).
@@ -70,7 +121,7 @@ struct SubmitArgs {
     /// Keepers' APIs; each gets every file (repeat the option for several keepers).
     #[arg(long = "api", default_value = "http://127.0.0.1:8080")]
     apis: Vec<String>,
-    /// Signed files, applied in the order given (give them in nonce order).
+    /// Signed files, sent in the order given (any order is accepted).
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
 }
@@ -83,6 +134,8 @@ pub fn run(args: OffchainArgs) -> anyhow::Result<()> {
     match args.command {
         OffchainCommand::Sign(a) => runtime.block_on(sign(a)),
         OffchainCommand::Submit(a) => runtime.block_on(submit(a)),
+        OffchainCommand::Archive(a) => archive(a),
+        OffchainCommand::Reimport(a) => reimport(a),
     }
 }
 
@@ -290,41 +343,188 @@ async fn submit(args: SubmitArgs) -> anyhow::Result<()> {
         batches.push((f.clone(), s));
     }
     let client = reqwest::Client::new();
-    let mut failed = 0usize;
-    for (file, signed) in &batches {
-        let body = signed.to_json();
-        for api in &args.apis {
-            let url = format!("{}/v1/actions", api.trim_end_matches('/'));
-            let resp = client
+    // Per API, the file it stopped at (after a refusal or a failed request).
+    let mut stopped: Vec<(String, usize)> = Vec::new();
+    for api in &args.apis {
+        let url = format!("{}/v1/actions", api.trim_end_matches('/'));
+        for (i, (file, signed)) in batches.iter().enumerate() {
+            let sent = client
                 .post(&url)
                 .header("content-type", "application/json")
-                .body(body.clone())
+                .body(signed.to_json())
                 .send()
-                .await
-                .with_context(|| format!("POST {url}"))?;
-            let status = resp.status();
-            let answer: Value = resp.json().await.unwrap_or(Value::Null);
-            if !status.is_success() {
-                failed += 1;
-                eprintln!(
-                    "{}: {url} refused ({status}): {}",
-                    file.display(),
-                    answer["error"]["message"].as_str().unwrap_or("?")
-                );
-            }
+                .await;
+            let (status, answer) = match sent {
+                Ok(resp) => {
+                    let status = resp.status();
+                    (Some(status), resp.json::<Value>().await.unwrap_or(Value::Null))
+                }
+                Err(e) => (
+                    None,
+                    json!({"error": {"code": "unreachable", "message": e.to_string()}}),
+                ),
+            };
             println!(
                 "{}",
                 json!({
                     "file": file.display().to_string(),
                     "api": api,
-                    "status": status.as_u16(),
+                    "status": status.map(|s| s.as_u16()),
                     "answer": answer,
                 })
             );
+            // This very batch, accepted before: delivered.
+            let delivered = status.is_some_and(|s| s.is_success())
+                || answer["error"]["code"].as_str() == Some("already_accepted");
+            if !delivered {
+                let why = match status {
+                    Some(s) => format!("refused ({s})"),
+                    None => "could not be reached".to_string(),
+                };
+                eprintln!(
+                    "{}: {url} {why}: {}",
+                    file.display(),
+                    answer["error"]["message"].as_str().unwrap_or("?")
+                );
+                stopped.push((api.clone(), i));
+                break;
+            }
         }
     }
-    if failed > 0 {
-        bail!("{failed} submission(s) refused");
+    if stopped.is_empty() {
+        return Ok(());
+    }
+    for (api, i) in &stopped {
+        let unsent: Vec<String> = batches[i + 1..]
+            .iter()
+            .map(|(f, _)| f.display().to_string())
+            .collect();
+        eprintln!(
+            "{api}: stopped at {} (not delivered); not sent there: {}",
+            batches[*i].0.display(),
+            if unsent.is_empty() {
+                "none".to_string()
+            } else {
+                unsent.join(", ")
+            }
+        );
+    }
+    bail!(
+        "{} of {} API(s) did not take every batch (each stopped at its first refusal; see above)",
+        stopped.len(),
+        args.apis.len()
+    )
+}
+
+fn archive(args: ArchiveArgs) -> anyhow::Result<()> {
+    let path = match (&args.config, &args.store) {
+        (Some(c), _) => Config::load(c)?.store_path,
+        (None, Some(s)) => s.clone(),
+        (None, None) => bail!("give --config or --store"),
+    };
+    let store = SqliteStore::open(&path)?;
+    // Streamed: an archive can be larger than memory.
+    let (mut out, tmp): (Box<dyn Write>, Option<PathBuf>) = match &args.out {
+        Some(out) => {
+            let tmp = out.with_extension("jsonl.tmp");
+            let f =
+                std::fs::File::create(&tmp).with_context(|| format!("{}: cannot write", tmp.display()))?;
+            (Box::new(BufWriter::new(f)), Some(tmp))
+        }
+        None => (Box::new(BufWriter::new(std::io::stdout().lock())), None),
+    };
+    let (mut written, mut without) = (0u64, 0u64);
+    store.offchain_archive(&mut |b| {
+        match b.envelope {
+            Some(e) => {
+                writeln!(out, "{e}").map_err(|e| e.to_string())?;
+                written += 1;
+            }
+            None => {
+                without += 1;
+                eprintln!(
+                    "{}: batch {} of {} was accepted before the store kept envelopes (schema 8): not in the archive",
+                    path.display(),
+                    b.nonce,
+                    b.attester
+                );
+            }
+        }
+        Ok(())
+    })?;
+    out.flush()?;
+    drop(out);
+    if let (Some(tmp), Some(dest)) = (tmp, &args.out) {
+        // Written whole, then renamed: a reader never sees half an archive.
+        std::fs::rename(&tmp, dest).with_context(|| format!("{}: cannot write", dest.display()))?;
+        println!(
+            "{}",
+            json!({"file": dest.display().to_string(), "batches": written, "without_envelope": without})
+        );
+    }
+    Ok(())
+}
+
+fn reimport(args: ReimportArgs) -> anyhow::Result<()> {
+    let config = Config::load(&args.config)?;
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.store_path)?);
+    let contract = hex::encode(config.contract);
+    if let Some(c) = store.meta("contract")? {
+        if c != contract {
+            bail!(
+                "the database {} belongs to the contract {c}, not {contract}",
+                config.store_path.display()
+            );
+        }
+    }
+    if let Some(chain) = &args.chain {
+        let chain = hash32(chain, "--chain")?;
+        match store.meta(CHAIN_META)? {
+            Some(h) if h != hex::encode(chain) => bail!(
+                "--chain: the store {} records the chain {h}",
+                config.store_path.display()
+            ),
+            _ => record_chain(&*store, chain)?,
+        }
+    }
+    let intake = Intake::new(
+        store,
+        Policy {
+            attesters: config.offchain_attesters.iter().copied().collect(),
+            kinds: config
+                .offchain_kinds
+                .as_ref()
+                .map(|k| k.iter().cloned().collect()),
+        },
+        config.known_kinds()?,
+        config.contract,
+        config.genesis,
+    )
+    .map_err(|m| anyhow!("{}: {m}", args.config.display()))?;
+    let mut refused = 0usize;
+    for f in &args.files {
+        let file = std::fs::File::open(f).with_context(|| format!("{}: cannot read", f.display()))?;
+        let name = f.display().to_string();
+        let st = intake
+            .reimport(&mut BufReader::new(file), &name)
+            .map_err(|e| anyhow!("{name}: {e}"))?;
+        for (line, why) in &st.refused {
+            eprintln!("{name}:{line}: refused: {why}");
+        }
+        refused += st.refused.len();
+        println!(
+            "{}",
+            json!({
+                "file": name,
+                "accepted": st.accepted,
+                "known": st.known,
+                "refused": st.refused.len(),
+                "actions_new": st.actions_new,
+            })
+        );
+    }
+    if refused > 0 {
+        bail!("{refused} archived batch(es) refused (see above)");
     }
     Ok(())
 }

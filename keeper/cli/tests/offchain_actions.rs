@@ -1,7 +1,8 @@
 //! Signed off-chain actions end to end: a real `flex-keeper run` process on a devnet with its API on
 //! loopback takes attested batches through `flex-keeper offchain sign` / `submit`, through a raw
 //! `POST /v1/actions` and from a signed file dropped in its `offchain.files` folder; refuses a
-//! replay, a forged and a stranger's batch, and late actions; and scores the off-chain actions in
+//! replay, a forged and a stranger's batch, and late actions (`submit` stops for an API at its
+//! first refusal); and scores the off-chain actions in
 //! the epoch it closes (the wallets' weights through `GET /v1/wallets`).
 
 use std::path::{Path, PathBuf};
@@ -216,11 +217,11 @@ async fn a_running_keeper_takes_signed_offchain_batches_over_http_and_files() {
     assert_eq!(answer["status"], 200, "{answer}");
     assert_eq!(answer["answer"]["actions_new"], 2, "{answer}");
     assert_eq!(k.last_nonce(), Some(1));
-    // The same file again: a replay, refused; the CLI fails.
+    // The same file again: the keeper holds it (409 already_accepted), so it counts as delivered.
     let out = cli(&["offchain", "submit", "--api", &api], &[&b1]);
-    assert!(!out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", text(&out));
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("\"status\":409"),
+        String::from_utf8_lossy(&out.stdout).contains("\"already_accepted\""),
         "{}",
         text(&out)
     );
@@ -247,10 +248,46 @@ async fn a_running_keeper_takes_signed_offchain_batches_over_http_and_files() {
     }
     .sign(&attester, &domain)
     .unwrap();
+    // `submit` stops for an API at its first refusal and says what it did not send there: a
+    // forged file first, then the good one, which is therefore not sent.
+    let mut forged_b2: Value = serde_json::from_str(&b2.to_json()).unwrap();
+    forged_b2["actions"][0]["timestamp"] = json!(GENESIS + 501);
+    std::fs::write(dir.join("forged.json"), forged_b2.to_string()).unwrap();
+    std::fs::write(dir.join("b2.json"), b2.to_json()).unwrap();
+    let out = cli(
+        &["offchain", "submit", "--api", &api],
+        &[&dir.join("forged.json"), &dir.join("b2.json")],
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        1,
+        "{}",
+        text(&out)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("stopped at")
+            && err.contains("forged.json")
+            && err.contains("not sent there")
+            && err.contains("b2.json"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(k.last_nonce(), Some(1));
     let (s, v) = k.post(&b2.to_json());
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["nonce"], 2);
     let (s, v) = k.post(&b2.to_json());
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("already_accepted")),
+        "{v}"
+    );
+    // Another batch under the used nonce: a replay.
+    let mut reuse = b2.submission.clone();
+    reuse.actions.truncate(1);
+    let (s, v) = k.post(&reuse.sign(&attester, &domain).unwrap().to_json());
     assert_eq!((s, v["error"]["code"].as_str()), (409, Some("replay")), "{v}");
     // Forged (altered after signing) and a stranger's batch.
     let mut forged: Value = serde_json::from_str(&b2.to_json()).unwrap();

@@ -3,6 +3,7 @@
 //!
 //! - [`pool`](parse_pool): the docs' transaction pool JSON, streamed into a compact form.
 //! - [`lines`]: JSON-lines logs, straight into the store's import batches.
+//! - [`ids`]: the action id namespaces of the sources (`evm:`, `sub:`, `off:`, the files' ids).
 //! - [`offchain`]: the signed off-chain batch: canonical bytes, signature, JSON envelope.
 //! - [`weights`](parse_weight_table): weight tables and their versions by epoch.
 //! - [`section`]: serde-derived config sections: one error type naming the key, one copy of the
@@ -22,6 +23,7 @@
 //! Errors name the file and, as far as they are known, the wallet (its index and address), the
 //! action (its side, index and `action_id`) and the field.
 
+pub mod ids;
 pub mod lines;
 pub mod offchain;
 mod pool;

@@ -362,6 +362,18 @@ impl<'de> Visitor<'de> for LineSeed<'_> {
 
 struct IdValue<'de>(Id<'de>);
 
+/// A file's string id: not empty, and not in a namespace reserved for another source
+/// (`crate::ids`).
+fn file_id<E: serde::de::Error>(v: &str) -> Result<(), E> {
+    if v.is_empty() {
+        return Err(E::custom("empty (expected a non-empty string or an integer)"));
+    }
+    if let Some(prefix) = crate::ids::reserved_prefix(v) {
+        return Err(E::custom(crate::ids::reserved_message(v, prefix)));
+    }
+    Ok(())
+}
+
 impl<'de> serde::Deserialize<'de> for IdValue<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -371,15 +383,11 @@ impl<'de> serde::Deserialize<'de> for IdValue<'de> {
                 f.write_str("a non-empty string or an integer")
             }
             fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                if v.is_empty() {
-                    return Err(E::custom("empty (expected a non-empty string or an integer)"));
-                }
+                file_id(v)?;
                 Ok(IdValue(Id::Borrowed(v)))
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                if v.is_empty() {
-                    return Err(E::custom("empty (expected a non-empty string or an integer)"));
-                }
+                file_id(v)?;
                 Ok(IdValue(Id::Owned(v.to_string())))
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
@@ -606,6 +614,18 @@ mod tests {
                 "field \"timestamp\": \"yesterday\"",
             ),
             (good.replace("\"x\"", "\"\""), "field \"action_id\": empty"),
+            (
+                good.replace("\"x\"", "\"off:0xaa:x\""),
+                "field \"action_id\": \"off:0xaa:x\": ids starting with \"off:\" are reserved for signed off-chain batches",
+            ),
+            (
+                good.replace("\"x\"", "\"evm:1:0xab:0\""),
+                "field \"action_id\": \"evm:1:0xab:0\": ids starting with \"evm:\" are reserved for the EVM follower",
+            ),
+            (
+                good.replace("\"x\"", "\"sub:0x45:7:1\""),
+                "ids starting with \"sub:\" are reserved for the Substrate follower",
+            ),
             (
                 good.replace("\"x\"", "true"),
                 "field \"action_id\": invalid type: boolean",

@@ -27,9 +27,6 @@ pub const MAX_ACTIONS: usize = 10_000;
 pub const MAX_ENVELOPE_BYTES: usize = 4 * 1024 * 1024;
 /// Longest `action_id`, bytes of UTF-8.
 pub const MAX_ACTION_ID_BYTES: usize = 128;
-/// Action id prefixes of the chain followers (`evm:` EVM logs, `sub:` Substrate events), refused
-/// in off-chain batches.
-pub const RESERVED_ID_PREFIXES: [&str; 2] = ["evm:", "sub:"];
 /// Longest `kind`, bytes of UTF-8.
 pub const MAX_KIND_BYTES: usize = 64;
 
@@ -56,9 +53,9 @@ pub struct OffchainAction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Submission {
     pub attester: Address,
-    /// Must be above the attester's last accepted nonce at the keeper.
+    /// Not used by the attester before (nonces are a set per attester, any order).
     pub nonce: u64,
-    /// Unix seconds; the batch is refused from this instant on.
+    /// Unix seconds; the batch is refused once a keeper has closed the epoch holding it.
     pub expires_at: i64,
     pub actions: Vec<OffchainAction>,
 }
@@ -93,17 +90,28 @@ pub enum OffchainError {
     /// The signature is not the attester's over this batch and this deployment (401).
     #[error("field signature: {0}")]
     BadSignature(String),
-    /// `expires_at` has passed (422).
-    #[error("field expires_at: the batch expired at {expires_at} (unix seconds; now {now})")]
-    Expired { expires_at: i64, now: i64 },
-    /// The nonce is not above the attester's last accepted one (409).
-    #[error("field nonce: replay: nonce {nonce} is not above the attester's last accepted nonce {last_nonce}{}",
-        if *same_batch { " (this exact batch was accepted before)" } else { "" })]
-    Replay {
-        nonce: u64,
-        last_nonce: u64,
-        same_batch: bool,
+    /// `expires_at` is before genesis, or in an epoch this keeper has closed (422): expiry is
+    /// counted in epochs, not by a keeper's clock.
+    #[error("field expires_at: the batch expired at {expires_at} (unix seconds): {}",
+        match (epoch, last_closed) {
+            (Some(e), Some(l)) => format!("it is in epoch {e}, which this keeper has closed (it has closed epochs up to {l})"),
+            _ => "it is before genesis".to_string(),
+        })]
+    Expired {
+        expires_at: i64,
+        /// The epoch of `expires_at` (`None`: before genesis).
+        epoch: Option<u64>,
+        /// The last epoch this keeper has closed.
+        last_closed: Option<u64>,
     },
+    /// The attester used this nonce before (409): for this very batch (`already_accepted`, nothing
+    /// to do) or for another one (`replay`).
+    #[error("field nonce: {}", if *same_batch {
+        format!("nonce {nonce}: this exact batch was accepted before (nothing changed)")
+    } else {
+        format!("replay: the attester's nonce {nonce} was used by another batch, accepted before")
+    })]
+    Replay { nonce: u64, same_batch: bool },
     /// The keeper does not know its domain yet (503).
     #[error("{0}")]
     NotReady(String),
@@ -137,6 +145,7 @@ impl OffchainError {
             OffchainError::Disabled => "offchain_disabled",
             OffchainError::BadSignature(_) => "bad_signature",
             OffchainError::Expired { .. } => "expired",
+            OffchainError::Replay { same_batch: true, .. } => "already_accepted",
             OffchainError::Replay { .. } => "replay",
             OffchainError::NotReady(_) => "not_ready",
             OffchainError::Sign(_) | OffchainError::Store(_) => "internal",
@@ -237,16 +246,13 @@ impl Submission {
                 message,
             };
             check_text(&a.action_id, MAX_ACTION_ID_BYTES).map_err(|e| bad("action_id", e.to_string()))?;
-            // The chain followers' ids: an attester who could take one ahead of its follower
-            // (a pending EVM transaction's id is known before it is confirmed) would make the
-            // follower's import a conflict and stop it.
-            if let Some(prefix) = RESERVED_ID_PREFIXES.iter().find(|p| a.action_id.starts_with(**p)) {
+            // Stored as `off:<attester>:<id>`, so no id an attester gives can collide with another
+            // source's; a reserved prefix is refused all the same, so a stored id reads one way
+            // only (`off:0xA…:off:0xB…:x` would look like B's).
+            if let Some(prefix) = crate::ids::reserved_prefix(&a.action_id) {
                 return Err(bad(
                     "action_id",
-                    format!(
-                        "{:?}: ids starting with {prefix:?} are reserved for the chain followers",
-                        a.action_id
-                    ),
+                    crate::ids::reserved_message(&a.action_id, prefix),
                 ));
             }
             check_text(&a.kind, MAX_KIND_BYTES).map_err(|e| bad("kind", e.to_string()))?;
@@ -352,8 +358,17 @@ impl SignedSubmission {
 
     /// The JSON envelope (keys in the documented order, addresses lowercase).
     pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(&self.envelope()).unwrap_or_default()
+    }
+
+    /// The JSON envelope on one line (the archive's form, `flex-keeper offchain archive`).
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(&self.envelope()).unwrap_or_default()
+    }
+
+    fn envelope(&self) -> EnvelopeOut<'_> {
         let s = &self.submission;
-        let env = EnvelopeOut {
+        EnvelopeOut {
             version: VERSION,
             attester: s.attester.to_string(),
             nonce: s.nonce,
@@ -369,8 +384,7 @@ impl SignedSubmission {
                 })
                 .collect(),
             signature: hex::encode(self.signature),
-        };
-        serde_json::to_string_pretty(&env).unwrap_or_default()
+        }
     }
 
     /// Parses the JSON envelope; errors name the field (`nonce`, `actions[2].wallet`). Unknown

@@ -497,6 +497,10 @@ impl Field for IdField<'_> {
         "an action_id string or integer"
     }
     fn on_str(self, v: &str) -> Result<(u64, u32), String> {
+        // Ids of the chain followers and of attesters are not a file's to take (`crate::ids`).
+        if let Some(prefix) = crate::ids::reserved_prefix(v) {
+            return Err(crate::ids::reserved_message(v, prefix));
+        }
         self.push(v.as_bytes())
     }
     fn on_int(self, v: i128) -> Result<(u64, u32), String> {

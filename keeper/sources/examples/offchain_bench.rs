@@ -74,7 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let parsed = SignedSubmission::from_json(json.as_bytes())?;
         parse += t.elapsed();
         let t = Instant::now();
-        let a = intake.accept(&parsed, "bench", 1_769_700_000)?;
+        let a = intake.accept(&parsed, "bench")?;
         accept += t.elapsed();
         assert_eq!(a.actions_new, n as u64);
     }

@@ -397,6 +397,7 @@ pub fn import_sources(
         tracing::info!(
             source = %name,
             wallets_new = stats.wallets_new,
+            wallets_earlier = stats.wallets_earlier,
             actions_new = stats.actions_new,
             actions_known = stats.actions_known,
             ms = started.elapsed().as_millis() as u64,
@@ -404,6 +405,7 @@ pub fn import_sources(
         );
         total.wallets_new += stats.wallets_new;
         total.wallets_known += stats.wallets_known;
+        total.wallets_earlier += stats.wallets_earlier;
         total.actions_new += stats.actions_new;
         total.actions_known += stats.actions_known;
     }

@@ -1,10 +1,13 @@
 //! The keeper's intake of signed off-chain batches (the envelope is `flex_ingest::offchain`):
-//! configured attester, signature, expiry, nonce above the last accepted one, actions valid and in
-//! an epoch this keeper has not closed, then the store write, which raises the nonce and adds the
-//! actions in one transaction. Batches arrive over HTTP (`POST /v1/actions`, through the API) or
-//! as signed files (`offchain.files`, [`Intake::import_files`]).
+//! configured attester, signature, expiry (by epochs), a nonce the attester has not used, actions
+//! valid and in an epoch this keeper has not closed, then the store write, which records the
+//! batch (its envelope too, for a rebuild: [`Intake::reimport`]) and adds the actions in one
+//! transaction. The stored ids are in the attester's namespace, `off:<attester>:<id>`. Batches
+//! arrive over HTTP (`POST /v1/actions`, through the API) or as signed files (`offchain.files`,
+//! [`Intake::import_files`]).
 
 use std::collections::BTreeSet;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -40,6 +43,29 @@ pub struct Accepted {
     pub actions_new: u64,
     /// Actions whose `action_id` was already stored with the same content.
     pub actions_known: u64,
+}
+
+/// The rules a batch is accepted under ([`Intake::accept_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rules {
+    /// A batch arriving now: refused once the epoch of its `expires_at`, or of one of its actions,
+    /// is closed at this keeper.
+    Live,
+    /// Re-importing archived batches to rebuild history (`flex-keeper offchain reimport`): the
+    /// same checks without the closed-epoch ones (the batches were accepted while their epochs
+    /// were open).
+    Rebuild,
+}
+
+/// What [`Intake::reimport`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReimportStats {
+    pub accepted: u64,
+    /// Batches this keeper already held (the same bytes).
+    pub known: u64,
+    pub actions_new: u64,
+    /// Refused batches: the line (1-based) and why.
+    pub refused: Vec<(usize, String)>,
 }
 
 /// Signed files imported in one pass ([`Intake::import_files`]).
@@ -178,7 +204,7 @@ impl Intake {
         })
     }
 
-    /// An attester's last accepted nonce.
+    /// An attester's highest accepted nonce.
     pub fn last_nonce(&self, attester: &Address) -> Result<Option<u64>, OffchainError> {
         Ok(self.store.offchain_nonce(attester)?)
     }
@@ -191,12 +217,28 @@ impl Intake {
         Ok(g.and_then(|g| Genesis::new(g).ok()))
     }
 
-    /// Checks `signed` and stores its actions; `via` says how it came (`http`, a file) and `now` is
-    /// unix seconds. Checks, in order: an attester of this keeper (403), the signature over this
-    /// keeper's domain (401), not expired (422), the nonce above the attester's last (409), each
-    /// action's kind and epoch (422); then the nonce and the actions are stored in one transaction
-    /// (a conflicting `action_id` is a 422 naming the action, and nothing is stored).
-    pub fn accept(&self, signed: &SignedSubmission, via: &str, now: i64) -> Result<Accepted, OffchainError> {
+    /// Checks `signed` and stores its actions under the live rules ([`Rules::Live`]); `via` says
+    /// how it came (`http`, a file).
+    pub fn accept(&self, signed: &SignedSubmission, via: &str) -> Result<Accepted, OffchainError> {
+        self.accept_with(signed, via, Rules::Live)
+    }
+
+    /// Checks `signed` and stores its actions. Checks, in order: an attester of this keeper (403),
+    /// the signature over this keeper's domain (401), not expired (the epoch holding `expires_at`
+    /// not closed at this keeper, 422; live rules only), a nonce the attester has not used (409),
+    /// each action's kind, and its epoch (after genesis, 422; not closed, live rules only); then
+    /// the batch (its envelope too), the nonce and the actions are stored in one transaction (a
+    /// conflicting `action_id` is a 422 naming the action, and nothing is stored).
+    ///
+    /// Whether a batch is accepted depends only on the batch, the configuration and which epochs
+    /// this keeper has closed, never on the other batches or their order: keepers that receive the
+    /// same batches before closing an epoch accept the same ones (`docs/PROTOCOL.md`).
+    pub fn accept_with(
+        &self,
+        signed: &SignedSubmission,
+        via: &str,
+        rules: Rules,
+    ) -> Result<Accepted, OffchainError> {
         let s = &signed.submission;
         if self.policy.attesters.is_empty() {
             return Err(OffchainError::Disabled);
@@ -207,28 +249,34 @@ impl Intake {
         let domain = self.domain()?;
         s.check_shape()?;
         signed.verify(&domain)?;
-        if s.expires_at <= now {
-            return Err(OffchainError::Expired {
-                expires_at: s.expires_at,
-                now,
-            });
-        }
-        let digest = s.digest(&domain);
-        let replay = |last_nonce: u64| -> Result<OffchainError, OffchainError> {
-            let same_batch = self.store.offchain_batch(&s.attester, s.nonce)? == Some(digest);
-            Ok(OffchainError::Replay {
-                nonce: s.nonce,
-                last_nonce,
-                same_batch,
-            })
+        let genesis = self.genesis()?;
+        let last_closed = match rules {
+            Rules::Live => self.store.last_epoch()?,
+            Rules::Rebuild => None,
         };
-        if let Some(last) = self.store.offchain_nonce(&s.attester)? {
-            if s.nonce <= last {
-                return Err(replay(last)?);
+        if let (Some(g), Rules::Live) = (genesis, rules) {
+            let epoch = g.epoch_of(s.expires_at);
+            let expired = match (epoch, last_closed) {
+                (None, _) => true,
+                (Some(e), Some(l)) => e <= l,
+                (Some(_), None) => false,
+            };
+            if expired {
+                return Err(OffchainError::Expired {
+                    expires_at: s.expires_at,
+                    epoch,
+                    last_closed,
+                });
             }
         }
-        let genesis = self.genesis()?;
-        let last_closed = self.store.last_epoch()?;
+        let digest = s.digest(&domain);
+        let replay = |used_by: [u8; 32]| OffchainError::Replay {
+            nonce: s.nonce,
+            same_batch: used_by == digest,
+        };
+        if let Some(used_by) = self.store.offchain_batch(&s.attester, s.nonce)? {
+            return Err(replay(used_by));
+        }
         let mut rows = Vec::with_capacity(s.actions.len());
         for (index, a) in s.actions.iter().enumerate() {
             let bad = |field: &str, message: String| OffchainError::Action {
@@ -265,7 +313,7 @@ impl Intake {
                 }
             }
             rows.push(ActionRow {
-                action_id: a.action_id.clone(),
+                action_id: flex_ingest::ids::offchain_id(&s.attester, &a.action_id),
                 wallet: a.wallet,
                 kind: a.kind.clone(),
                 side: "offchain".into(),
@@ -273,18 +321,20 @@ impl Intake {
             });
         }
         let source = format!("offchain:{}:{}", s.attester, s.nonce);
+        let envelope = signed.to_json_line();
         let batch = OffchainBatch {
             attester: s.attester,
             nonce: s.nonce,
             digest,
             source: &source,
             via,
+            envelope: &envelope,
         };
         let stats = match self.store.import_offchain(&batch, &rows) {
             Ok(OffchainImport::Accepted(stats)) => stats,
-            Ok(OffchainImport::Stale { last_nonce }) => return Err(replay(last_nonce)?),
+            Ok(OffchainImport::Seen { digest: used_by }) => return Err(replay(used_by)),
             Err(StoreError::ActionConflict { id, field, .. }) => {
-                let index = s.actions.iter().position(|a| a.action_id == id).unwrap_or(0);
+                let index = rows.iter().position(|r| r.action_id == id).unwrap_or(0);
                 return Err(OffchainError::Action {
                     index,
                     field: match field {
@@ -293,8 +343,9 @@ impl Intake {
                     }
                     .to_string(),
                     message: format!(
-                        "action_id {id:?} is already stored with another {field} (another action, or the same id \
-                         on chain)"
+                        "action_id {:?} (stored as {id:?}) is already stored with another {field}: another \
+                         batch of this attester gave it",
+                        s.actions[index].action_id
                     ),
                 });
             }
@@ -317,13 +368,45 @@ impl Intake {
         })
     }
 
+    /// Re-imports archived batches (JSON lines, one envelope a line, as `flex-keeper offchain
+    /// archive` writes them) under [`Rules::Rebuild`]: signatures, attesters and kinds are checked
+    /// as always, the closed-epoch rules are not. A batch already held counts as known; a refused
+    /// one is listed with its line and reason, and the others still go in. Blank lines are skipped.
+    /// The archive is read a line at a time (it may be larger than memory); `via` names it.
+    pub fn reimport(&self, archive: &mut dyn BufRead, via: &str) -> Result<ReimportStats, OffchainError> {
+        let mut stats = ReimportStats::default();
+        for (i, line) in archive.lines().enumerate() {
+            let line = line.map_err(|e| OffchainError::Field {
+                field: "file".into(),
+                message: format!("{via}: cannot read line {}: {e}", i + 1),
+            })?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let outcome = SignedSubmission::from_json(line.as_bytes())
+                .and_then(|b| self.accept_with(&b, via, Rules::Rebuild));
+            match outcome {
+                Ok(a) => {
+                    stats.accepted += 1;
+                    stats.actions_new += a.actions_new;
+                }
+                Err(OffchainError::Replay { same_batch: true, .. }) => stats.known += 1,
+                Err(e @ (OffchainError::Store(_) | OffchainError::NotReady(_) | OffchainError::Sign(_))) => {
+                    return Err(e)
+                }
+                Err(e) => stats.refused.push((i + 1, e.to_string())),
+            }
+        }
+        Ok(stats)
+    }
+
     /// Imports signed files (`offchain.files`: files, or folders whose `*.json` files are read),
     /// with the same checks as [`Intake::accept`]. A file is read again only when its size or
     /// modification time changed. Batches are applied in nonce order per attester, whatever the
     /// file names. A refused file is logged (file and reason) and skipped until it changes; a batch
     /// this keeper already holds (the same bytes) counts as known. Nothing is read before the
     /// keeper knows its domain (its first connection to the chain).
-    pub fn import_files(&self, paths: &[PathBuf], now: i64) -> Result<FileStats, SourceError> {
+    pub fn import_files(&self, paths: &[PathBuf]) -> Result<FileStats, SourceError> {
         let mut stats = FileStats::default();
         if paths.is_empty() || self.chain()?.is_none() {
             return Ok(stats);
@@ -364,7 +447,7 @@ impl Intake {
         });
         for (f, fp, parsed) in todo {
             let file = f.display().to_string();
-            let outcome = parsed.and_then(|s| self.accept(&s, &file, now));
+            let outcome = parsed.and_then(|s| self.accept(&s, &file));
             match outcome {
                 Ok(a) => {
                     stats.accepted += 1;
@@ -401,7 +484,7 @@ pub struct SignedFiles {
 impl SignedFiles {
     /// One pass; refused files are counted in `status.errors` (each is logged once per change).
     pub fn import_changed(&self, status: Option<&Status>) -> Result<FollowSummary, SourceError> {
-        let st = self.intake.import_files(&self.paths, unix_now())?;
+        let st = self.intake.import_files(&self.paths)?;
         if let Some(s) = status {
             s.imported_actions.fetch_add(st.actions_new, Ordering::Relaxed);
             s.errors.fetch_add(st.rejected, Ordering::Relaxed);

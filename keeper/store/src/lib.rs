@@ -1,9 +1,11 @@
 //! The keeper's storage: what a keeper knows and has done, behind a small interface ([`Store`]).
 //!
-//! - **Inputs**: wallets with their connection time, and actions, idempotent by `action_id` (the
+//! - **Inputs**: wallets with their connection time (the earliest of all imports, whatever their
+//!   order), and actions, idempotent by `action_id` (the
 //!   same id again with the same content is skipped; with other content it is an error naming it).
-//! - **Off-chain batches**: per attester the last accepted nonce and each accepted batch's digest,
-//!   written in the same transaction as the batch's actions ([`Store::import_offchain`]).
+//! - **Off-chain batches**: per attester the set of nonces used, each accepted batch's digest and
+//!   its signed envelope, written in the same transaction as the batch's actions
+//!   ([`Store::import_offchain`]); [`Store::offchain_archive`] gives them back for a rebuild.
 //! - **Epochs**: per epoch the computed figures, the SCALE commitment and its hash, and the keeper's
 //!   state machine for it ([`Phase`]); per wallet and epoch the score leaf (score, weight bits,
 //!   reward), which is what the epoch's scores tree is built from.
@@ -73,8 +75,10 @@ pub struct ActionRow {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ImportStats {
     pub wallets_new: u64,
-    /// Wallets already known (their first connection time is kept).
+    /// Wallets already known (each keeps the earliest `connected_at` of all its imports).
     pub wallets_known: u64,
+    /// Of `wallets_known`, those whose stored `connected_at` this import moved earlier.
+    pub wallets_earlier: u64,
     pub actions_new: u64,
     /// Actions whose `action_id` was already stored with the same content.
     pub actions_known: u64,
@@ -93,15 +97,30 @@ pub struct OffchainBatch<'a> {
     pub source: &'a str,
     /// How it arrived (`http`, or the signed file's path).
     pub via: &'a str,
+    /// The signed batch whole (its JSON envelope), kept for a rebuild ([`Store::offchain_archive`]).
+    pub envelope: &'a str,
 }
 
 /// What [`Store::import_offchain`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OffchainImport {
-    /// The nonce was above the attester's last one: the actions and the nonce are stored.
+    /// The attester had not used the nonce: the batch and its actions are stored.
     Accepted(ImportStats),
-    /// The nonce was not above the attester's last accepted one: nothing was written.
-    Stale { last_nonce: u64 },
+    /// The attester's nonce was used before, by the batch with this digest: nothing was written.
+    Seen { digest: Hash },
+}
+
+/// An accepted off-chain batch as kept ([`Store::offchain_archive`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchivedBatch {
+    pub attester: Address,
+    pub nonce: u64,
+    pub digest: Hash,
+    /// The JSON envelope; `None` for a batch accepted before the store kept them (schema 8).
+    pub envelope: Option<String>,
+    pub via: String,
+    /// Unix seconds.
+    pub accepted_at: i64,
 }
 
 /// Which list an action came from.
@@ -475,15 +494,23 @@ pub trait Store: Send + Sync {
     /// The whole claim tree of a month.
     fn claim_tree(&self, month_index: u32) -> Result<Option<StoredTree>>;
 
-    /// Stores an off-chain batch's actions (as [`Store::import`], without wallets) and raises the
-    /// attester's nonce to `batch.nonce`, in one transaction, only if `batch.nonce` is above the
-    /// attester's last accepted nonce; otherwise writes nothing and answers
-    /// [`OffchainImport::Stale`]. An action conflict is an error and writes nothing.
+    /// Stores an off-chain batch's actions (as [`Store::import`], without wallets), the batch
+    /// (its digest and envelope) under `(attester, nonce)`, and raises the attester's highest
+    /// nonce, in one transaction, only if the attester has not used `batch.nonce` before;
+    /// otherwise writes nothing and answers [`OffchainImport::Seen`]. Nonces are a set per
+    /// attester, not a sequence: any unused nonce is accepted, in any order. An action conflict
+    /// is an error and writes nothing.
     fn import_offchain(&self, batch: &OffchainBatch<'_>, actions: &[ActionRow]) -> Result<OffchainImport>;
-    /// An attester's last accepted nonce (none before its first batch).
+    /// An attester's highest accepted nonce (none before its first batch).
     fn offchain_nonce(&self, attester: &Address) -> Result<Option<u64>>;
     /// The digest of the attester's batch accepted with `nonce`, if any.
     fn offchain_batch(&self, attester: &Address, nonce: u64) -> Result<Option<Hash>>;
+    /// Every accepted batch, by attester then nonce, handed to `visit` one at a time (an archive
+    /// can be larger than memory). An `Err` from `visit` stops the walk: [`StoreError::Aborted`].
+    fn offchain_archive(
+        &self,
+        visit: &mut dyn FnMut(ArchivedBatch) -> std::result::Result<(), String>,
+    ) -> Result<()>;
 
     /// Small settings the keeper pins (contract, genesis) so a database is never reused against
     /// another deployment.

@@ -13,7 +13,7 @@ use crate::{
     ActionRow, Address, ClaimRow, EpochRecord, Hash, ImportBatch, ImportStats, MonthRecord, Phase, Result,
     ScoreRow, Store, StoreError, StoredTree, WalletEpochRow, WalletRow,
 };
-use crate::{OffchainBatch, OffchainImport};
+use crate::{ArchivedBatch, OffchainBatch, OffchainImport};
 
 /// Each migration moves the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -170,6 +170,13 @@ const MIGRATIONS: &[&str] = &[
     // 7: the natural-order key takes only counters as numbers, not the digits of hex strings (a
     // hash id's key no longer grows by two bytes per digit run); re-keyed in Rust: `migrate_data`.
     "-- 7: bulk::rekey_blob_ids",
+    // 8: each accepted off-chain batch kept whole (its compact JSON envelope, signature included),
+    // so a keeper rebuilding its history can re-import and re-verify it (`sqlite/offchain.rs`);
+    // batches accepted before have none. And ids of the off-chain namespace `off:0x<attester>:`
+    // get its compact key (`bulk::natural_key`; re-keyed in Rust: `migrate_data`).
+    r#"
+    ALTER TABLE offchain_batches ADD COLUMN envelope TEXT;
+    "#,
 ];
 
 const READERS: usize = 4;
@@ -330,6 +337,7 @@ fn migrate_data(tx: &Transaction<'_>, version: i64) -> Result<()> {
     match version {
         6 => bulk::rekey_text_ids(tx)?,
         7 => bulk::rekey_blob_ids(tx)?,
+        8 => bulk::rekey_offchain_ids(tx)?,
         _ => {}
     }
     Ok(())
@@ -856,6 +864,13 @@ impl Store for SqliteStore {
 
     fn offchain_batch(&self, attester: &Address, nonce: u64) -> Result<Option<Hash>> {
         self.offchain_batch_digest(attester, nonce)
+    }
+
+    fn offchain_archive(
+        &self,
+        visit: &mut dyn FnMut(ArchivedBatch) -> std::result::Result<(), String>,
+    ) -> Result<()> {
+        self.offchain_batches(visit)
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>> {

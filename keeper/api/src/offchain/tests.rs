@@ -170,9 +170,9 @@ async fn a_signed_batch_is_stored_once_and_its_replay_is_refused() {
     let rows = srv.store.actions_between(GENESIS, GENESIS + 86_400).unwrap();
     assert_eq!(rows.len(), 2);
     assert!(rows.contains(&(Address([2; 20]), "post".to_string(), GENESIS + 20)));
-    // The same bytes again: 409, nothing changes.
+    // The same bytes again: 409 already_accepted, nothing changes.
     let again = post(&srv, &b.to_json()).await;
-    assert_error(&again, 409, "replay", "nonce");
+    assert_error(&again, 409, "already_accepted", "nonce");
     assert!(again.1["error"]["message"]
         .as_str()
         .unwrap()

@@ -104,6 +104,23 @@ fn errors_name_file_wallet_action_and_field() {
             vec!["field \"timestamp\": missing field".into()],
         ),
         (
+            // Ids of the chain followers and of attesters are not a file's to take.
+            w(r#"{"action_id":"off:0xaa:x","kind":"swap","timestamp":1}"#),
+            vec![
+                "actions.onchain[0]".into(),
+                "field \"action_id\"".into(),
+                "ids starting with \"off:\" are reserved for signed off-chain batches".into(),
+            ],
+        ),
+        (
+            w(r#"{"action_id":"evm:1:0xab:0","kind":"swap","timestamp":1}"#),
+            vec!["ids starting with \"evm:\" are reserved for the EVM follower".into()],
+        ),
+        (
+            w(r#"{"action_id":"sub:0x45:7:1","kind":"swap","timestamp":1}"#),
+            vec!["ids starting with \"sub:\" are reserved for the Substrate follower".into()],
+        ),
+        (
             w(r#"{"action_id":"x1","kind":"swap","timestamp":1.5}"#),
             vec!["non-integer number 1.5".into()],
         ),

@@ -256,8 +256,6 @@ fn batch(nonce: u64, actions: Vec<OffchainAction>) -> SignedSubmission {
     .unwrap()
 }
 
-const NOW: i64 = 1_769_700_000;
-
 #[test]
 fn the_intake_accepts_once_and_refuses_replays_without_changing_anything() {
     let f = fixture(None);
@@ -268,45 +266,50 @@ fn the_intake_accepts_once_and_refuses_replays_without_changing_anything() {
             action("l1", 2, "like", GENESIS + 20),
         ],
     );
-    let a = f.intake.accept(&b, "http", NOW).unwrap();
+    let a = f.intake.accept(&b, "http").unwrap();
     assert_eq!((a.nonce, a.actions_new, a.actions_known), (3, 2, 0));
     assert_eq!(f.intake.last_nonce(&key().address()).unwrap(), Some(3));
     let rows = f.store.actions_between(GENESIS, GENESIS + 86_400).unwrap();
     assert_eq!(rows.len(), 2);
     // The same bytes again: a replay, nothing changes.
-    let e = f.intake.accept(&b, "http", NOW).unwrap_err();
+    let e = f.intake.accept(&b, "http").unwrap_err();
     assert!(
         matches!(
             e,
             OffchainError::Replay {
                 nonce: 3,
-                last_nonce: 3,
                 same_batch: true
             }
         ),
         "{e}"
     );
-    assert_eq!(e.status(), 409);
-    // A lower nonce with new actions: a replay too; nothing stored.
+    assert_eq!((e.status(), e.code()), (409, "already_accepted"));
+    // Another batch with the used nonce: a replay; nothing stored.
     let e = f
         .intake
-        .accept(
-            &batch(2, vec![action("p9", 1, "post", GENESIS + 30)]),
-            "http",
-            NOW,
-        )
+        .accept(&batch(3, vec![action("p9", 1, "post", GENESIS + 30)]), "http")
         .unwrap_err();
     assert!(
         matches!(
             e,
             OffchainError::Replay {
+                nonce: 3,
                 same_batch: false,
-                ..
             }
         ),
         "{e}"
     );
+    assert_eq!((e.status(), e.code()), (409, "replay"));
     assert_eq!(f.store.input_counts().unwrap().1, 2);
+    // A lower nonce not used before is accepted (nonces are a set, not a sequence: a batch
+    // delivered late is not lost); the highest nonce stays 3.
+    let a = f
+        .intake
+        .accept(&batch(2, vec![action("p9", 1, "post", GENESIS + 30)]), "http")
+        .unwrap();
+    assert_eq!((a.nonce, a.actions_new), (2, 1));
+    assert_eq!(f.intake.last_nonce(&key().address()).unwrap(), Some(3));
+    assert_eq!(f.store.input_counts().unwrap().1, 3);
     // A higher nonce repeating a stored action (same content) and adding one.
     let a = f
         .intake
@@ -319,24 +322,23 @@ fn the_intake_accepts_once_and_refuses_replays_without_changing_anything() {
                 ],
             ),
             "http",
-            NOW,
         )
         .unwrap();
     assert_eq!((a.actions_new, a.actions_known), (1, 1));
-    // The stored actions are off-chain ones, under the batch's source.
-    assert_eq!(f.store.input_counts().unwrap().1, 3);
+    assert_eq!(f.store.input_counts().unwrap().1, 4);
 }
 
 #[test]
 fn the_intake_refuses_what_it_must_and_names_it() {
     let f = fixture(Some(&["post", "like"]));
     let good = vec![action("p1", 1, "post", GENESIS + 10)];
-    // Expired.
+    // Expired: expires_at before genesis (expiry is counted in epochs; see
+    // `expiry_is_counted_in_epochs_not_by_the_clock`).
     let mut s = batch(1, good.clone()).submission;
-    s.expires_at = NOW;
+    s.expires_at = GENESIS - 1;
     let e = f
         .intake
-        .accept(&s.sign(&key(), &domain()).unwrap(), "http", NOW)
+        .accept(&s.sign(&key(), &domain()).unwrap(), "http")
         .unwrap_err();
     assert_eq!(
         (e.status(), e.code(), e.field().as_deref()),
@@ -352,13 +354,13 @@ fn the_intake_refuses_what_it_must_and_names_it() {
     };
     let e = f
         .intake
-        .accept(&s.sign(&stranger, &domain()).unwrap(), "http", NOW)
+        .accept(&s.sign(&stranger, &domain()).unwrap(), "http")
         .unwrap_err();
     assert_eq!((e.status(), e.code()), (403, "unknown_attester"));
     // Signed by another key in the attester's name.
     let mut forged = s.sign(&stranger, &domain()).unwrap();
     forged.submission.attester = key().address();
-    let e = f.intake.accept(&forged, "http", NOW).unwrap_err();
+    let e = f.intake.accept(&forged, "http").unwrap_err();
     assert_eq!((e.status(), e.code()), (401, "bad_signature"), "{e}");
     // A kind outside the weight table, then one outside offchain.kinds: index and field named.
     let e = f
@@ -366,7 +368,6 @@ fn the_intake_refuses_what_it_must_and_names_it() {
         .accept(
             &batch(1, vec![good[0].clone(), action("t1", 1, "tweet", GENESIS + 11)]),
             "http",
-            NOW,
         )
         .unwrap_err();
     assert_eq!(
@@ -376,29 +377,26 @@ fn the_intake_refuses_what_it_must_and_names_it() {
     );
     let e = f
         .intake
-        .accept(
-            &batch(1, vec![action("s1", 1, "swap", GENESIS + 11)]),
-            "http",
-            NOW,
-        )
+        .accept(&batch(1, vec![action("s1", 1, "swap", GENESIS + 11)]), "http")
         .unwrap_err();
     assert!(e.to_string().contains("offchain.kinds"), "{e}");
     // Before genesis.
     let e = f
         .intake
-        .accept(&batch(1, vec![action("p0", 1, "post", GENESIS - 1)]), "http", NOW)
+        .accept(&batch(1, vec![action("p0", 1, "post", GENESIS - 1)]), "http")
         .unwrap_err();
     assert_eq!(e.field().as_deref(), Some("actions[0].timestamp"), "{e}");
-    // An action_id stored before with other content.
+    // An action_id the attester gave before with other content (its namespace: as an earlier
+    // batch of its own stored it).
     f.store
         .import(
-            "pool.json",
+            "offchain:earlier",
             &[],
             &[ActionRow {
-                action_id: "taken".into(),
+                action_id: flex_ingest::ids::offchain_id(&key().address(), "taken"),
                 wallet: Address([9; 20]),
                 kind: "swap".into(),
-                side: "onchain".into(),
+                side: "offchain".into(),
                 timestamp: GENESIS + 5,
             }],
         )
@@ -408,7 +406,6 @@ fn the_intake_refuses_what_it_must_and_names_it() {
         .accept(
             &batch(1, vec![good[0].clone(), action("taken", 1, "post", GENESIS + 12)]),
             "http",
-            NOW,
         )
         .unwrap_err();
     assert_eq!(
@@ -419,14 +416,13 @@ fn the_intake_refuses_what_it_must_and_names_it() {
     // None of the refusals stored anything or moved the nonce.
     assert_eq!(f.intake.last_nonce(&key().address()).unwrap(), None);
     assert_eq!(f.store.input_counts().unwrap().1, 1);
-    f.intake.accept(&batch(1, good), "http", NOW).unwrap();
+    f.intake.accept(&batch(1, good), "http").unwrap();
 }
 
-#[test]
-fn actions_in_an_epoch_the_keeper_closed_are_refused() {
-    let f = fixture(None);
+/// Records epoch `epoch` as closed (computed) at the keeper of `store`.
+fn close_epoch(store: &dyn Store, epoch: u64) {
     let rec = flex_store::EpochRecord {
-        epoch: 0,
+        epoch,
         month_index: 24312,
         phase: flex_store::Phase::Computed,
         commitment: vec![],
@@ -448,7 +444,13 @@ fn actions_in_an_epoch_the_keeper_closed_are_refused() {
         note: String::new(),
         updated_at: 0,
     };
-    f.store.save_epoch(&rec, &[]).unwrap();
+    store.save_epoch(&rec, &[]).unwrap();
+}
+
+#[test]
+fn actions_in_an_epoch_the_keeper_closed_are_refused() {
+    let f = fixture(None);
+    close_epoch(&*f.store, 0);
     let e = f
         .intake
         .accept(
@@ -460,17 +462,12 @@ fn actions_in_an_epoch_the_keeper_closed_are_refused() {
                 ],
             ),
             "http",
-            NOW,
         )
         .unwrap_err();
     assert_eq!(e.field().as_deref(), Some("actions[1].timestamp"), "{e}");
     assert!(e.to_string().contains("epoch 0"), "{e}");
     f.intake
-        .accept(
-            &batch(1, vec![action("p1", 1, "post", GENESIS + 86_400)]),
-            "http",
-            NOW,
-        )
+        .accept(&batch(1, vec![action("p1", 1, "post", GENESIS + 86_400)]), "http")
         .unwrap();
 }
 
@@ -484,17 +481,14 @@ fn nothing_is_accepted_before_the_keeper_knows_its_chain() {
     };
     let intake = Intake::new(store.clone(), policy.clone(), table(), domain().contract, None).unwrap();
     let b = batch(1, vec![action("p1", 1, "post", GENESIS + 10)]);
-    let e = intake.accept(&b, "http", NOW).unwrap_err();
+    let e = intake.accept(&b, "http").unwrap_err();
     assert_eq!((e.status(), e.code()), (503, "not_ready"));
     // Once the chain is recorded (and no genesis is known yet: no epoch check), it is accepted.
     record_chain(&*store, domain().chain).unwrap();
-    intake.accept(&b, "http", NOW).unwrap();
+    intake.accept(&b, "http").unwrap();
     // A keeper without attesters accepts nothing; unknown kinds in offchain.kinds are refused.
     let off = Intake::new(store.clone(), Policy::default(), table(), domain().contract, None).unwrap();
-    assert_eq!(
-        off.accept(&b, "http", NOW).unwrap_err().code(),
-        "offchain_disabled"
-    );
+    assert_eq!(off.accept(&b, "http").unwrap_err().code(), "offchain_disabled");
     let bad = Policy {
         kinds: Some(["tweet".to_string()].into_iter().collect()),
         ..policy
@@ -528,14 +522,14 @@ fn signed_files_are_imported_in_nonce_order_once() {
     std::fs::write(dir.path().join("c.json"), tampered.to_string()).unwrap();
     std::fs::write(dir.path().join("notes.txt"), "not a batch").unwrap();
     let paths = vec![dir.path().to_path_buf()];
-    let st = f.intake.import_files(&paths, NOW).unwrap();
+    let st = f.intake.import_files(&paths).unwrap();
     assert_eq!((st.accepted, st.known, st.rejected, st.actions_new), (2, 0, 1, 2));
     assert_eq!(f.intake.last_nonce(&key().address()).unwrap(), Some(2));
     // Unchanged files are not read again.
-    assert_eq!(f.intake.import_files(&paths, NOW).unwrap(), FileStats::default());
+    assert_eq!(f.intake.import_files(&paths).unwrap(), FileStats::default());
     // A copy of an accepted batch under another name is known, not refused.
     std::fs::copy(dir.path().join("b.json"), dir.path().join("d.json")).unwrap();
-    let st = f.intake.import_files(&paths, NOW).unwrap();
+    let st = f.intake.import_files(&paths).unwrap();
     assert_eq!((st.accepted, st.known, st.rejected), (0, 1, 0));
     // A missing path is skipped (logged), not an error that would stop the keeper's loop; the
     // other paths are still read.
@@ -546,7 +540,284 @@ fn signed_files_are_imported_in_nonce_order_once() {
     .unwrap();
     let st = f
         .intake
-        .import_files(&[dir.path().join("missing.json"), dir.path().to_path_buf()], NOW)
+        .import_files(&[dir.path().join("missing.json"), dir.path().to_path_buf()])
         .unwrap();
     assert_eq!((st.accepted, st.actions_new), (1, 1));
+}
+
+const DAY: i64 = 86_400;
+
+/// Every action a store holds, sorted: what an epoch close reads.
+fn all_actions(store: &dyn Store) -> Vec<(Address, String, i64)> {
+    let mut a = store.actions_between(i64::MIN, i64::MAX).unwrap();
+    a.sort();
+    a
+}
+
+/// The batches a store accepted: (nonce, digest).
+fn accepted(store: &dyn Store) -> Vec<(u64, [u8; 32])> {
+    let mut out = Vec::new();
+    store
+        .offchain_archive(&mut |b| {
+            out.push((b.nonce, b.digest));
+            Ok(())
+        })
+        .unwrap();
+    out
+}
+
+/// Six batches of one attester: retries (an action in two batches), several epochs.
+fn six_batches() -> Vec<SignedSubmission> {
+    (1..=6u64)
+        .map(|n| {
+            let t = GENESIS + (n as i64 % 3) * DAY + n as i64;
+            let mut actions = vec![
+                action(&format!("p{n}"), n as u8, "post", t),
+                action(&format!("l{n}"), 1, "like", t + 1),
+            ];
+            if n > 1 {
+                // The previous batch's post again, same content: counted once.
+                let p = n - 1;
+                actions.push(action(
+                    &format!("p{p}"),
+                    p as u8,
+                    "post",
+                    GENESIS + (p as i64 % 3) * DAY + p as i64,
+                ));
+            }
+            batch(n, actions)
+        })
+        .collect()
+}
+
+/// Two keepers receive the same batches in different orders (one with repeats): they accept the
+/// same batches and hold the same actions, whatever the order.
+#[test]
+fn out_of_order_delivery_to_two_keepers_gives_identical_accepted_sets() {
+    let batches = six_batches();
+    let orders: [&[usize]; 4] = [
+        &[0, 1, 2, 3, 4, 5],
+        &[5, 4, 3, 2, 1, 0],
+        &[2, 0, 5, 0, 3, 1, 4, 2],
+        &[4, 1, 5, 3, 0, 2],
+    ];
+    let mut results = Vec::new();
+    for order in orders {
+        let k = fixture(None);
+        for &i in order {
+            match k.intake.accept(&batches[i], "http") {
+                Ok(_) | Err(OffchainError::Replay { same_batch: true, .. }) => {}
+                Err(e) => panic!("batch {}: {e}", i + 1),
+            }
+        }
+        results.push((accepted(&*k.store), all_actions(&*k.store)));
+    }
+    assert_eq!(results[0].0.len(), 6);
+    assert_eq!(results[0].1.len(), 12);
+    for r in &results[1..] {
+        assert_eq!(r, &results[0]);
+    }
+}
+
+#[test]
+fn a_gap_then_the_missing_batch_is_accepted() {
+    let f = fixture(None);
+    let b = six_batches();
+    f.intake.accept(&b[0], "http").unwrap();
+    // Batch 2 is lost on the way; 3 arrives: accepted, the gap does not block it.
+    f.intake.accept(&b[2], "http").unwrap();
+    assert_eq!(f.intake.last_nonce(&key().address()).unwrap(), Some(3));
+    // Batch 2 arrives late, its epochs still open: accepted too.
+    let a = f.intake.accept(&b[1], "http").unwrap();
+    assert_eq!(a.nonce, 2);
+    let nonces: Vec<u64> = accepted(&*f.store).iter().map(|b| b.0).collect();
+    assert_eq!(nonces, [1, 2, 3]);
+    // And it cannot be replayed.
+    let e = f.intake.accept(&b[1], "http").unwrap_err();
+    assert_eq!((e.status(), e.code()), (409, "already_accepted"));
+}
+
+/// Expiry is counted in epochs: `expires_at` long past by any clock is accepted while its epoch
+/// is open at the keeper, and refused once the keeper has closed that epoch.
+#[test]
+fn expiry_is_counted_in_epochs_not_by_the_clock() {
+    let f = fixture(None);
+    let with_expiry = |nonce: u64, expires_at: i64, ts: i64| {
+        Submission {
+            attester: key().address(),
+            nonce,
+            expires_at,
+            actions: vec![action(&format!("e{nonce}"), 1, "post", ts)],
+        }
+        .sign(&key(), &domain())
+        .unwrap()
+    };
+    // Epoch 1 of a genesis in January 2026: long past by the clock of whoever runs this test.
+    assert!(GENESIS + 2 * DAY < unix_now());
+    f.intake
+        .accept(&with_expiry(1, GENESIS + DAY + 5, GENESIS + DAY), "http")
+        .unwrap();
+    close_epoch(&*f.store, 0);
+    close_epoch(&*f.store, 1);
+    // Its epoch (1) is closed now: expired, whatever the clock says.
+    let e = f
+        .intake
+        .accept(&with_expiry(2, GENESIS + 2 * DAY - 1, GENESIS + 2 * DAY), "http")
+        .unwrap_err();
+    assert_eq!(
+        (e.status(), e.code(), e.field().as_deref()),
+        (422, "expired", Some("expires_at"))
+    );
+    assert!(
+        e.to_string().contains("epoch 1, which this keeper has closed"),
+        "{e}"
+    );
+    // Expiring in epoch 2 (open), with an action in epoch 2: accepted.
+    f.intake
+        .accept(&with_expiry(3, GENESIS + 2 * DAY, GENESIS + 2 * DAY), "http")
+        .unwrap();
+    // An action in a closed epoch is refused even when the batch has not expired.
+    let e = f
+        .intake
+        .accept(&with_expiry(4, GENESIS + 9 * DAY, GENESIS + DAY), "http")
+        .unwrap_err();
+    assert_eq!(e.field().as_deref(), Some("actions[0].timestamp"), "{e}");
+}
+
+/// A keeper rebuilding its history re-imports another keeper's archive (JSON lines, one envelope
+/// a line): signatures are checked, the closed-epoch rules are not, and it ends with the same
+/// batches and the same actions; a second pass changes nothing; an altered line is refused alone.
+#[test]
+fn archived_batches_reimport_to_the_same_actions() {
+    let a = fixture(None);
+    for b in six_batches() {
+        a.intake.accept(&b, "http").unwrap();
+    }
+    let mut archive = String::new();
+    a.store
+        .offchain_archive(&mut |b| {
+            archive.push_str(&b.envelope.unwrap());
+            archive.push('\n');
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(archive.lines().count(), 6);
+    // The rebuilding keeper has closed every epoch the batches touch (it recomputes them after):
+    // the live rules would refuse them all.
+    let b = fixture(None);
+    for e in 0..3 {
+        close_epoch(&*b.store, e);
+    }
+    let first = SignedSubmission::from_json(archive.lines().next().unwrap().as_bytes()).unwrap();
+    let e = b.intake.accept(&first, "http").unwrap_err();
+    assert!(
+        e.to_string().contains("which this keeper has already closed"),
+        "{e}"
+    );
+    let st = b
+        .intake
+        .reimport(&mut archive.as_bytes(), "archive.jsonl")
+        .unwrap();
+    assert_eq!(
+        (st.accepted, st.known, st.actions_new),
+        (6, 0, 12),
+        "{:?}",
+        st.refused
+    );
+    assert!(st.refused.is_empty());
+    assert_eq!(accepted(&*b.store), accepted(&*a.store));
+    assert_eq!(all_actions(&*b.store), all_actions(&*a.store));
+    // Again: all known.
+    let st = b
+        .intake
+        .reimport(&mut archive.as_bytes(), "archive.jsonl")
+        .unwrap();
+    assert_eq!((st.accepted, st.known), (0, 6));
+    // A forged line (an action's time moved) is refused with its line; the rest goes in.
+    let c = fixture(None);
+    let mut lines: Vec<String> = archive.lines().map(str::to_string).collect();
+    let mut v: Value = serde_json::from_str(&lines[2]).unwrap();
+    v["actions"][0]["timestamp"] = Value::from(GENESIS + 7);
+    lines[2] = v.to_string();
+    let st = c
+        .intake
+        .reimport(&mut lines.join("\n").as_bytes(), "archive.jsonl")
+        .unwrap();
+    assert_eq!((st.accepted, st.refused.len()), (5, 1));
+    assert_eq!(st.refused[0].0, 3);
+    assert!(st.refused[0].1.contains("signature"), "{:?}", st.refused);
+}
+
+/// The attack of issue 14: an attester submits an id that a later input file uses. Its ids live
+/// in its own namespace, so the file still imports, and both actions are stored.
+#[test]
+fn an_attesters_id_cannot_take_a_later_files_id() {
+    let f = fixture(None);
+    f.intake
+        .accept(&batch(1, vec![action("p-1", 1, "post", GENESIS + 10)]), "http")
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("log.jsonl");
+    std::fs::write(
+        &file,
+        format!(
+            "{{\"action_id\":\"p-1\",\"wallet\":\"0x{}\",\"kind\":\"swap\",\"side\":\"onchain\",\"timestamp\":{}}}\n",
+            "22".repeat(20),
+            GENESIS + 20
+        ),
+    )
+    .unwrap();
+    let imported =
+        crate::files::import_file(&*f.store, &file, crate::files::FileFormat::Lines, &table(), false)
+            .unwrap();
+    assert_eq!(imported.stats.actions_new, 1);
+    assert_eq!(
+        all_actions(&*f.store),
+        vec![
+            (Address([1; 20]), "post".to_string(), GENESIS + 10),
+            (Address([0x22; 20]), "swap".to_string(), GENESIS + 20)
+        ]
+    );
+    // Nor can it take a chain follower's id, or write into another namespace.
+    for id in [
+        "evm:1:0xab:0",
+        "sub:0x45:7:1",
+        "off:0x0000000000000000000000000000000000000000:x",
+    ] {
+        // `sign` refuses such a batch; a hand-made envelope is refused before its signature.
+        assert!(Submission {
+            attester: key().address(),
+            nonce: 2,
+            expires_at: 2_000_000_000,
+            actions: vec![action(id, 1, "post", GENESIS + 30)],
+        }
+        .sign(&key(), &domain())
+        .is_err());
+        let mut forged = batch(2, vec![action("x", 1, "post", GENESIS + 30)]);
+        forged.submission.actions[0].action_id = id.into();
+        let e = f.intake.accept(&forged, "http").unwrap_err();
+        assert_eq!(
+            (e.status(), e.field().as_deref()),
+            (422, Some("actions[0].action_id")),
+            "{e}"
+        );
+        assert!(e.to_string().contains("reserved"), "{e}");
+    }
+    // And a file cannot take an attester's stored id.
+    std::fs::write(
+        &file,
+        format!(
+            "{{\"action_id\":\"{}\",\"wallet\":\"0x{}\",\"kind\":\"post\",\"side\":\"offchain\",\"timestamp\":{}}}\n",
+            flex_ingest::ids::offchain_id(&key().address(), "p-1"),
+            "22".repeat(20),
+            GENESIS + 20
+        ),
+    )
+    .unwrap();
+    let e = crate::files::import_file(&*f.store, &file, crate::files::FileFormat::Lines, &table(), false)
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("reserved for signed off-chain batches"),
+        "{e}"
+    );
 }

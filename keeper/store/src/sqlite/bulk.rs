@@ -59,10 +59,20 @@ pub(super) fn id_key<'b>(s: &str, buf: &'b mut Vec<u8>) -> IdKey<'b> {
 /// counter-numbered stream (`act-<n>`, `sub:…:<block>:<event>`) arrive in ascending key order, so
 /// SQLite appends them to the primary key's last page instead of splitting pages all over the
 /// tree; hex digits are left as they are (no longer than the id).
+///
+/// An off-chain id's namespace, `off:0x<attester: 40 lowercase hex digits>:` at the start
+/// ([`offchain_prefix`]), is written as `0x00 0x02` and the attester's 20 bytes: 22 bytes instead of
+/// 47, in a key that is in every row and every index entry. `0x00 0x02` is in no other key (`0x00`
+/// escapes only `0x00` and `0x01`).
 pub(super) fn natural_key(s: &str, out: &mut Vec<u8>) {
     out.clear();
     let b = s.as_bytes();
     let mut i = 0;
+    if let Some(attester) = offchain_prefix(b) {
+        out.extend_from_slice(&OFFCHAIN_MARK);
+        out.extend_from_slice(&attester);
+        i = OFFCHAIN_PREFIX_LEN;
+    }
     while i < b.len() {
         let c = b[i];
         if c.is_ascii_digit() {
@@ -91,11 +101,40 @@ pub(super) fn natural_key(s: &str, out: &mut Vec<u8>) {
     }
 }
 
+/// The key's mark of an off-chain namespace ([`natural_key`]).
+const OFFCHAIN_MARK: [u8; 2] = [0, 2];
+/// `off:0x` + 40 hex digits + `:`.
+const OFFCHAIN_PREFIX_LEN: usize = 47;
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// The attester of an id that starts with `off:0x<40 lowercase hex digits>:` (`flex_ingest::ids`).
+fn offchain_prefix(b: &[u8]) -> Option<[u8; 20]> {
+    let digits = b.strip_prefix(b"off:0x")?.get(..41)?;
+    if digits[40] != b':' {
+        return None;
+    }
+    let nibble = |c: u8| HEX.iter().position(|&h| h == c).map(|v| v as u8);
+    let mut a = [0u8; 20];
+    for (byte, pair) in a.iter_mut().zip(digits[..40].chunks_exact(2)) {
+        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(a)
+}
+
 /// The id a [`natural_key`] was made from (of any version of it: schema 6 length-prefixed every
 /// digit run, schema 7 only counters; both decode the same way). `None`: not a key.
 pub(super) fn decode_key(k: &[u8]) -> Option<String> {
-    let mut out = Vec::with_capacity(k.len());
+    let mut out = Vec::with_capacity(k.len() + OFFCHAIN_PREFIX_LEN);
     let mut i = 0;
+    if let Some(rest) = k.strip_prefix(&OFFCHAIN_MARK) {
+        out.extend_from_slice(b"off:0x");
+        for &byte in rest.get(..20)? {
+            out.push(HEX[usize::from(byte >> 4)]);
+            out.push(HEX[usize::from(byte & 15)]);
+        }
+        out.push(b':');
+        i = 22;
+    }
     while i < k.len() {
         match k[i] {
             0 => {
@@ -131,6 +170,30 @@ impl rusqlite::ToSql for IdKey<'_> {
 pub(super) fn rekey_blob_ids(tx: &Connection) -> Result<()> {
     let keys: Vec<Vec<u8>> = tx
         .prepare("SELECT action_id FROM actions WHERE typeof(action_id) = 'blob'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut st = tx.prepare("UPDATE actions SET action_id = ?1 WHERE action_id = ?2")?;
+    let mut key = Vec::new();
+    for old in &keys {
+        let id = decode_key(old).ok_or(StoreError::Corrupt {
+            what: "actions.action_id",
+        })?;
+        natural_key(&id, &mut key);
+        if key != *old {
+            st.execute(rusqlite::params![&key[..], &old[..]])?;
+        }
+    }
+    Ok(())
+}
+
+/// Schema 8: off-chain ids (`off:0x<attester>:…`, before only a file could give one) take the
+/// compact key of their namespace ([`natural_key`]). Only keys starting with `off:0x` are read.
+pub(super) fn rekey_offchain_ids(tx: &Connection) -> Result<()> {
+    let keys: Vec<Vec<u8>> = tx
+        .prepare(
+            "SELECT action_id FROM actions WHERE typeof(action_id) = 'blob' \
+             AND action_id >= CAST('off:0x' AS BLOB) AND action_id < CAST('off:0y' AS BLOB)",
+        )?
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut st = tx.prepare("UPDATE actions SET action_id = ?1 WHERE action_id = ?2")?;
@@ -198,9 +261,22 @@ fn insert_sql(rows: usize) -> String {
 }
 
 fn wallets_sql(rows: usize) -> String {
-    // ?1 is the source; a wallet seen before keeps its first connection time.
+    // ?1 is the source; a wallet seen before is left to `earlier_sql`.
     format!(
         "INSERT OR IGNORE INTO wallets (address, connected_at, source) VALUES {}",
+        values(rows, 2, 2, ",?1")
+    )
+}
+
+/// The same rows again, after `wallets_sql`: a wallet seen before takes the earlier connection
+/// time (and the source that gave it), so the stored time is the minimum over every import,
+/// whatever their order (`docs/PROTOCOL.md`, "Ingestion: files"). Rows are applied in turn, so a
+/// wallet twice in one statement ends with the smaller of the two too.
+fn earlier_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO wallets (address, connected_at, source) VALUES {} \
+         ON CONFLICT (address) DO UPDATE SET connected_at = excluded.connected_at, source = excluded.source \
+         WHERE excluded.connected_at < wallets.connected_at",
         values(rows, 2, 2, ",?1")
     )
 }
@@ -292,6 +368,8 @@ pub(super) struct Importer<'c> {
     kind_ids: HashMap<String, i64>,
     ins_wallets: RawStatement<'c>,
     ins_wallet: RawStatement<'c>,
+    earlier_wallets: RawStatement<'c>,
+    earlier_wallet: RawStatement<'c>,
     ins_chunk: RawStatement<'c>,
     check_chunk: RawStatement<'c>,
     ins_one: RawStatement<'c>,
@@ -329,6 +407,8 @@ impl<'c> Importer<'c> {
             kind_ids,
             ins_wallets: RawStatement::prepare(tx, &wallets_sql(CHUNK))?,
             ins_wallet: RawStatement::prepare(tx, &wallets_sql(1))?,
+            earlier_wallets: RawStatement::prepare(tx, &earlier_sql(CHUNK))?,
+            earlier_wallet: RawStatement::prepare(tx, &earlier_sql(1))?,
             ins_chunk: RawStatement::prepare(tx, &insert_sql(CHUNK))?,
             check_chunk: RawStatement::prepare(tx, &check_sql(CHUNK))?,
             ins_one: RawStatement::prepare(tx, &insert_sql(1))?,
@@ -363,29 +443,41 @@ impl<'c> Importer<'c> {
         Ok(())
     }
 
-    /// `rows`: `CHUNK` of them (`full`) or one.
+    /// `rows`: `CHUNK` of them (`full`) or one. New wallets are inserted; when some were known,
+    /// the rows go again through [`earlier_sql`] (the earliest `connected_at` wins).
     fn wallet_rows(&mut self, rows: &[WalletRow], full: bool) -> Result<()> {
-        let st = if full {
+        let source_id = self.source_id;
+        let run = |st: &mut RawStatement<'_>| -> Result<usize> {
+            let mut bind = || -> rusqlite::Result<()> {
+                st.bind_i64(1, source_id)?;
+                for (i, w) in rows.iter().enumerate() {
+                    // SAFETY: `rows` is unchanged until `execute` below has run.
+                    unsafe { st.bind_blob(2 + 2 * i, &w.address.0[..])? };
+                    st.bind_i64(3 + 2 * i, w.connected_at)?;
+                }
+                Ok(())
+            };
+            if let Err(e) = bind() {
+                st.clear_bindings();
+                return Err(e.into());
+            }
+            Ok(st.execute()?)
+        };
+        let added = run(if full {
             &mut self.ins_wallets
         } else {
             &mut self.ins_wallet
-        };
-        let mut bind = || -> rusqlite::Result<()> {
-            st.bind_i64(1, self.source_id)?;
-            for (i, w) in rows.iter().enumerate() {
-                // SAFETY: `rows` is unchanged until `execute` below has run.
-                unsafe { st.bind_blob(2 + 2 * i, &w.address.0[..])? };
-                st.bind_i64(3 + 2 * i, w.connected_at)?;
-            }
-            Ok(())
-        };
-        if let Err(e) = bind() {
-            st.clear_bindings();
-            return Err(e.into());
-        }
-        let added = st.execute()?;
+        })?;
         self.stats.wallets_new += added as u64;
         self.stats.wallets_known += (rows.len() - added) as u64;
+        if added < rows.len() {
+            let moved = run(if full {
+                &mut self.earlier_wallets
+            } else {
+                &mut self.earlier_wallet
+            })?;
+            self.stats.wallets_earlier += moved as u64;
+        }
         Ok(())
     }
 
@@ -544,13 +636,41 @@ mod tests {
         assert_eq!(key("evm:1:0xa9:17"), IdKey::Key(b"evm:\x01\x011:0xa9:\x01\x0217"));
         assert_eq!(key("x7y"), IdKey::Key(b"x7y"));
         assert_eq!(key("a\u{1}\u{0}b"), IdKey::Key(b"a\x00\x01\x00\x00b"));
+        // An off-chain namespace: the mark and the attester's 20 bytes, then the attester's id.
+        let off = format!("off:0x{}:x:post:1", "ab".repeat(20));
+        let mut compact = vec![0u8, 2];
+        compact.extend_from_slice(&[0xab; 20]);
+        compact.extend_from_slice(b"x:post:\x01\x011");
+        assert_eq!(key(&off), IdKey::Key(Vec::leak(compact)));
+        // Not the exact form (upper case, short, no colon): bytes as they are.
+        for text in [
+            format!("off:0x{}:x", "AB".repeat(20)),
+            format!("off:0x{}:x", "ab".repeat(19)),
+            format!("off:0x{}x", "ab".repeat(20)),
+            format!("off:0x{}", "ab".repeat(20)),
+        ] {
+            let IdKey::Key(k) = key(&text) else {
+                panic!("{text:?}")
+            };
+            assert!(k.starts_with(b"off:0x"), "{text:?}");
+            assert_eq!(decode(k), text.as_bytes(), "{text:?}");
+        }
     }
 
     proptest::proptest! {
-        /// Every key decodes back to its id (so distinct ids never share a key).
+        /// Every key decodes back to its id (so distinct ids never share a key), off-chain
+        /// namespaces included.
         #[test]
-        fn natural_keys_decode_back(s in "[a-hx0-9:\\x00\\x01\\x02é-]{0,40}", run in 0usize..600) {
-            let s = format!("{s}{}", "9".repeat(run));
+        fn natural_keys_decode_back(
+            s in "[a-hx0-9:\\x00\\x01\\x02é-]{0,40}",
+            run in 0usize..600,
+            attester in proptest::option::of(proptest::array::uniform20(0u8..)),
+        ) {
+            let ns = attester.map(|a| {
+                let hex: String = a.iter().map(|b| format!("{b:02x}")).collect();
+                format!("off:0x{hex}:")
+            });
+            let s = format!("{}{s}{}", ns.unwrap_or_default(), "9".repeat(run));
             let mut k = Vec::new();
             natural_key(&s, &mut k);
             proptest::prop_assert_eq!(decode(&k), s.as_bytes());

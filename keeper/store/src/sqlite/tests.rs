@@ -470,3 +470,97 @@ fn schema_6_keys_are_re_made() {
         .unwrap_err();
     assert!(e.to_string().contains("\"0xa9b1\""), "{e}");
 }
+
+/// Schema 8 gives ids of the off-chain namespace (stored before by a file, as text keys) the
+/// compact key: the same id imported after the migration is known, not new; other ids keep theirs.
+#[test]
+fn schema_7_offchain_ids_are_re_keyed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v7.db");
+    let off = format!("off:0x{}:p-1", "ab".repeat(20));
+    {
+        let mut c = Connection::open(&path).unwrap();
+        let tx = c.transaction().unwrap();
+        for sql in &MIGRATIONS[..7] {
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.execute_batch("PRAGMA user_version = 7; INSERT INTO kinds (id, name) VALUES (1, 'swap'); INSERT INTO sources (id, name) VALUES (1, 'old')")
+            .unwrap();
+        // As schema 7 keyed them: the text as it is (no counter in "off:0x…:p-1" but the 1).
+        let mut old_key = format!("off:0x{}:p-", "ab".repeat(20)).into_bytes();
+        old_key.extend_from_slice(b"\x01\x011");
+        for (key, ts) in [(old_key, 20), (b"act-\x01\x017".to_vec(), 21)] {
+            tx.execute(
+                "INSERT INTO actions (action_id, wallet, kind, side, timestamp, source) VALUES (?1, ?2, 1, 0, ?3, 1)",
+                params![key, &[1u8; 20][..], ts],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    let rows = [
+        ActionRow {
+            action_id: off.clone(),
+            ..action("", 1, 20)
+        },
+        ActionRow {
+            action_id: "act-7".into(),
+            ..action("", 1, 21)
+        },
+    ];
+    let st = s.import("new", &[], &rows).unwrap();
+    assert_eq!((st.actions_new, st.actions_known), (0, 2));
+    let key: Vec<u8> = s
+        .read(|c| {
+            Ok(
+                c.query_row("SELECT action_id FROM actions WHERE timestamp = 20", [], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+        .unwrap();
+    assert_eq!(&key[..2], &[0, 2]);
+    assert_eq!(key.len(), 22 + b"p-\x01\x011".len());
+}
+
+/// Two sources give one wallet two connection times: the earliest is kept, in either import
+/// order (and for a wallet twice in one import, or in a chunk of many), so keepers agree.
+#[test]
+fn the_earliest_connected_at_wins_in_either_order() {
+    let w = |address: u8, connected_at: i64| WalletRow {
+        address: Address([address; 20]),
+        connected_at,
+    };
+    let end_state = |first: &[WalletRow], second: &[WalletRow]| {
+        let (_d, s) = store();
+        let a = s.import("first", first, &[]).unwrap();
+        let b = s.import("second", second, &[]).unwrap();
+        let wallets = s.wallets_connected_before(i64::MAX).unwrap();
+        (a, b, wallets)
+    };
+    let late = [w(1, 500)];
+    let early = [w(1, 300)];
+    let (a, b, one) = end_state(&late, &early);
+    assert_eq!((a.wallets_new, b.wallets_known, b.wallets_earlier), (1, 1, 1));
+    let (a, b, other) = end_state(&early, &late);
+    assert_eq!((a.wallets_new, b.wallets_known, b.wallets_earlier), (1, 1, 0));
+    assert_eq!(one, other);
+    assert_eq!(one, vec![w(1, 300)]);
+
+    // A full chunk (the multi-row statement) with the later times first, then the earlier ones.
+    let n = bulk::CHUNK as u8;
+    let later: Vec<WalletRow> = (0..n).map(|i| w(i, 1000 + i64::from(i))).collect();
+    let earlier: Vec<WalletRow> = (0..n).map(|i| w(i, 900 - i64::from(i % 2) * 1000)).collect();
+    let (_, b, one) = end_state(&later, &earlier);
+    assert_eq!(b.wallets_earlier, u64::from(n));
+    let (_, b, other) = end_state(&earlier, &later);
+    assert_eq!(b.wallets_earlier, 0);
+    assert_eq!(one, other);
+    assert!(one.iter().all(|r| r.connected_at < 1000));
+
+    // The same wallet twice in one import: the smaller time, whichever comes first.
+    let (_, _, one) = end_state(&[w(7, 50), w(7, 40)], &[]);
+    let (_, _, other) = end_state(&[w(7, 40), w(7, 50)], &[]);
+    assert_eq!((one.clone(), other), (vec![w(7, 40)], vec![w(7, 40)]));
+}
