@@ -1410,9 +1410,9 @@ mod flex_reward_pool {
         fn pauses_where(&self, below: impl Fn(&PauseRecord) -> bool) -> u32 {
             let (mut lo, mut hi) = (0u32, self.pause_count);
             while lo < hi {
-                let mid = lo + (hi - lo) / 2;
+                let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
                 match self.pauses.get(mid) {
-                    Some(p) if below(&p) => lo = mid + 1,
+                    Some(p) if below(&p) => lo = mid.saturating_add(1),
                     _ => hi = mid,
                 }
             }

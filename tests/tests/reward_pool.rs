@@ -148,9 +148,17 @@ async fn a_month_of_epochs_committed_claimed_and_swept() {
     let claimer = &wallets[0];
     let ferdie_acc = account(&ferdie);
     // Wallet 0 earned: it has a leaf in the claim tree.
-    let signed = SignedClaim::sign(&pool.address, &tree, claimer, &ferdie_acc).expect("wallet 0 earned");
+    // The message binds the chain: the pool was deployed with the devnet's genesis hash.
+    let genesis_hash = chain.api().genesis_hash().0;
+    assert_eq!(
+        pool.query::<[u8; 32]>("chain_genesis_hash", ()).await,
+        genesis_hash
+    );
+    let signed = SignedClaim::sign(&genesis_hash, &pool.address, &tree, claimer, &ferdie_acc)
+        .expect("wallet 0 earned");
     let amount = signed.amount;
     let message = flex_evm::claim_message(
+        &genesis_hash,
         &pool.address.0,
         JANUARY_2026,
         &claimer.address(),
@@ -235,7 +243,8 @@ async fn a_month_of_epochs_committed_claimed_and_swept() {
     pool.call_fails(&bob, "sweep", JANUARY_2026, "SweepTooEarly")
         .await;
     travel(&chain, MAR_1 + 60).await.unwrap();
-    let late = SignedClaim::sign(&pool.address, &tree, &wallets[1], &eve_acc).expect("wallet 1 earned");
+    let late = SignedClaim::sign(&genesis_hash, &pool.address, &tree, &wallets[1], &eve_acc)
+        .expect("wallet 1 earned");
     pool.call_fails(&eve, "claim", late.args(&eve_acc), "ClaimWindowClosed")
         .await;
 
