@@ -199,6 +199,9 @@ async fn a_month_of_epochs_committed_claimed_and_swept() {
     // Without approving the pool to take the cost, the claim fails and pays nothing.
     pool.call_fails(&eve, "claim", claim_args(&ferdie_acc), "PaymentFailed")
         .await;
+    // The pool itself is never a beneficiary (the tokens would be booked as paid and stranded).
+    pool.call_fails(&eve, "claim", claim_args(&pool.address), "InvalidBeneficiary")
+        .await;
     // The signature binds the beneficiary: redirecting the tokens to Eve is refused.
     pay.call(&eve, "PSP22::approve", (&pool.address, cost)).await;
     pool.call_fails(&eve, "claim", claim_args(&eve_acc), "SignerMismatch")

@@ -2,7 +2,8 @@
 //!
 //! - [`types`]: the contract's SCALE types: `EpochCommitment` and `MonthRoot` (keepers vote on the
 //!   keccak256 of their encoding, so every keeper must produce these exact bytes), and the getters'
-//!   answers (`EpochInfo`, `MonthInfo`, `EpochPreview`), and the tokens' `Psp22Error`.
+//!   answers (`EpochInfo`, `MonthInfo`, `EpochPreview`, `PendingChange` with its `GovernanceAction`),
+//!   and the tokens' `Psp22Error`.
 //! - [`client`]: [`PoolClient`], typed queries and calls over a `flex_chain::Chain`, with the
 //!   contract's errors decoded by name ([`CallError`]).
 //!
@@ -12,4 +13,7 @@ pub mod client;
 pub mod types;
 
 pub use client::{CallError, PoolClient, Vote};
-pub use types::{EpochCommitment, EpochInfo, EpochPreview, MonthInfo, MonthRoot, Psp22Error};
+pub use types::{
+    EpochCommitment, EpochInfo, EpochPreview, GovernanceAction, MonthInfo, MonthRoot, PendingChange,
+    Psp22Error,
+};
