@@ -42,6 +42,22 @@ struct KeeperAdded {
     threshold: u32,
 }
 
+/// The weight of `message` from a dry run by `signer` (nothing submitted), printed as a `figure:`
+/// line like `reward_pool.rs`'s.
+async fn figure(pool: &Contract, signer: &Keypair, message: &str, args: impl Encode) {
+    let data = pool.data(message, args).expect("message in metadata");
+    let dry = pool
+        .chain
+        .dry_run_call(&account(signer), &pool.address, 0, &data)
+        .await
+        .expect("dry run");
+    assert!(!dry.reverted, "{message} reverted in its dry run");
+    eprintln!(
+        "figure: {message}: ref_time {} proof_size {} storage deposit {:?}",
+        dry.gas_required.ref_time, dry.gas_required.proof_size, dry.storage_deposit
+    );
+}
+
 /// Submits `message` and decodes the pool's events labelled `label` from its block.
 async fn call_events<E: Decode>(
     pool: &Contract,
@@ -93,6 +109,7 @@ async fn keeper_set_changes_wait_for_the_governance_delay() {
     let (eve_acc, bob_acc, charlie_acc) = (account(&eve), account(&bob), account(&dev("charlie")));
     let add_eve = GovernanceAction::AddKeeper(eve_acc.0);
     pool.call_fails(&bob, "announce", &add_eve, "NotOwner").await;
+    figure(&pool, &alice, "announce", &add_eve).await;
     let announced: Vec<GovernanceAnnounced> =
         call_events(&pool, &alice, "announce", &add_eve, "GovernanceAnnounced").await;
     assert_eq!(announced.len(), 1, "the announcement is an event");
@@ -139,6 +156,7 @@ async fn keeper_set_changes_wait_for_the_governance_delay() {
         .await;
 
     // The owner cancels Charlie's removal (e.g. a multisig co-signer objected).
+    figure(&pool, &alice, "cancel", ids[2]).await;
     let cancelled: Vec<GovernanceCancelled> =
         call_events(&pool, &alice, "cancel", ids[2], "GovernanceCancelled").await;
     assert_eq!(
@@ -153,6 +171,7 @@ async fn keeper_set_changes_wait_for_the_governance_delay() {
     travel(&chain, (first.executable_at / 1000) as i64 + 60)
         .await
         .unwrap();
+    figure(&pool, &alice, "execute", ids[0]).await;
     let data = pool.data("execute", ids[0]).unwrap();
     let outcome = chain
         .call(&alice, &pool.address, 0, &data)
