@@ -38,16 +38,19 @@ fn push_decimal(out: &mut Vec<u8>, mut value: u128, min_width: usize) {
     out.extend_from_slice(&digits[start..]);
 }
 
-/// The exact claim message bytes (six lines joined by `\n`, no trailing newline).
+/// The exact claim message bytes (seven lines joined by `\n`, no trailing newline).
 pub fn claim_message(
+    chain: &[u8; 32],
     contract: &[u8; 32],
     month_index: u32,
     wallet: &[u8; 20],
     amount: u128,
     beneficiary: &[u8; 32],
 ) -> Vec<u8> {
-    let mut m = Vec::with_capacity(270);
-    m.extend_from_slice(b"Flex reward claim\ncontract: ");
+    let mut m = Vec::with_capacity(350);
+    m.extend_from_slice(b"Flex reward claim\nchain: ");
+    push_hex(&mut m, chain);
+    m.extend_from_slice(b"\ncontract: ");
     push_hex(&mut m, contract);
     m.extend_from_slice(b"\nmonth: ");
     push_decimal(&mut m, u128::from(month_index), 1);
@@ -121,41 +124,42 @@ mod tests {
     #[test]
     fn message_matches_protocol_example() {
         let expected = "Flex reward claim\n\
+            chain: 0x3333333333333333333333333333333333333333333333333333333333333333\n\
             contract: 0x1111111111111111111111111111111111111111111111111111111111111111\n\
             month: 24311 (2025-12)\n\
             wallet: 0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n\
             amount: 1000\n\
             beneficiary: 0x2222222222222222222222222222222222222222222222222222222222222222";
-        let m = claim_message(&[0x11; 32], 24_311, &[0xaa; 20], 1_000, &[0x22; 32]);
+        let m = claim_message(&[0x33; 32], &[0x11; 32], 24_311, &[0xaa; 20], 1_000, &[0x22; 32]);
         assert_eq!(core::str::from_utf8(&m).unwrap(), expected);
-        assert_eq!(m.len(), 261);
+        assert_eq!(m.len(), 261 + 74);
     }
 
     #[test]
     fn decimal_and_padding_edges() {
-        let m = claim_message(&[0; 32], 0, &[0xAB; 20], 0, &[0xff; 32]);
+        let m = claim_message(&[0x33; 32], &[0; 32], 0, &[0xAB; 20], 0, &[0xff; 32]);
         let text = core::str::from_utf8(&m).unwrap();
         assert!(text.contains("\nmonth: 0 (0000-01)\n"));
         assert!(text.contains("\nwallet: 0xabababababababababababababababababababab\n"));
         assert!(text.contains("\namount: 0\n"));
-        let m = claim_message(&[0; 32], u32::MAX, &[0; 20], u128::MAX, &[0; 32]);
+        let m = claim_message(&[0x33; 32], &[0; 32], u32::MAX, &[0; 20], u128::MAX, &[0; 32]);
         let text = core::str::from_utf8(&m).unwrap();
         assert!(text.contains("\nmonth: 4294967295 (357913941-04)\n"));
         assert!(text.contains("\namount: 340282366920938463463374607431768211455\n"));
-        let m = claim_message(&[0; 32], 12 * 987 + 8, &[0; 20], 7, &[0; 32]);
+        let m = claim_message(&[0x33; 32], &[0; 32], 12 * 987 + 8, &[0; 20], 7, &[0; 32]);
         assert!(core::str::from_utf8(&m).unwrap().contains(" (0987-09)\n"));
     }
 
     // Independent vectors from `vectors/oz_vectors.js` (ethereum-cryptography 3.2.0: keccak256 and
     // noble secp256k1 with RFC 6979 nonces): the EIP-191 digest of the PROTOCOL.md example and its
-    // signature by the test key 0x4c0883a6...3f362318, whose address is 0x2c7536e3...96a65c23.
-    const EXAMPLE_DIGEST: &str = "9c303a3d5477b68377bd219504f3586ab7bec8a6cd1ddf97e0b401f26f8ae82e";
-    const EXAMPLE_SIG: &str = "c27c674315eb41e1f8e5a9fd1f49c08ed4a8c6df4e7efc2c980315ef1b81ed9a\
-                               20234451babfa165c15c7be3fac7934271bd98b9fb27ec8703b86a7396d834341b";
+    // signature by the test key (chain 0x33..33) 0x4c0883a6...3f362318, whose address is 0x2c7536e3...96a65c23.
+    const EXAMPLE_DIGEST: &str = "ef54db798a70717f887e0bfd2f1a596de9e184f75292d7327a2cad26ea20b2d1";
+    const EXAMPLE_SIG: &str = "d4190c49e66c11030aee2a9afac1679d47646ec4eaf82daab013d3cb3ad25480\
+                               4c9ae0906b8fce9cbe0a8fdc978bf3e2a3cafdeee41fd8f046e372ab4719c8051b";
     const EXAMPLE_SIGNER: &str = "2c7536e3605d9c16a7a3d7b1898e529396a65c23";
 
     fn example() -> Vec<u8> {
-        claim_message(&[0x11; 32], 24_311, &[0xaa; 20], 1_000, &[0x22; 32])
+        claim_message(&[0x33; 32], &[0x11; 32], 24_311, &[0xaa; 20], 1_000, &[0x22; 32])
     }
 
     #[test]
@@ -174,8 +178,35 @@ mod tests {
             Some(unhex::<20>(EXAMPLE_SIGNER))
         );
         // Another message recovers another address (or none), never the signer.
-        let other = claim_message(&[0x11; 32], 24_311, &[0xaa; 20], 1_001, &[0x22; 32]);
+        let other = claim_message(&[0x33; 32], &[0x11; 32], 24_311, &[0xaa; 20], 1_001, &[0x22; 32]);
         assert_ne!(recover_signer(&other, &sig), Some(unhex::<20>(EXAMPLE_SIGNER)));
+    }
+
+    /// `docs/vectors/claim_message.json`, made by ethers.js from the documented format: the
+    /// same bytes, digest, and the signature recovers the wallet.
+    #[test]
+    fn message_digest_and_recovery_match_the_ethers_vectors() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../../docs/vectors/claim_message.json")).unwrap();
+        let vectors = doc["vectors"].as_array().unwrap();
+        assert!(vectors.len() >= 4);
+        let hex = |v: &serde_json::Value| v.as_str().unwrap()[2..].to_string();
+        for v in vectors {
+            let m = claim_message(
+                &unhex::<32>(&hex(&v["chain"])),
+                &unhex::<32>(&hex(&v["contract"])),
+                u32::try_from(v["month_index"].as_u64().unwrap()).unwrap(),
+                &unhex::<20>(&hex(&v["wallet"])),
+                v["amount"].as_str().unwrap().parse().unwrap(),
+                &unhex::<32>(&hex(&v["beneficiary"])),
+            );
+            assert_eq!(core::str::from_utf8(&m).unwrap(), v["message"].as_str().unwrap());
+            assert_eq!(eth_signed_message_hash(&m), unhex::<32>(&hex(&v["digest"])));
+            assert_eq!(
+                recover_signer(&m, &unhex::<65>(&hex(&v["signature"]))),
+                Some(unhex::<20>(&hex(&v["wallet"])))
+            );
+        }
     }
 
     #[test]

@@ -36,6 +36,18 @@ mod flex_reward_pool {
 
     /// The most keepers the set may hold (bounds every quorum count).
     pub const MAX_KEEPERS: u32 = 32;
+    /// The shortest governance delay the constructor accepts, seconds (2 days): long enough for
+    /// keepers, wallets and watchers to see an announced change and react before it binds.
+    pub const MIN_GOVERNANCE_DELAY: u64 = 2 * SECS_PER_DAY;
+    /// The longest governance delay the constructor accepts, seconds (90 days): a typo must not
+    /// freeze the keeper set for years.
+    pub const MAX_GOVERNANCE_DELAY: u64 = 90 * SECS_PER_DAY;
+    /// How long an announced change stays executable once its delay has passed, seconds
+    /// (14 days); after that it can only be cancelled, so a forgotten announcement cannot be
+    /// executed by surprise years later.
+    pub const GOVERNANCE_GRACE: u64 = 14 * SECS_PER_DAY;
+    /// The most governance changes pending at once (bounds `pending_changes`).
+    pub const MAX_PENDING_CHANGES: u32 = 16;
 
     /// A keeper's commitment for one epoch (SPEC section 7).
     #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +131,53 @@ mod flex_reward_pool {
         pub finalized_at: u64,
     }
 
+    pub use governance::GovernanceAction;
+
+    // A module only so that this `allow` covers the SCALE derive's generated code (see `errors`).
+    #[allow(clippy::cast_possible_truncation)]
+    mod governance {
+        use super::AccountId;
+
+        /// A time-locked change of the keeper set, the threshold or the treasury
+        /// (docs/PROTOCOL.md, "Governance").
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        #[ink::scale_derive(Encode, Decode, TypeInfo)]
+        #[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+        pub enum GovernanceAction {
+            AddKeeper(AccountId),
+            RemoveKeeper(AccountId),
+            /// The owner's minimum threshold (0: the BFT threshold alone).
+            SetMinThreshold(u32),
+            SetTreasury(AccountId),
+        }
+    }
+
+    /// An announced governance change.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    #[ink::scale_derive(Encode, Decode, TypeInfo)]
+    #[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+    pub struct PendingChange {
+        pub action: GovernanceAction,
+        /// Block time of the announcement, milliseconds.
+        pub announced_at: u64,
+        /// Executable from this block time on, milliseconds (`announced_at + delay`).
+        pub executable_at: u64,
+        /// Executable before this block time only, milliseconds (`executable_at + grace`).
+        pub expires_at: u64,
+    }
+
+    /// One pause: `[start, end)` in block time, milliseconds.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    #[ink::scale_derive(Encode, Decode, TypeInfo)]
+    #[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+    pub struct PauseRecord {
+        pub start: u64,
+        /// `None` while the pause lasts.
+        pub end: Option<u64>,
+        /// The paused time of all earlier pauses, milliseconds.
+        pub paused_before: u64,
+    }
+
     /// What the contract expects for the next epoch, for a given active count.
     #[derive(Debug, Clone, PartialEq, Eq)]
     #[ink::scale_derive(Encode, Decode, TypeInfo)]
@@ -166,6 +225,17 @@ mod flex_reward_pool {
         claimed: Mapping<(u32, EthAddress), ()>,
         /// Amount swept per month (presence means swept).
         swept: Mapping<u32, Balance>,
+        /// The genesis block hash of the chain the pool was deployed on (claim messages bind it).
+        chain: Hash32,
+        /// Seconds between a governance announcement and its execution.
+        governance_delay: u64,
+        next_change_id: u64,
+        pending_changes: Mapping<u64, PendingChange>,
+        /// Ids of the pending changes, in announcement order.
+        pending_ids: Lazy<Vec<u64>>,
+        /// Every pause, in order (index `0..pause_count`).
+        pauses: Mapping<u32, PauseRecord>,
+        pause_count: u32,
     }
 
     #[ink(event)]
@@ -313,6 +383,36 @@ mod flex_reward_pool {
         pub new: AccountId,
     }
 
+    /// A governance change was announced; the owner may execute it in
+    /// `[executable_at, expires_at)` (block time, milliseconds) unless it is cancelled first.
+    #[ink(event)]
+    #[derive(Debug, PartialEq)]
+    pub struct GovernanceAnnounced {
+        #[ink(topic)]
+        pub id: u64,
+        pub action: GovernanceAction,
+        pub executable_at: u64,
+        pub expires_at: u64,
+    }
+
+    #[ink(event)]
+    #[derive(Debug, PartialEq)]
+    pub struct GovernanceCancelled {
+        #[ink(topic)]
+        pub id: u64,
+        pub action: GovernanceAction,
+    }
+
+    /// Emitted after the change's own event (`KeeperAdded`, `KeeperRemoved`, `ThresholdChanged`,
+    /// `TreasuryChanged`).
+    #[ink(event)]
+    #[derive(Debug, PartialEq)]
+    pub struct GovernanceExecuted {
+        #[ink(topic)]
+        pub id: u64,
+        pub action: GovernanceAction,
+    }
+
     pub use errors::Error;
 
     // A module only so that this `allow` covers the SCALE derive's generated code:
@@ -398,6 +498,27 @@ mod flex_reward_pool {
             TokenTransferFailed(PSP22Error),
             /// A token call failed outright (trapped, not a contract, unknown selector).
             TokenCallFailed,
+            /// The constructor's governance delay (seconds) is outside
+            /// `[MIN_GOVERNANCE_DELAY, MAX_GOVERNANCE_DELAY]`.
+            GovernanceDelayOutOfRange {
+                minimum: u64,
+                maximum: u64,
+            },
+            /// No pending governance change has this id (never announced, executed or cancelled).
+            UnknownChange,
+            /// The change's delay has not passed; `executable_at` in block time, milliseconds.
+            ChangeNotReady {
+                executable_at: u64,
+            },
+            /// The change was not executed within the grace period; it can only be cancelled.
+            ChangeExpired,
+            /// [`MAX_PENDING_CHANGES`] changes are pending already.
+            TooManyPendingChanges,
+            /// The pool's own account as treasury: tokens sent there could never move again.
+            InvalidTreasury,
+            /// The pool's own account as beneficiary: the claim would be booked as paid while
+            /// the tokens stay in the pool, stranded.
+            InvalidBeneficiary,
         }
     }
 
@@ -438,6 +559,9 @@ mod flex_reward_pool {
     impl RewardPool {
         /// A pool for `reward_token`, charging claim costs in `payment_token` to `treasury`;
         /// `genesis` (unix seconds) must be 00:00:00 UTC; the caller becomes the owner.
+        /// `governance_delay` (seconds, [`MIN_GOVERNANCE_DELAY`] to [`MAX_GOVERNANCE_DELAY`])
+        /// separates a governance announcement from its execution, for the pool's lifetime.
+        /// `chain` is the genesis block hash of the chain deployed on: claim messages bind it.
         #[ink(constructor)]
         pub fn new(
             reward_token: AccountId,
@@ -445,9 +569,20 @@ mod flex_reward_pool {
             treasury: AccountId,
             genesis: u64,
             keepers: Vec<AccountId>,
+            governance_delay: u64,
+            chain: Hash32,
         ) -> Result<Self> {
             if !genesis.is_multiple_of(SECS_PER_DAY) {
                 return Err(Error::InvalidGenesis);
+            }
+            if !(MIN_GOVERNANCE_DELAY..=MAX_GOVERNANCE_DELAY).contains(&governance_delay) {
+                return Err(Error::GovernanceDelayOutOfRange {
+                    minimum: MIN_GOVERNANCE_DELAY,
+                    maximum: MAX_GOVERNANCE_DELAY,
+                });
+            }
+            if treasury == Self::env().account_id() {
+                return Err(Error::InvalidTreasury);
             }
             if keepers.is_empty() {
                 return Err(Error::ThresholdUnreachable);
@@ -501,6 +636,13 @@ mod flex_reward_pool {
                 month_vote_of: Mapping::new(),
                 claimed: Mapping::new(),
                 swept: Mapping::new(),
+                chain,
+                governance_delay,
+                next_change_id: 0,
+                pending_changes: Mapping::new(),
+                pending_ids: Lazy::new(),
+                pauses: Mapping::new(),
+                pause_count: 0,
             })
         }
 
@@ -698,6 +840,9 @@ mod flex_reward_pool {
             beneficiary: AccountId,
         ) -> Result<()> {
             self.ensure_not_paused()?;
+            if beneficiary == self.env().account_id() {
+                return Err(Error::InvalidBeneficiary);
+            }
             let (open, close) = self.claim_window_ms(month_index)?;
             let now = self.env().block_timestamp();
             if now < open {
@@ -732,18 +877,27 @@ mod flex_reward_pool {
             }
             let cost = pool_math::claim_cost(amount, info.root.claim_price).ok_or(Error::CostOverflow)?;
             let payer = self.env().caller();
-            // Token calls before the state writes: a failed call then leaves no trace even where
-            // nothing reverts (the off-chain tests); on chain an `Err` reverts everything anyway,
-            // and the calls are made without ALLOW_REENTRY, so a token cannot re-enter.
-            if cost > 0 {
-                psp22::transfer_from(self.payment_token, payer, self.treasury, cost)
-                    .map_err(payment_error)?;
-            }
-            psp22::transfer(self.reward_token, beneficiary, amount).map_err(transfer_error)?;
+            // The claim is recorded before the token calls (checks, effects, interactions):
+            // whatever a token does during its call, it sees this claim as made. The calls
+            // deny re-entry, and on chain an `Err` reverts everything; the explicit undo keeps
+            // "a failed claim changes nothing" true without relying on that revert.
+            let before = info.clone();
             self.claimed.insert((month_index, wallet), &());
             info.claimed = claimed;
             info.claims = info.claims.saturating_add(1);
             self.months.insert(month_index, &info);
+            let paid = if cost > 0 {
+                psp22::transfer_from(self.payment_token, payer, self.treasury, cost).map_err(payment_error)
+            } else {
+                Ok(())
+            };
+            if let Err(e) = paid.and_then(|()| {
+                psp22::transfer(self.reward_token, beneficiary, amount).map_err(transfer_error)
+            }) {
+                self.claimed.remove((month_index, wallet));
+                self.months.insert(month_index, &before);
+                return Err(e);
+            }
             self.env().emit_event(Claimed {
                 month_index,
                 wallet,
@@ -776,10 +930,14 @@ mod flex_reward_pool {
                 Some(info) => info.root.total.saturating_sub(info.claimed),
                 None => self.month_distributed.get(month_index).unwrap_or(0),
             };
-            if amount > 0 {
-                psp22::transfer(self.reward_token, self.treasury, amount).map_err(transfer_error)?;
-            }
+            // Recorded before the transfer (see `claim`), undone if it fails.
             self.swept.insert(month_index, &amount);
+            if amount > 0 {
+                if let Err(e) = psp22::transfer(self.reward_token, self.treasury, amount) {
+                    self.swept.remove(month_index);
+                    return Err(transfer_error(e));
+                }
+            }
             self.env().emit_event(Swept {
                 month_index,
                 amount,
@@ -790,68 +948,77 @@ mod flex_reward_pool {
 
         // ---- admin ---------------------------------------------------------------------
 
-        /// Adds a keeper (owner only).
+        /// Announces a governance change (owner only): it can be executed by the owner from
+        /// `governance_delay` after now, for [`GOVERNANCE_GRACE`], unless cancelled. The change
+        /// must be valid now (and is checked again on execution). Several changes may be
+        /// pending at once, each with its own delay. Returns the change's id.
         #[ink(message)]
-        pub fn add_keeper(&mut self, keeper: AccountId) -> Result<()> {
+        pub fn announce(&mut self, action: GovernanceAction) -> Result<u64> {
             self.ensure_owner()?;
-            let mut keepers = self.keepers.get_or_default();
-            if keepers.contains(&keeper) {
-                return Err(Error::KeeperAlreadyRegistered);
+            self.check_action(&action)?;
+            let mut ids = self.pending_ids.get_or_default();
+            if ids.len() >= MAX_PENDING_CHANGES as usize {
+                return Err(Error::TooManyPendingChanges);
             }
-            if keepers.len() >= MAX_KEEPERS as usize {
-                return Err(Error::TooManyKeepers);
-            }
-            keepers.push(keeper);
-            self.keepers.set(&keepers);
-            let n = len_u32(keepers.len());
-            self.env().emit_event(KeeperAdded {
-                keeper,
-                keepers: n,
-                threshold: self.threshold_of(n),
+            let now = self.env().block_timestamp();
+            let executable_at = now.saturating_add(self.governance_delay.saturating_mul(1000));
+            let expires_at = executable_at.saturating_add(GOVERNANCE_GRACE * 1000);
+            let id = self.next_change_id;
+            self.next_change_id = id.saturating_add(1);
+            ids.push(id);
+            self.pending_ids.set(&ids);
+            self.pending_changes.insert(
+                id,
+                &PendingChange {
+                    action: action.clone(),
+                    announced_at: now,
+                    executable_at,
+                    expires_at,
+                },
+            );
+            self.env().emit_event(GovernanceAnnounced {
+                id,
+                action,
+                executable_at,
+                expires_at,
+            });
+            Ok(id)
+        }
+
+        /// Cancels a pending change (owner only), expired or not.
+        #[ink(message)]
+        pub fn cancel(&mut self, id: u64) -> Result<()> {
+            self.ensure_owner()?;
+            let change = self.take_pending(id)?;
+            self.env().emit_event(GovernanceCancelled {
+                id,
+                action: change.action,
             });
             Ok(())
         }
 
-        /// Removes a keeper (owner only); refused when the threshold would exceed the keepers
-        /// left. The keeper's recorded votes stay but no longer count.
+        /// Executes a pending change once its delay has passed and before it expires (owner
+        /// only). The change is checked against the state of now: e.g. removing a keeper is
+        /// refused when the threshold would exceed the keepers left.
         #[ink(message)]
-        pub fn remove_keeper(&mut self, keeper: AccountId) -> Result<()> {
+        pub fn execute(&mut self, id: u64) -> Result<()> {
             self.ensure_owner()?;
-            let mut keepers = self.keepers.get_or_default();
-            let pos = keepers
-                .iter()
-                .position(|k| *k == keeper)
-                .ok_or(Error::KeeperNotRegistered)?;
-            let n = len_u32(keepers.len()).saturating_sub(1);
-            if self.threshold_of(n) > n {
-                return Err(Error::ThresholdUnreachable);
+            let change = self.pending_changes.get(id).ok_or(Error::UnknownChange)?;
+            let now = self.env().block_timestamp();
+            if now < change.executable_at {
+                return Err(Error::ChangeNotReady {
+                    executable_at: change.executable_at,
+                });
             }
-            keepers.remove(pos);
-            self.keepers.set(&keepers);
-            self.env().emit_event(KeeperRemoved {
-                keeper,
-                keepers: n,
-                threshold: self.threshold_of(n),
-            });
-            Ok(())
-        }
-
-        /// Sets the owner's minimum threshold (owner only): at least `floor(2n/3)+1`, at most `n`.
-        #[ink(message)]
-        pub fn set_min_threshold(&mut self, min_threshold: u32) -> Result<()> {
-            self.ensure_owner()?;
-            let n = len_u32(self.keepers.get_or_default().len());
-            let minimum = bft_threshold(n);
-            if min_threshold < minimum {
-                return Err(Error::ThresholdBelowBft { minimum });
+            if now >= change.expires_at {
+                return Err(Error::ChangeExpired);
             }
-            if min_threshold > n {
-                return Err(Error::ThresholdUnreachable);
-            }
-            self.min_threshold = min_threshold;
-            self.env().emit_event(ThresholdChanged {
-                min_threshold,
-                threshold: self.threshold_of(n),
+            self.check_action(&change.action)?;
+            self.take_pending(id)?;
+            self.apply(&change.action);
+            self.env().emit_event(GovernanceExecuted {
+                id,
+                action: change.action,
             });
             Ok(())
         }
@@ -861,6 +1028,21 @@ mod flex_reward_pool {
         pub fn pause(&mut self) -> Result<()> {
             self.ensure_owner()?;
             self.ensure_not_paused()?;
+            let paused_before = match self.pause_count.checked_sub(1).and_then(|i| self.pauses.get(i)) {
+                Some(last) => last
+                    .paused_before
+                    .saturating_add(last.end.unwrap_or(last.start).saturating_sub(last.start)),
+                None => 0,
+            };
+            self.pauses.insert(
+                self.pause_count,
+                &PauseRecord {
+                    start: self.env().block_timestamp(),
+                    end: None,
+                    paused_before,
+                },
+            );
+            self.pause_count = self.pause_count.saturating_add(1);
             self.paused = true;
             self.env().emit_event(Paused {
                 by: self.env().caller(),
@@ -873,6 +1055,12 @@ mod flex_reward_pool {
             self.ensure_owner()?;
             if !self.paused {
                 return Err(Error::NotPaused);
+            }
+            if let Some(i) = self.pause_count.checked_sub(1) {
+                if let Some(mut last) = self.pauses.get(i) {
+                    last.end = Some(self.env().block_timestamp().max(last.start));
+                    self.pauses.insert(i, &last);
+                }
             }
             self.paused = false;
             self.env().emit_event(Unpaused {
@@ -907,19 +1095,6 @@ mod flex_reward_pool {
             self.env().emit_event(OwnershipTransferred {
                 previous_owner: Some(previous),
                 new_owner: caller,
-            });
-            Ok(())
-        }
-
-        /// Sets the treasury (owner only).
-        #[ink(message)]
-        pub fn set_treasury(&mut self, treasury: AccountId) -> Result<()> {
-            self.ensure_owner()?;
-            let previous = self.treasury;
-            self.treasury = treasury;
-            self.env().emit_event(TreasuryChanged {
-                previous,
-                new: treasury,
             });
             Ok(())
         }
@@ -960,6 +1135,40 @@ mod flex_reward_pool {
         #[ink(message)]
         pub fn is_paused(&self) -> bool {
             self.paused
+        }
+
+        /// The pauses so far, oldest first (the last one without `end` while paused).
+        #[ink(message)]
+        pub fn pauses(&self) -> Vec<PauseRecord> {
+            (0..self.pause_count).filter_map(|i| self.pauses.get(i)).collect()
+        }
+
+        /// The genesis block hash of the chain the pool was deployed for (bound by claims).
+        #[ink(message)]
+        pub fn chain_genesis_hash(&self) -> Hash32 {
+            self.chain
+        }
+
+        /// Seconds between a governance announcement and its execution.
+        #[ink(message)]
+        pub fn governance_delay(&self) -> u64 {
+            self.governance_delay
+        }
+
+        #[ink(message)]
+        pub fn pending_change(&self, id: u64) -> Option<PendingChange> {
+            self.pending_changes.get(id)
+        }
+
+        /// Every pending (announced, neither executed nor cancelled) change, in announcement
+        /// order, expired ones included: what keepers and watchers check.
+        #[ink(message)]
+        pub fn pending_changes(&self) -> Vec<(u64, PendingChange)> {
+            self.pending_ids
+                .get_or_default()
+                .into_iter()
+                .filter_map(|id| self.pending_changes.get(id).map(|c| (id, c)))
+                .collect()
         }
 
         #[ink(message)]
@@ -1099,6 +1308,7 @@ mod flex_reward_pool {
             beneficiary: AccountId,
         ) -> Vec<u8> {
             claim_message::claim_message(
+                &self.chain,
                 self.env().account_id().as_ref(),
                 month_index,
                 &wallet,
@@ -1170,7 +1380,9 @@ mod flex_reward_pool {
             calendar::month_epochs(self.genesis / SECS_PER_DAY, month_index).ok_or(Error::MonthBeforeGenesis)
         }
 
-        /// Claim window of month `m`: `[start of m+1, start of m+2)`, milliseconds.
+        /// Claim window of month `m`, milliseconds: opens at the start of `m+1` and closes once
+        /// it has been open, unpaused, for as long as month `m+1` lasts (docs/PROTOCOL.md,
+        /// "Pauses and claim windows"). A pause still running counts as ending now.
         fn claim_window_ms(&self, month_index: u32) -> Result<(u64, u64)> {
             let start_ms = |offset: u32| {
                 month_index
@@ -1178,10 +1390,153 @@ mod flex_reward_pool {
                     .and_then(calendar::month_start_secs)
                     .and_then(|s| s.checked_mul(1000))
             };
-            match (start_ms(1), start_ms(2)) {
-                (Some(open), Some(close)) => Ok((open, close)),
-                _ => Err(Error::MonthBeforeGenesis),
+            let (open, next) = match (start_ms(1), start_ms(2)) {
+                (Some(open), Some(next)) => (open, next),
+                _ => return Err(Error::MonthBeforeGenesis),
+            };
+            let target = self
+                .unpaused_clock(open)
+                .saturating_add(next.saturating_sub(open));
+            Ok((open, self.unpaused_clock_reaches(target)))
+        }
+
+        /// The end of pause `p`; a pause still running ends now.
+        fn pause_end(&self, p: &PauseRecord) -> u64 {
+            p.end.unwrap_or_else(|| self.env().block_timestamp()).max(p.start)
+        }
+
+        /// The number of pauses `i` (a prefix: `key` is non-decreasing in `i`) for which
+        /// `below(key(pause i))` holds, by binary search over the stored pauses.
+        fn pauses_where(&self, below: impl Fn(&PauseRecord) -> bool) -> u32 {
+            let (mut lo, mut hi) = (0u32, self.pause_count);
+            while lo < hi {
+                let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
+                match self.pauses.get(mid) {
+                    Some(p) if below(&p) => lo = mid.saturating_add(1),
+                    _ => hi = mid,
+                }
             }
+            lo
+        }
+
+        /// `U(t)`: block time `t` (ms) less the paused time before `t`. Non-decreasing;
+        /// constant during a pause.
+        fn unpaused_clock(&self, t: u64) -> u64 {
+            let n = self.pauses_where(|p| p.start <= t);
+            match n.checked_sub(1).and_then(|i| self.pauses.get(i)) {
+                None => t,
+                Some(p) => {
+                    let end = self.pause_end(&p);
+                    let at_start = p.start.saturating_sub(p.paused_before);
+                    at_start.saturating_add(t.saturating_sub(end))
+                }
+            }
+        }
+
+        /// The earliest block time `T` with `U(T) = target`.
+        fn unpaused_clock_reaches(&self, target: u64) -> u64 {
+            let n = self.pauses_where(|p| p.start.saturating_sub(p.paused_before) < target);
+            match n.checked_sub(1).and_then(|i| self.pauses.get(i)) {
+                None => target,
+                Some(p) => {
+                    let at_start = p.start.saturating_sub(p.paused_before);
+                    self.pause_end(&p).saturating_add(target.saturating_sub(at_start))
+                }
+            }
+        }
+
+        /// Whether `action` can be applied to the state of now.
+        fn check_action(&self, action: &GovernanceAction) -> Result<()> {
+            let keepers = self.keepers.get_or_default();
+            let n = len_u32(keepers.len());
+            match action {
+                GovernanceAction::AddKeeper(k) => {
+                    if keepers.contains(k) {
+                        return Err(Error::KeeperAlreadyRegistered);
+                    }
+                    if n >= MAX_KEEPERS {
+                        return Err(Error::TooManyKeepers);
+                    }
+                }
+                GovernanceAction::RemoveKeeper(k) => {
+                    if !keepers.contains(k) {
+                        return Err(Error::KeeperNotRegistered);
+                    }
+                    let left = n.saturating_sub(1);
+                    if self.threshold_of(left) > left {
+                        return Err(Error::ThresholdUnreachable);
+                    }
+                }
+                GovernanceAction::SetMinThreshold(t) => {
+                    let minimum = bft_threshold(n);
+                    if *t != 0 && *t < minimum {
+                        return Err(Error::ThresholdBelowBft { minimum });
+                    }
+                    if *t > n {
+                        return Err(Error::ThresholdUnreachable);
+                    }
+                }
+                GovernanceAction::SetTreasury(t) => {
+                    if *t == self.env().account_id() {
+                        return Err(Error::InvalidTreasury);
+                    }
+                }
+            }
+            Ok(())
+        }
+
+        /// Applies a checked action and emits its event.
+        fn apply(&mut self, action: &GovernanceAction) {
+            match action {
+                GovernanceAction::AddKeeper(keeper) => {
+                    let mut keepers = self.keepers.get_or_default();
+                    keepers.push(*keeper);
+                    self.keepers.set(&keepers);
+                    let n = len_u32(keepers.len());
+                    self.env().emit_event(KeeperAdded {
+                        keeper: *keeper,
+                        keepers: n,
+                        threshold: self.threshold_of(n),
+                    });
+                }
+                GovernanceAction::RemoveKeeper(keeper) => {
+                    let mut keepers = self.keepers.get_or_default();
+                    keepers.retain(|k| k != keeper);
+                    self.keepers.set(&keepers);
+                    let n = len_u32(keepers.len());
+                    self.env().emit_event(KeeperRemoved {
+                        keeper: *keeper,
+                        keepers: n,
+                        threshold: self.threshold_of(n),
+                    });
+                }
+                GovernanceAction::SetMinThreshold(min_threshold) => {
+                    self.min_threshold = *min_threshold;
+                    let n = len_u32(self.keepers.get_or_default().len());
+                    self.env().emit_event(ThresholdChanged {
+                        min_threshold: *min_threshold,
+                        threshold: self.threshold_of(n),
+                    });
+                }
+                GovernanceAction::SetTreasury(treasury) => {
+                    let previous = self.treasury;
+                    self.treasury = *treasury;
+                    self.env().emit_event(TreasuryChanged {
+                        previous,
+                        new: *treasury,
+                    });
+                }
+            }
+        }
+
+        /// Removes a pending change from the pending set and returns it.
+        fn take_pending(&mut self, id: u64) -> Result<PendingChange> {
+            let change = self.pending_changes.get(id).ok_or(Error::UnknownChange)?;
+            self.pending_changes.remove(id);
+            let mut ids = self.pending_ids.get_or_default();
+            ids.retain(|i| *i != id);
+            self.pending_ids.set(&ids);
+            Ok(change)
         }
 
         /// Month roots are voted and finalised only for a complete, not yet finalised month
@@ -1305,6 +1660,10 @@ mod flex_reward_pool {
         const JAN_START: u64 = 1_767_225_600;
         const FEB_START: u64 = 1_769_904_000;
         const FUNDS: Balance = 1_000_000_000_000;
+        /// The governance delay of the test pool: the minimum, two days.
+        const DELAY: u64 = MIN_GOVERNANCE_DELAY;
+        /// The test chain's genesis block hash.
+        const CHAIN: Hash32 = [0x33; 32];
         /// 2.5 payment units per reward unit: a claim of `a` costs `ceil(a / 4)`.
         const PRICE: u128 = 2_500_000_000_000_000_000;
 
@@ -1373,8 +1732,19 @@ mod flex_reward_pool {
                 treasury(),
                 GENESIS,
                 (0..4).map(keeper).collect(),
+                DELAY,
+                CHAIN,
             )
             .unwrap()
+        }
+
+        /// The owner announces `action`, waits out the delay and executes it; returns its id.
+        fn govern(pool: &mut RewardPool, action: GovernanceAction) -> u64 {
+            set_caller(owner());
+            let id = pool.announce(action).unwrap();
+            set_now(now_secs() + DELAY);
+            assert_eq!(pool.execute(id), Ok(()));
+            id
         }
 
         fn deposit(pool: &mut RewardPool, amount: Balance) {
@@ -1569,6 +1939,10 @@ mod flex_reward_pool {
                 (0, 0, 0)
             );
             assert_eq!((pool.wallet_index(), pool.max_active_count()), (0, 0));
+            assert_eq!(pool.chain_genesis_hash(), CHAIN);
+            assert_eq!(pool.governance_delay(), DELAY);
+            assert_eq!(pool.pending_changes(), vec![]);
+            assert_eq!(pool.pauses(), vec![]);
             assert_eq!(
                 events::<OwnershipTransferred>(),
                 vec![OwnershipTransferred {
@@ -1590,8 +1964,9 @@ mod flex_reward_pool {
 
         #[ink::test]
         fn constructor_rejects_bad_arguments() {
+            test::set_callee::<Env>(this());
             let new = |genesis, keepers: Vec<AccountId>| {
-                RewardPool::new(reward(), payment(), treasury(), genesis, keepers).map(|_| ())
+                RewardPool::new(reward(), payment(), treasury(), genesis, keepers, DELAY, CHAIN).map(|_| ())
             };
             assert_eq!(new(GENESIS + 1, vec![keeper(0)]), Err(Error::InvalidGenesis));
             assert_eq!(new(GENESIS, vec![]), Err(Error::ThresholdUnreachable));
@@ -1604,6 +1979,42 @@ mod flex_reward_pool {
                 Err(Error::TooManyKeepers)
             );
             assert_eq!(new(GENESIS, (0..32).map(acc).collect()), Ok(()));
+            // The governance delay: from two to ninety days.
+            let with_delay = |delay| {
+                RewardPool::new(
+                    reward(),
+                    payment(),
+                    treasury(),
+                    GENESIS,
+                    vec![keeper(0)],
+                    delay,
+                    CHAIN,
+                )
+                .map(|p| p.governance_delay())
+            };
+            let out_of_range = Err(Error::GovernanceDelayOutOfRange {
+                minimum: 2 * DAY,
+                maximum: 90 * DAY,
+            });
+            assert_eq!(with_delay(0), out_of_range);
+            assert_eq!(with_delay(2 * DAY - 1), out_of_range);
+            assert_eq!(with_delay(2 * DAY), Ok(2 * DAY));
+            assert_eq!(with_delay(90 * DAY), Ok(90 * DAY));
+            assert_eq!(with_delay(90 * DAY + 1), out_of_range);
+            // The pool's own account is never the treasury.
+            assert_eq!(
+                RewardPool::new(
+                    reward(),
+                    payment(),
+                    this(),
+                    GENESIS,
+                    vec![keeper(0)],
+                    DELAY,
+                    CHAIN
+                )
+                .map(|_| ()),
+                Err(Error::InvalidTreasury)
+            );
         }
 
         // ---- deposits ------------------------------------------------------------------
@@ -1810,15 +2221,13 @@ mod flex_reward_pool {
             assert_eq!(vote(&mut pool, 0, &c), Ok(false));
             assert_eq!(vote(&mut pool, 1, &c), Ok(false));
             // Keeper 1 is removed: its vote stops counting (n = 3, q = 3).
-            set_caller(owner());
-            pool.remove_keeper(keeper(1)).unwrap();
+            govern(&mut pool, GovernanceAction::RemoveKeeper(keeper(1)));
             assert_eq!(vote(&mut pool, 1, &c), Err(Error::NotKeeper));
             assert_eq!(vote(&mut pool, 2, &c), Ok(false)); // 2 current votes of 3 needed
             set_caller(stranger());
             assert_eq!(pool.finalize_epoch(0), Err(Error::QuorumNotReached));
             // Re-added, its recorded vote counts again; it still cannot vote twice.
-            set_caller(owner());
-            pool.add_keeper(keeper(1)).unwrap();
+            govern(&mut pool, GovernanceAction::AddKeeper(keeper(1)));
             assert_eq!(vote(&mut pool, 1, &c), Err(Error::AlreadyVoted));
             set_caller(stranger());
             assert_eq!(pool.finalize_epoch(0), Ok(()));
@@ -1829,16 +2238,14 @@ mod flex_reward_pool {
         #[ink::test]
         fn keeper_removal_lowering_the_threshold_lets_anyone_finalise() {
             let mut pool = funded();
-            set_caller(owner());
-            pool.add_keeper(keeper(4)).unwrap(); // n = 5, q = 4
+            govern(&mut pool, GovernanceAction::AddKeeper(keeper(4))); // n = 5, q = 4
             assert_eq!(pool.threshold(), 4);
             let c = commitment(&pool, 10, 100);
             after_epoch(0);
             for k in 0..3 {
                 assert_eq!(vote(&mut pool, k, &c), Ok(false));
             }
-            set_caller(owner());
-            pool.remove_keeper(keeper(4)).unwrap(); // n = 4, q = 3: already reached
+            govern(&mut pool, GovernanceAction::RemoveKeeper(keeper(4))); // n = 4, q = 3: already reached
             assert_eq!(pool.threshold(), 3);
             set_caller(stranger());
             assert_eq!(pool.finalize_epoch(0), Ok(()));
@@ -2016,8 +2423,7 @@ mod flex_reward_pool {
         fn finalize_month_after_keeper_removal() {
             let mut pool = funded();
             finalize_december(&mut pool);
-            set_caller(owner());
-            pool.add_keeper(keeper(4)).unwrap(); // q = 4
+            govern(&mut pool, GovernanceAction::AddKeeper(keeper(4))); // q = 4
             let r = MonthRoot {
                 month_index: DEC,
                 claims_root: [1; 32],
@@ -2029,8 +2435,7 @@ mod flex_reward_pool {
             }
             set_caller(stranger());
             assert_eq!(pool.finalize_month(DEC), Err(Error::QuorumNotReached));
-            set_caller(owner());
-            pool.remove_keeper(keeper(4)).unwrap();
+            govern(&mut pool, GovernanceAction::RemoveKeeper(keeper(4)));
             set_caller(stranger());
             assert_eq!(pool.finalize_month(DEC), Ok(()));
             assert_eq!(pool.month(DEC).unwrap().root, r);
@@ -2192,12 +2597,34 @@ mod flex_reward_pool {
                 Err(Error::SignerMismatch)
             );
             // A signature for another deployment (contract account) does not work either.
-            let foreign =
-                claim_message::claim_message(&[0xee; 32], DEC, &address, amount, beneficiary().as_ref());
+            let foreign = claim_message::claim_message(
+                &CHAIN,
+                &[0xee; 32],
+                DEC,
+                &address,
+                amount,
+                beneficiary().as_ref(),
+            );
             let sig_foreign = sign(&f.wallets[0].0, &foreign);
             assert_eq!(
                 f.pool
-                    .claim(DEC, address, amount, proof, sig_foreign, beneficiary()),
+                    .claim(DEC, address, amount, proof.clone(), sig_foreign, beneficiary()),
+                Err(Error::SignerMismatch)
+            );
+            // Nor one for the same contract account on another chain (an identical deployment
+            // elsewhere).
+            let other_chain = claim_message::claim_message(
+                &[0x44; 32],
+                this().as_ref(),
+                DEC,
+                &address,
+                amount,
+                beneficiary().as_ref(),
+            );
+            let sig_other_chain = sign(&f.wallets[0].0, &other_chain);
+            assert_eq!(
+                f.pool
+                    .claim(DEC, address, amount, proof, sig_other_chain, beneficiary()),
                 Err(Error::SignerMismatch)
             );
             assert_eq!(ledger::balance_of(reward(), relayer()), 0);
@@ -2295,8 +2722,9 @@ mod flex_reward_pool {
             assert_eq!(
                 text,
                 format!(
-                    "Flex reward claim\ncontract: 0x{}\nmonth: 24311 (2025-12)\nwallet: 0x{}\n\
+                    "Flex reward claim\nchain: 0x{}\ncontract: 0x{}\nmonth: 24311 (2025-12)\nwallet: 0x{}\n\
                      amount: 1000\nbeneficiary: 0x{}",
+                    "33".repeat(32),
                     "c0".repeat(32),
                     hex_wallet,
                     "32".repeat(32)
@@ -2318,10 +2746,11 @@ mod flex_reward_pool {
             let mut address = [0u8; 20];
             address.copy_from_slice(&merkle::keccak256(&public[1..])[12..]);
             let w = Wallet { key, address };
-            let message = claim_message::claim_message(&[0x11; 32], DEC, &[0xaa; 20], 1_000, &[0x22; 32]);
+            let message =
+                claim_message::claim_message(&[0x33; 32], &[0x11; 32], DEC, &[0xaa; 20], 1_000, &[0x22; 32]);
             let sig = sign(&w, &message);
-            assert_eq!(sig[..4], [0xc2, 0x7c, 0x67, 0x43]);
-            assert_eq!(sig[32..36], [0x20, 0x23, 0x44, 0x51]);
+            assert_eq!(sig[..4], [0xd4, 0x19, 0x0c, 0x49]);
+            assert_eq!(sig[32..36], [0x4c, 0x9a, 0xe0, 0x90]);
             assert_eq!(sig[64], 27);
             assert_eq!(address[..4], [0x2c, 0x75, 0x36, 0xe3]);
             assert_eq!(claim_message::recover_signer(&message, &sig), Some(address));
@@ -2415,7 +2844,10 @@ mod flex_reward_pool {
             assert_eq!(f.pool.unpause(), Ok(()));
             assert_eq!(events::<Paused>(), vec![Paused { by: owner() }]);
             assert_eq!(events::<Unpaused>(), vec![Unpaused { by: owner() }]);
+            // The pause covered the whole window (January): it is open again for 31 days.
             set_caller(stranger());
+            assert_eq!(f.pool.sweep(DEC), Err(Error::SweepTooEarly));
+            set_now(FEB_START + 31 * DAY);
             assert!(f.pool.sweep(DEC).is_ok());
         }
 
@@ -2439,7 +2871,10 @@ mod flex_reward_pool {
             assert_eq!((pool.owner(), pool.pending_owner()), (new_owner, None));
             assert_eq!(pool.accept_ownership(), Err(Error::NotPendingOwner));
             set_caller(owner());
-            assert_eq!(pool.set_treasury(owner()), Err(Error::NotOwner));
+            assert_eq!(
+                pool.announce(GovernanceAction::SetTreasury(owner())),
+                Err(Error::NotOwner)
+            );
             assert_eq!(
                 events::<OwnershipTransferStarted>(),
                 vec![OwnershipTransferStarted {
@@ -2457,13 +2892,34 @@ mod flex_reward_pool {
         }
 
         #[ink::test]
-        fn treasury_change_redirects_costs_and_sweeps() {
+        fn treasury_change_is_time_locked_then_redirects_costs_and_sweeps() {
             let mut f = december(PRICE);
             let new_treasury = acc(0x7f);
             set_caller(stranger());
-            assert_eq!(f.pool.set_treasury(new_treasury), Err(Error::NotOwner));
+            assert_eq!(
+                f.pool.announce(GovernanceAction::SetTreasury(new_treasury)),
+                Err(Error::NotOwner)
+            );
             set_caller(owner());
-            assert_eq!(f.pool.set_treasury(new_treasury), Ok(()));
+            assert_eq!(
+                f.pool.announce(GovernanceAction::SetTreasury(this())),
+                Err(Error::InvalidTreasury)
+            );
+            let id = f
+                .pool
+                .announce(GovernanceAction::SetTreasury(new_treasury))
+                .unwrap();
+            // Announced, not applied: costs still go to the old treasury.
+            assert_eq!(f.pool.treasury(), treasury());
+            fund_payer(relayer(), f.total);
+            assert_eq!(f.claim(0, relayer()), Ok(()));
+            assert_eq!(
+                ledger::balance_of(payment(), treasury()),
+                f.wallets[0].1.div_ceil(4)
+            );
+            set_now(now_secs() + DELAY);
+            set_caller(owner());
+            assert_eq!(f.pool.execute(id), Ok(()));
             assert_eq!(f.pool.treasury(), new_treasury);
             assert_eq!(
                 events::<TreasuryChanged>(),
@@ -2472,27 +2928,34 @@ mod flex_reward_pool {
                     new: new_treasury
                 }]
             );
-            fund_payer(relayer(), f.total);
-            assert_eq!(f.claim(0, relayer()), Ok(()));
+            assert_eq!(f.claim(1, relayer()), Ok(()));
             assert_eq!(
                 ledger::balance_of(payment(), new_treasury),
-                f.wallets[0].1.div_ceil(4)
+                f.wallets[1].1.div_ceil(4)
             );
             set_now(FEB_START);
-            let rest = f.pool.sweep(DEC).unwrap();
-            assert_eq!(ledger::balance_of(reward(), new_treasury), rest);
+            set_caller(stranger());
+            assert_eq!(f.pool.sweep(DEC), Ok(0), "everything was claimed");
         }
 
         #[ink::test]
         fn keeper_management() {
             let mut pool = setup();
             set_caller(stranger());
-            assert_eq!(pool.add_keeper(keeper(4)), Err(Error::NotOwner));
-            assert_eq!(pool.remove_keeper(keeper(0)), Err(Error::NotOwner));
+            assert_eq!(
+                pool.announce(GovernanceAction::AddKeeper(keeper(4))),
+                Err(Error::NotOwner)
+            );
             set_caller(owner());
-            assert_eq!(pool.add_keeper(keeper(0)), Err(Error::KeeperAlreadyRegistered));
-            assert_eq!(pool.remove_keeper(stranger()), Err(Error::KeeperNotRegistered));
-            assert_eq!(pool.add_keeper(keeper(4)), Ok(()));
+            assert_eq!(
+                pool.announce(GovernanceAction::AddKeeper(keeper(0))),
+                Err(Error::KeeperAlreadyRegistered)
+            );
+            assert_eq!(
+                pool.announce(GovernanceAction::RemoveKeeper(stranger())),
+                Err(Error::KeeperNotRegistered)
+            );
+            govern(&mut pool, GovernanceAction::AddKeeper(keeper(4)));
             assert_eq!(
                 events::<KeeperAdded>().last(),
                 Some(&KeeperAdded {
@@ -2501,7 +2964,7 @@ mod flex_reward_pool {
                     threshold: 4
                 })
             );
-            assert_eq!(pool.remove_keeper(keeper(0)), Ok(()));
+            govern(&mut pool, GovernanceAction::RemoveKeeper(keeper(0)));
             assert_eq!(
                 events::<KeeperRemoved>(),
                 vec![KeeperRemoved {
@@ -2513,29 +2976,36 @@ mod flex_reward_pool {
             assert_eq!(pool.keepers(), (1..5).map(keeper).collect::<Vec<_>>());
             // Down to one keeper (q = 1), but never to none.
             for k in 1..4 {
-                assert_eq!(pool.remove_keeper(keeper(k)), Ok(()));
+                govern(&mut pool, GovernanceAction::RemoveKeeper(keeper(k)));
             }
             assert_eq!(pool.threshold(), 1);
-            assert_eq!(pool.remove_keeper(keeper(4)), Err(Error::ThresholdUnreachable));
+            assert_eq!(
+                pool.announce(GovernanceAction::RemoveKeeper(keeper(4))),
+                Err(Error::ThresholdUnreachable)
+            );
             // At most MAX_KEEPERS.
             for b in 0..(MAX_KEEPERS as u8 - 1) {
-                assert_eq!(pool.add_keeper(acc(0x80 + b)), Ok(()));
+                govern(&mut pool, GovernanceAction::AddKeeper(acc(0x80 + b)));
             }
-            assert_eq!(pool.add_keeper(acc(0xff)), Err(Error::TooManyKeepers));
+            assert_eq!(
+                pool.announce(GovernanceAction::AddKeeper(acc(0xff))),
+                Err(Error::TooManyKeepers)
+            );
         }
 
         #[ink::test]
         fn threshold_can_be_raised_never_lowered_below_bft() {
             let mut pool = funded();
-            set_caller(stranger());
-            assert_eq!(pool.set_min_threshold(4), Err(Error::NotOwner));
             set_caller(owner());
             assert_eq!(
-                pool.set_min_threshold(2),
+                pool.announce(GovernanceAction::SetMinThreshold(2)),
                 Err(Error::ThresholdBelowBft { minimum: 3 })
             );
-            assert_eq!(pool.set_min_threshold(5), Err(Error::ThresholdUnreachable));
-            assert_eq!(pool.set_min_threshold(4), Ok(()));
+            assert_eq!(
+                pool.announce(GovernanceAction::SetMinThreshold(5)),
+                Err(Error::ThresholdUnreachable)
+            );
+            govern(&mut pool, GovernanceAction::SetMinThreshold(4));
             assert_eq!((pool.min_threshold(), pool.threshold()), (4, 4));
             assert_eq!(
                 events::<ThresholdChanged>(),
@@ -2553,11 +3023,372 @@ mod flex_reward_pool {
             assert_eq!(vote(&mut pool, 3, &c), Ok(true));
             // A keeper cannot be removed while the minimum needs all of them.
             set_caller(owner());
-            assert_eq!(pool.remove_keeper(keeper(0)), Err(Error::ThresholdUnreachable));
-            // Back to the BFT threshold is allowed (it is not below it).
-            assert_eq!(pool.set_min_threshold(3), Ok(()));
-            assert_eq!(pool.remove_keeper(keeper(0)), Ok(()));
-            assert_eq!(pool.threshold(), 3);
+            assert_eq!(
+                pool.announce(GovernanceAction::RemoveKeeper(keeper(0))),
+                Err(Error::ThresholdUnreachable)
+            );
+            // Back to the BFT threshold is allowed (it is not below it), or to 0: BFT alone.
+            govern(&mut pool, GovernanceAction::SetMinThreshold(3));
+            govern(&mut pool, GovernanceAction::SetMinThreshold(0));
+            govern(&mut pool, GovernanceAction::RemoveKeeper(keeper(0)));
+            assert_eq!((pool.min_threshold(), pool.threshold()), (0, 3));
+        }
+
+        #[ink::test]
+        fn governance_changes_wait_for_the_delay_and_expire() {
+            let mut pool = setup();
+            let t0 = now_secs() * 1000;
+            set_caller(owner());
+            let id = pool.announce(GovernanceAction::AddKeeper(keeper(4))).unwrap();
+            let executable_at = t0 + DELAY * 1000;
+            let expires_at = executable_at + GOVERNANCE_GRACE * 1000;
+            let change = PendingChange {
+                action: GovernanceAction::AddKeeper(keeper(4)),
+                announced_at: t0,
+                executable_at,
+                expires_at,
+            };
+            assert_eq!(pool.pending_change(id), Some(change.clone()));
+            assert_eq!(pool.pending_changes(), vec![(id, change)]);
+            assert_eq!(
+                events::<GovernanceAnnounced>(),
+                vec![GovernanceAnnounced {
+                    id,
+                    action: GovernanceAction::AddKeeper(keeper(4)),
+                    executable_at,
+                    expires_at
+                }]
+            );
+            // Nobody else executes or cancels; not before the delay, to the millisecond.
+            set_caller(stranger());
+            assert_eq!(pool.execute(id), Err(Error::NotOwner));
+            assert_eq!(pool.cancel(id), Err(Error::NotOwner));
+            set_caller(owner());
+            assert_eq!(pool.execute(id), Err(Error::ChangeNotReady { executable_at }));
+            test::set_block_timestamp::<Env>(executable_at - 1);
+            assert_eq!(pool.execute(id), Err(Error::ChangeNotReady { executable_at }));
+            assert!(!pool.is_keeper(keeper(4)));
+            // Past the grace period it can only be cancelled.
+            test::set_block_timestamp::<Env>(expires_at);
+            assert_eq!(pool.execute(id), Err(Error::ChangeExpired));
+            assert_eq!(pool.cancel(id), Ok(()));
+            assert_eq!(pool.cancel(id), Err(Error::UnknownChange));
+            assert_eq!(pool.execute(id), Err(Error::UnknownChange));
+            assert_eq!(pool.pending_changes(), vec![]);
+            assert_eq!(
+                events::<GovernanceCancelled>(),
+                vec![GovernanceCancelled {
+                    id,
+                    action: GovernanceAction::AddKeeper(keeper(4))
+                }]
+            );
+            // A new announcement gets a new id; its last executable millisecond works.
+            let id2 = pool.announce(GovernanceAction::AddKeeper(keeper(4))).unwrap();
+            assert_eq!(id2, id + 1);
+            let c = pool.pending_change(id2).unwrap();
+            test::set_block_timestamp::<Env>(c.expires_at - 1);
+            assert_eq!(pool.execute(id2), Ok(()));
+            assert!(pool.is_keeper(keeper(4)));
+            assert_eq!(pool.execute(id2), Err(Error::UnknownChange));
+            assert_eq!(
+                events::<GovernanceExecuted>(),
+                vec![GovernanceExecuted {
+                    id: id2,
+                    action: GovernanceAction::AddKeeper(keeper(4))
+                }]
+            );
+            assert_eq!(pool.pending_changes(), vec![]);
+        }
+
+        #[ink::test]
+        fn stacked_changes_are_each_checked_when_executed() {
+            let mut pool = setup();
+            set_caller(owner());
+            // Changes may stack; each waits for its own delay and is checked on execution.
+            let add = pool.announce(GovernanceAction::AddKeeper(keeper(4))).unwrap();
+            let add_again = pool.announce(GovernanceAction::AddKeeper(keeper(4))).unwrap();
+            let removals: Vec<u64> = (0..3)
+                .map(|k| pool.announce(GovernanceAction::RemoveKeeper(keeper(k))).unwrap())
+                .collect();
+            assert_eq!(pool.pending_changes().len(), 5);
+            set_now(now_secs() + DELAY);
+            assert_eq!(pool.execute(add), Ok(()));
+            assert_eq!(pool.execute(add_again), Err(Error::KeeperAlreadyRegistered));
+            // n = 5 -> 4 -> 3 -> 2: each removal keeps q reachable.
+            for id in &removals {
+                assert_eq!(pool.execute(*id), Ok(()));
+            }
+            assert_eq!(pool.keepers(), vec![keeper(3), keeper(4)]);
+            // A refused execution leaves the change pending (it may become valid later).
+            assert_eq!(pool.pending_changes().len(), 1);
+            assert_eq!(pool.cancel(add_again), Ok(()));
+            // At most MAX_PENDING_CHANGES at once.
+            for i in 0..MAX_PENDING_CHANGES {
+                assert!(pool
+                    .announce(GovernanceAction::SetTreasury(acc(0x90 + i as u8)))
+                    .is_ok());
+            }
+            assert_eq!(
+                pool.announce(GovernanceAction::SetTreasury(acc(0xfe))),
+                Err(Error::TooManyPendingChanges)
+            );
+        }
+
+        /// The issue's attack: the owner adds its own key, removes the honest keepers and
+        /// finalises a month root paying itself. Within the delay nothing of it takes effect;
+        /// the honest keepers finalise the month and the wallets claim; the owner cancels.
+        #[ink::test]
+        fn owner_cannot_take_over_the_quorum_within_the_delay() {
+            let mut pool = funded();
+            finalize_december(&mut pool);
+            let total = pool.month_distributed(DEC);
+            set_caller(owner());
+            let mut ids = vec![pool.announce(GovernanceAction::AddKeeper(owner())).unwrap()];
+            for k in 0..4 {
+                ids.push(pool.announce(GovernanceAction::RemoveKeeper(keeper(k))).unwrap());
+            }
+            for id in &ids {
+                assert!(matches!(pool.execute(*id), Err(Error::ChangeNotReady { .. })));
+            }
+            assert_eq!(pool.keepers(), (0..4).map(keeper).collect::<Vec<_>>());
+            // The owner's root paying itself the month is not a keeper's vote.
+            let thief = wallet(9);
+            let greedy = MonthRoot {
+                month_index: DEC,
+                claims_root: claim_leaf(DEC, &thief.address, total),
+                total,
+                claim_price: 0,
+            };
+            set_caller(owner());
+            assert_eq!(pool.submit_month(greedy.clone()), Err(Error::NotKeeper));
+            // A day later (still inside the delay): the same.
+            set_now(now_secs() + DAY);
+            for id in &ids {
+                set_caller(owner());
+                assert!(matches!(pool.execute(*id), Err(Error::ChangeNotReady { .. })));
+            }
+            assert_eq!(pool.submit_month(greedy), Err(Error::NotKeeper));
+            // The honest quorum finalises the real root in the meantime.
+            let w = wallet(1);
+            let honest = MonthRoot {
+                month_index: DEC,
+                claims_root: claim_leaf(DEC, &w.address, total),
+                total,
+                claim_price: 0,
+            };
+            for k in 0..3 {
+                assert_eq!(vote_month(&mut pool, k, &honest), Ok(k == 2));
+            }
+            let sig = sign(&w, &pool.claim_message(DEC, w.address, total, beneficiary()));
+            set_caller(relayer());
+            assert_eq!(
+                pool.claim(DEC, w.address, total, vec![], sig, beneficiary()),
+                Ok(())
+            );
+            assert_eq!(ledger::balance_of(reward(), beneficiary()), total);
+            assert_eq!(ledger::balance_of(reward(), owner()), 0);
+            // Everyone saw the announcements; the owner (a multisig) cancels them.
+            assert_eq!(events::<GovernanceAnnounced>().len(), 5);
+            set_caller(owner());
+            for id in &ids {
+                assert_eq!(pool.cancel(*id), Ok(()));
+            }
+            set_now(now_secs() + DELAY);
+            assert_eq!(pool.execute(ids[0]), Err(Error::UnknownChange));
+            assert!(!pool.is_keeper(owner()));
+        }
+
+        /// The issue's second attack: pause across the claim window, point the treasury at
+        /// the owner, unpause after the window, sweep. The window is extended by the pause and
+        /// the treasury change waits for the delay.
+        #[ink::test]
+        fn owner_cannot_sweep_a_month_to_itself_with_a_pause() {
+            let mut f = december(0);
+            set_caller(owner());
+            assert_eq!(f.pool.pause(), Ok(()));
+            let id = f.pool.announce(GovernanceAction::SetTreasury(owner())).unwrap();
+            // Paused through the whole window; the treasury change executes as soon as its
+            // delay has passed; unpaused on the 1st of the month after.
+            set_now(JAN_START + DELAY);
+            assert_eq!(f.pool.execute(id), Ok(()));
+            set_now(FEB_START);
+            assert_eq!(f.pool.unpause(), Ok(()));
+            set_caller(stranger());
+            assert_eq!(f.pool.sweep(DEC), Err(Error::SweepTooEarly));
+            // The window is open again for its full length: January's 31 days.
+            assert_eq!(f.pool.claim_window(DEC), Some((JAN_START, FEB_START + 31 * DAY)));
+            assert_eq!(f.claim(0, relayer()), Ok(()));
+            assert_eq!(f.claim(1, relayer()), Ok(()));
+            assert_eq!(ledger::balance_of(reward(), beneficiary()), f.total);
+            set_now(FEB_START + 31 * DAY);
+            set_caller(stranger());
+            assert_eq!(f.pool.sweep(DEC), Ok(0));
+            assert_eq!(ledger::balance_of(reward(), owner()), 0);
+        }
+
+        // ---- pauses and claim windows ----------------------------------------------------
+
+        /// Pauses the pool from `from` to `to` (unix seconds) as the owner.
+        fn pause_between(pool: &mut RewardPool, from: u64, to: u64) {
+            set_now(from);
+            set_caller(owner());
+            assert_eq!(pool.pause(), Ok(()));
+            set_now(to);
+            set_caller(owner());
+            assert_eq!(pool.unpause(), Ok(()));
+        }
+
+        #[ink::test]
+        fn a_pause_inside_the_window_extends_it_by_its_length() {
+            let mut f = december(0);
+            // Three days paused inside January.
+            pause_between(&mut f.pool, JAN_START + 10 * DAY, JAN_START + 13 * DAY);
+            let close = FEB_START + 3 * DAY;
+            assert_eq!(f.pool.claim_window(DEC), Some((JAN_START, close)));
+            assert_eq!(
+                f.pool.pauses(),
+                vec![PauseRecord {
+                    start: (JAN_START + 10 * DAY) * 1000,
+                    end: Some((JAN_START + 13 * DAY) * 1000),
+                    paused_before: 0
+                }]
+            );
+            // Sweep: too early to the last millisecond, then allowed; claims the reverse.
+            test::set_block_timestamp::<Env>(close * 1000 - 1);
+            set_caller(stranger());
+            assert_eq!(f.pool.sweep(DEC), Err(Error::SweepTooEarly));
+            assert_eq!(f.claim(0, relayer()), Ok(()));
+            set_now(close);
+            assert_eq!(f.claim(1, relayer()), Err(Error::ClaimWindowClosed));
+            set_caller(stranger());
+            assert_eq!(f.pool.sweep(DEC), Ok(f.wallets[1].1));
+        }
+
+        #[ink::test]
+        fn pauses_outside_the_window_do_not_move_it() {
+            let mut f = december(0);
+            // Before the window opens (December) and after it closed.
+            let mut pool = funded();
+            pause_between(&mut pool, GENESIS + DAY, GENESIS + 2 * DAY);
+            assert_eq!(pool.claim_window(DEC), Some((JAN_START, FEB_START)));
+            // A pause starting exactly at the close does not extend the window.
+            pause_between(&mut f.pool, FEB_START, FEB_START + 5 * DAY);
+            assert_eq!(f.pool.claim_window(DEC), Some((JAN_START, FEB_START)));
+            set_caller(stranger());
+            assert!(f.pool.sweep(DEC).is_ok());
+        }
+
+        #[ink::test]
+        fn window_opening_during_a_pause_starts_at_the_unpause() {
+            let mut f = december(0);
+            // December's root is final; paused from Dec 31 to Jan 5, then again Jan 20-22.
+            pause_between(&mut f.pool, JAN_START - DAY, JAN_START + 4 * DAY);
+            pause_between(&mut f.pool, JAN_START + 19 * DAY, JAN_START + 21 * DAY);
+            // Paused in the window: 4 + 2 days.
+            let close = FEB_START + 6 * DAY;
+            assert_eq!(f.pool.claim_window(DEC), Some((JAN_START, close)));
+            // January's own window (February) is moved by neither.
+            assert_eq!(f.pool.claim_window(JAN), Some((FEB_START, FEB_START + 28 * DAY)));
+            test::set_block_timestamp::<Env>(close * 1000 - 1);
+            assert_eq!(f.claim(0, relayer()), Ok(()));
+            set_now(close);
+            assert_eq!(f.claim(1, relayer()), Err(Error::ClaimWindowClosed));
+            assert_eq!(
+                f.pool.pauses()[1].paused_before,
+                5 * DAY * 1000,
+                "the first pause lasted five days"
+            );
+        }
+
+        #[ink::test]
+        fn a_pause_spanning_a_close_reopens_the_rest_of_the_window() {
+            let mut f = december(0);
+            // Paused two days before the close until two days after: two days remain.
+            set_now(FEB_START - 2 * DAY);
+            set_caller(owner());
+            assert_eq!(f.pool.pause(), Ok(()));
+            set_now(FEB_START + 2 * DAY);
+            // While paused, the getter assumes the pause ends now; claims and sweeps wait.
+            assert_eq!(f.pool.claim_window(DEC), Some((JAN_START, FEB_START + 4 * DAY)));
+            assert_eq!(f.claim(0, relayer()), Err(Error::Paused));
+            set_caller(owner());
+            assert_eq!(f.pool.unpause(), Ok(()));
+            // Month roots are still accepted inside the extended window too.
+            assert_eq!(f.claim(0, relayer()), Ok(()));
+            set_now(FEB_START + 4 * DAY);
+            assert_eq!(f.claim(1, relayer()), Err(Error::ClaimWindowClosed));
+            set_caller(stranger());
+            assert_eq!(f.pool.sweep(DEC), Ok(f.wallets[1].1));
+        }
+
+        #[ink::test]
+        fn month_root_voting_follows_the_extended_window() {
+            let mut pool = funded();
+            finalize_december(&mut pool);
+            pause_between(&mut pool, JAN_START + DAY, JAN_START + 2 * DAY);
+            let r = MonthRoot {
+                month_index: DEC,
+                claims_root: [1; 32],
+                total: pool.month_distributed(DEC),
+                claim_price: 0,
+            };
+            set_now(FEB_START + DAY);
+            assert_eq!(vote_month(&mut pool, 0, &r), Err(Error::ClaimWindowClosed));
+            test::set_block_timestamp::<Env>((FEB_START + DAY) * 1000 - 1);
+            assert_eq!(vote_month(&mut pool, 0, &r), Ok(false));
+        }
+
+        // ---- the pool's own account ------------------------------------------------------
+
+        #[ink::test]
+        fn the_pool_is_never_the_beneficiary() {
+            let mut f = december(0);
+            let (w, amount, proof) = &f.wallets[0];
+            let (address, amount, proof) = (w.address, *amount, proof.clone());
+            let sig = sign(
+                &f.wallets[0].0,
+                &f.pool.claim_message(DEC, address, amount, this()),
+            );
+            set_caller(relayer());
+            assert_eq!(
+                f.pool.claim(DEC, address, amount, proof, sig, this()),
+                Err(Error::InvalidBeneficiary)
+            );
+            assert!(!f.pool.is_claimed(DEC, address));
+            assert_eq!(f.pool.month(DEC).unwrap().claimed, 0);
+        }
+
+        #[ink::test]
+        fn a_treasury_paying_its_own_claim_cost_is_a_no_op_as_on_the_real_token() {
+            // The real token's transfer_from(x, x, ..) succeeds without any check: the treasury
+            // submitting a claim pays itself, needing neither allowance nor balance.
+            let mut f = december(PRICE);
+            assert_eq!(f.claim(0, treasury()), Ok(()));
+            assert_eq!(events::<Claimed>()[0].cost, f.wallets[0].1.div_ceil(4));
+            assert_eq!(ledger::balance_of(payment(), treasury()), 0);
+        }
+
+        #[ink::test]
+        fn sweep_failure_changes_nothing() {
+            let mut f = december(0);
+            set_now(FEB_START);
+            ledger::break_token(reward());
+            set_caller(stranger());
+            assert_eq!(f.pool.sweep(DEC), Err(Error::TokenCallFailed));
+            assert_eq!(f.pool.swept(DEC), None);
+            assert!(events::<Swept>().is_empty());
+        }
+
+        #[ink::test]
+        fn claim_failure_after_the_payment_changes_nothing() {
+            // The cost is paid, then the reward transfer fails: the claim is undone (on chain
+            // the Err reverts the payment too).
+            let mut f = december(0);
+            ledger::break_token(reward());
+            assert_eq!(f.claim(0, relayer()), Err(Error::TokenCallFailed));
+            assert!(!f.pool.is_claimed(DEC, f.wallets[0].0.address));
+            let info = f.pool.month(DEC).unwrap();
+            assert_eq!((info.claimed, info.claims), (0, 0));
         }
 
         #[ink::test]

@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 use flex_chain::{AccountId32, Chain, ContractBundle, ContractEvent, Keypair};
 
 use crate::scenario::{
-    travel, Contract, ScenarioError, DAY, DEPOSIT, GENESIS, TOKEN_DECIMALS, TOKEN_SUPPLY, TREASURY,
+    travel, Contract, ScenarioError, DAY, DEPOSIT, GENESIS, GOVERNANCE_DELAY, TOKEN_DECIMALS, TOKEN_SUPPLY,
+    TREASURY,
 };
 use crate::{account, call_data, dev, ink_dir};
 
@@ -76,6 +77,8 @@ pub struct DeployOptions {
     pub pool_salt: Vec<u8>,
     /// The bundles to deploy; `None`: [`Bundles::built`].
     pub bundles: Option<Bundles>,
+    /// The pool's governance delay, seconds ([`GOVERNANCE_DELAY`]: the contract's minimum).
+    pub governance_delay: u64,
 }
 
 impl Default for DeployOptions {
@@ -89,6 +92,7 @@ impl Default for DeployOptions {
             deposit: DEPOSIT,
             pool_salt: b"pool".to_vec(),
             bundles: None,
+            governance_delay: GOVERNANCE_DELAY,
         }
     }
 }
@@ -110,7 +114,12 @@ pub struct Deployment {
 pub async fn deploy(chain: &Chain, options: &DeployOptions) -> Result<Deployment> {
     let tokens = deploy_tokens(chain, options).await?;
     let pool = tokens
-        .deploy_pool(&options.keepers, &options.pool_salt, options.deposit)
+        .deploy_pool_with(
+            &options.keepers,
+            &options.pool_salt,
+            options.deposit,
+            options.governance_delay,
+        )
         .await?;
     let Tokens {
         bundles,
@@ -163,11 +172,25 @@ pub async fn deploy_tokens(chain: &Chain, options: &DeployOptions) -> Result<Tok
 }
 
 impl Tokens {
-    /// Deploys a reward pool (genesis [`GENESIS`], these tokens, the treasury) with `keepers` and
-    /// `salt`; Alice approves and deposits `deposit` unless it is 0.
+    /// Deploys a reward pool (genesis [`GENESIS`], these tokens, the treasury, the governance
+    /// delay [`GOVERNANCE_DELAY`], the chain's genesis hash) with `keepers` and `salt`; Alice
+    /// approves and deposits `deposit` unless it is 0.
     pub async fn deploy_pool(&self, keepers: &[AccountId32], salt: &[u8], deposit: u128) -> Result<Contract> {
+        self.deploy_pool_with(keepers, salt, deposit, GOVERNANCE_DELAY)
+            .await
+    }
+
+    /// [`Tokens::deploy_pool`] with another governance delay (seconds).
+    pub async fn deploy_pool_with(
+        &self,
+        keepers: &[AccountId32],
+        salt: &[u8],
+        deposit: u128,
+        governance_delay: u64,
+    ) -> Result<Contract> {
         let alice = dev("alice");
         let bundle = &self.bundles.pool;
+        let chain = &self.flexe.chain;
         let data = call_data(
             bundle.constructor("new")?,
             (
@@ -176,9 +199,10 @@ impl Tokens {
                 &self.treasury,
                 GENESIS as u64,
                 keepers,
+                governance_delay,
+                chain.api().genesis_hash().0,
             ),
         );
-        let chain = &self.flexe.chain;
         let deployed = chain
             .instantiate(&alice, bundle, &data, salt)
             .await

@@ -41,6 +41,8 @@ pub const TOKEN_DECIMALS: u8 = 12;
 /// 0.5 payment-token units per FLEXE unit (both tokens have 12 decimals), 18-decimal fixed point.
 pub const CLAIM_PRICE: u128 = 500_000_000_000_000_000;
 pub const TREASURY: [u8; 32] = [7; 32];
+/// The pools' governance delay, seconds: the contract's minimum, two days.
+pub const GOVERNANCE_DELAY: u64 = 2 * DAY as u64;
 /// Weights of the sample's action kinds (kind, decimal weight).
 pub const SAMPLE_KINDS: [(&str, &str); 3] = [("swap", "2.5"), ("stake", "4"), ("post", "1")];
 
@@ -459,8 +461,10 @@ pub struct SignedClaim {
 }
 
 impl SignedClaim {
-    /// The wallet `key` signs its leaf of `tree` for the pool at `pool`, paying `beneficiary`.
+    /// The wallet `key` signs its leaf of `tree` for the pool at `pool` on the chain whose genesis
+    /// hash is `chain`, paying `beneficiary`.
     pub fn sign(
+        chain: &[u8; 32],
         pool: &AccountId32,
         tree: &StandardMerkleTree<ClaimLeaf>,
         key: &EvmKey,
@@ -475,8 +479,14 @@ impl SignedClaim {
                 ScenarioError::Unexpected(format!("wallet {wallet} has no leaf in the claim tree"))
             })?;
         let leaf = &tree.values()[index];
-        let message =
-            flex_evm::claim_message(&pool.0, leaf.month_index, &wallet, leaf.amount, &beneficiary.0);
+        let message = flex_evm::claim_message(
+            chain,
+            &pool.0,
+            leaf.month_index,
+            &wallet,
+            leaf.amount,
+            &beneficiary.0,
+        );
         Ok(Self {
             month_index: leaf.month_index,
             wallet,

@@ -192,7 +192,14 @@ async fn claim_weight_and_deposit_for_2_1k_and_1m_leaves() {
             .iter()
             .find(|k| k.address() == wallet)
             .expect("a real leaf's key");
-        let message = flex_evm::claim_message(&pool.address.0, JANUARY_2026, &wallet, amount, &beneficiary.0);
+        let message = flex_evm::claim_message(
+            &chain.api().genesis_hash().0,
+            &pool.address.0,
+            JANUARY_2026,
+            &wallet,
+            amount,
+            &beneficiary.0,
+        );
         let signature = key.sign_personal(message.as_bytes()).unwrap();
         let args = |proof: Vec<Hash>| {
             (

@@ -139,18 +139,30 @@ async fn a_month_of_epochs_committed_claimed_and_swept() {
     wrong_total.total -= 1;
     pool.call_fails(&alice, "submit_month", &wrong_total, "MonthTotalMismatch")
         .await;
-    assert!(!finalized(&pool.call(&alice, "submit_month", &root).await).unwrap());
+    let month_vote = pool.call(&alice, "submit_month", &root).await;
+    assert!(!finalized(&month_vote).unwrap());
+    figures.push(("month vote (not finalising)", month_vote));
     assert!(!finalized(&pool.call(&bob, "submit_month", &root).await).unwrap());
-    assert!(finalized(&pool.call(&charlie, "submit_month", &root).await).unwrap());
+    let month_final = pool.call(&charlie, "submit_month", &root).await;
+    assert!(finalized(&month_final).unwrap());
+    figures.push(("finalising month vote", month_final));
 
     // Into the claim window (February). Wallet 0 claims to Ferdie; Eve relays and pays the cost.
     travel(&chain, FEB_1 + 3600).await.unwrap();
     let claimer = &wallets[0];
     let ferdie_acc = account(&ferdie);
     // Wallet 0 earned: it has a leaf in the claim tree.
-    let signed = SignedClaim::sign(&pool.address, &tree, claimer, &ferdie_acc).expect("wallet 0 earned");
+    // The message binds the chain: the pool was deployed with the devnet's genesis hash.
+    let genesis_hash = chain.api().genesis_hash().0;
+    assert_eq!(
+        pool.query::<[u8; 32]>("chain_genesis_hash", ()).await,
+        genesis_hash
+    );
+    let signed = SignedClaim::sign(&genesis_hash, &pool.address, &tree, claimer, &ferdie_acc)
+        .expect("wallet 0 earned");
     let amount = signed.amount;
     let message = flex_evm::claim_message(
+        &genesis_hash,
         &pool.address.0,
         JANUARY_2026,
         &claimer.address(),
@@ -190,6 +202,9 @@ async fn a_month_of_epochs_committed_claimed_and_swept() {
     let claim_args = |beneficiary: &AccountId32| signed.args(beneficiary);
     // Without approving the pool to take the cost, the claim fails and pays nothing.
     pool.call_fails(&eve, "claim", claim_args(&ferdie_acc), "PaymentFailed")
+        .await;
+    // The pool itself is never a beneficiary (the tokens would be booked as paid and stranded).
+    pool.call_fails(&eve, "claim", claim_args(&pool.address), "InvalidBeneficiary")
         .await;
     // The signature binds the beneficiary: redirecting the tokens to Eve is refused.
     pay.call(&eve, "PSP22::approve", (&pool.address, cost)).await;
@@ -235,12 +250,13 @@ async fn a_month_of_epochs_committed_claimed_and_swept() {
     pool.call_fails(&bob, "sweep", JANUARY_2026, "SweepTooEarly")
         .await;
     travel(&chain, MAR_1 + 60).await.unwrap();
-    let late = SignedClaim::sign(&pool.address, &tree, &wallets[1], &eve_acc).expect("wallet 1 earned");
+    let late = SignedClaim::sign(&genesis_hash, &pool.address, &tree, &wallets[1], &eve_acc)
+        .expect("wallet 1 earned");
     pool.call_fails(&eve, "claim", late.args(&eve_acc), "ClaimWindowClosed")
         .await;
 
     let treasury_before = psp22_balance(&flexe, &treasury).await;
-    pool.call(&bob, "sweep", JANUARY_2026).await;
+    figures.push(("sweep", pool.call(&bob, "sweep", JANUARY_2026).await));
     let rest = distributed - amount;
     assert_eq!(
         psp22_balance(&flexe, &treasury).await,
@@ -253,6 +269,14 @@ async fn a_month_of_epochs_committed_claimed_and_swept() {
         Some(rest)
     );
     pool.call_fails(&bob, "sweep", JANUARY_2026, "AlreadySwept").await;
+
+    // Administration and a later deposit, for their weights.
+    figures.push(("pause", pool.call(&alice, "pause", ()).await));
+    figures.push(("unpause", pool.call(&alice, "unpause", ()).await));
+    flexe
+        .call(&alice, "PSP22::approve", (&pool.address, 1_000u128))
+        .await;
+    figures.push(("deposit", pool.call(&alice, "deposit", 1_000u128).await));
 
     for (what, dry) in figures {
         eprintln!(

@@ -1,5 +1,6 @@
 // Unit check: the page's claim message (keeper/api/web/claim.js) against vectors produced by the
-// Rust reference `flex_evm::claim_message` (written by keeper/cli/tests/web_page.rs).
+// Rust reference `flex_evm::claim_message` (written by keeper/cli/tests/web_page.rs) and against the
+// ethers.js vectors of docs/vectors/claim_message.json.
 // Usage: node claim_message.mjs VECTORS.json
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -20,8 +21,10 @@ for (const v of ss58) {
   try { got = C.parseAccount(v.ss58); } catch (e) { got = "error: " + e.message; }
   if (got !== v.hex) { failed++; console.error("SS58 " + v.ss58 + " -> " + got + ", expected " + v.hex); }
 }
-for (const v of vectors) {
-  const got = C.claimMessage(v.contract, v.month_index, v.wallet, v.amount, v.beneficiary);
+// Plus the ethers.js vectors of docs/vectors/claim_message.json.
+const ethersVectors = JSON.parse(readFileSync(here + "../../docs/vectors/claim_message.json", "utf8")).vectors;
+for (const v of [...vectors, ...ethersVectors]) {
+  const got = C.claimMessage(v.chain, v.contract, v.month_index, v.wallet, v.amount, v.beneficiary);
   if (got !== v.message) {
     failed++;
     console.error("MISMATCH for " + JSON.stringify(v) + "\n  got:  " + JSON.stringify(got));
@@ -51,5 +54,6 @@ const checks = [
 ];
 for (const [name, ok] of checks) if (!ok) { failed++; console.error("check failed: " + name); }
 if (failed) { console.error(failed + " failure(s)"); process.exit(1); }
-console.log("claim message: " + vectors.length + " vectors match flex_evm::claim_message; " + ss58.length +
+console.log("claim message: " + vectors.length + " vectors match flex_evm::claim_message, " + ethersVectors.length +
+  " docs/vectors (ethers.js); " + ss58.length +
   " SS58 addresses decode; " + checks.length + " input checks pass");

@@ -18,7 +18,7 @@ const vals = [
 const t = StandardMerkleTree.of(vals, types);
 console.log('3-leaf root', t.root);
 for (const [i, v] of t.entries()) console.log('proof', v[1], v[2], JSON.stringify(t.getProof(i)));
-const msg = "Flex reward claim\ncontract: 0x" + "11".repeat(32) + "\nmonth: 24311 (2025-12)\nwallet: 0x" + "aa".repeat(20) + "\namount: 1000\nbeneficiary: 0x" + "22".repeat(32);
+const msg = "Flex reward claim\nchain: 0x" + "33".repeat(32) + "\ncontract: 0x" + "11".repeat(32) + "\nmonth: 24311 (2025-12)\nwallet: 0x" + "aa".repeat(20) + "\namount: 1000\nbeneficiary: 0x" + "22".repeat(32);
 const mb = utf8ToBytes(msg);
 const prefixed = new Uint8Array([...utf8ToBytes("\x19Ethereum Signed Message:\n" + mb.length), ...mb]);
 const digest = keccak256(prefixed);

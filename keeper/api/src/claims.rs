@@ -21,6 +21,8 @@ pub(crate) struct ClaimQuery {
 pub(crate) struct Claim {
     amount: String,
     beneficiary: Option<String>,
+    /// The chain's genesis hash (the message's `chain` line); `null` until the keeper connected.
+    chain: Option<String>,
     /// `claimed`, `unclaimed` or `unknown (chain unreachable)`.
     claim_status: &'static str,
     claims_root: String,
@@ -85,11 +87,26 @@ pub(crate) async fn claim(
         .read()
         .map(|r| (r.0.phase.as_str(), hex::encode(r.0.claims_root)))
         .map_err(ApiError::internal)?;
-    let message = beneficiary.map(|b| flex_evm::claim_message(&api.inner.contract, m, &wallet, amount, &b));
+    let chain = api.chain_genesis()?;
+    let message = match beneficiary {
+        Some(b) => {
+            let chain = api.chain_genesis_for_claims()?;
+            Some(flex_evm::claim_message(
+                &chain,
+                &api.inner.contract,
+                m,
+                &wallet,
+                amount,
+                &b,
+            ))
+        }
+        None => None,
+    };
     let claimed = api.claimed_on_chain(m, wallet).await;
     Ok(Json(Claim {
         amount: amount.to_string(),
         beneficiary: beneficiary.map(hex::encode),
+        chain: chain.map(hex::encode),
         claim_status: match claimed {
             Some(true) => "claimed",
             Some(false) => "unclaimed",

@@ -38,7 +38,8 @@ pub fn document() -> Value {
                 "responses": {
                     "200": {"description": "the claim", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Claim"}}}},
                     "400": error_response("bad_month, bad_address or bad_beneficiary"),
-                    "404": error_response("unknown_month or no_claim")
+                    "404": error_response("unknown_month or no_claim"),
+                    "503": error_response("not_ready: a beneficiary was given but the keeper has not connected to the chain yet (the message binds its genesis hash)")
                 }}},
             "/v1/epochs/{epoch}": {"get": {
                 "summary": "An epoch's commitment, totals and finalisation status",
@@ -69,6 +70,7 @@ pub fn document() -> Value {
                 "proof": {"type": "array", "items": hash}, "claims_root": hash,
                 "root_status": {"type": "string", "enum": ["computed", "submitting", "voted", "finalized", "mismatch"]},
                 "contract": hash, "beneficiary": {"type": ["string", "null"]},
+                "chain": {"type": ["string", "null"], "description": "the chain's genesis hash (the message's chain line); null until the keeper connected"},
                 "message": {"type": ["string", "null"], "description": "the exact claim message of docs/PROTOCOL.md"},
                 "claim_status": {"type": "string", "enum": ["claimed", "unclaimed", "unknown (chain unreachable)"]}}},
             "Epoch": {"type": "object", "properties": {

@@ -115,6 +115,36 @@ impl Api {
         Ok(Some(cache))
     }
 
+    /// The chain's genesis hash (claim messages bind it), as the keeper recorded it when it
+    /// connected (`flex_sources::offchain::record_chain`); `None` before its first connection.
+    pub(crate) fn chain_genesis(&self) -> Result<Option<[u8; 32]>, ApiError> {
+        let Some(h) = self
+            .inner
+            .store
+            .meta(flex_sources::offchain::CHAIN_META)
+            .map_err(ApiError::internal)?
+        else {
+            return Ok(None);
+        };
+        flex_types::hex::decode::<32>(&h).map(Some).map_err(|e| {
+            ApiError::internal(format!(
+                "the stored chain genesis hash {h:?} is not 32 bytes of hex: {e}"
+            ))
+        })
+    }
+
+    /// The chain's genesis hash, or the 503 `not_ready` error a claim message needs it for.
+    pub(crate) fn chain_genesis_for_claims(&self) -> Result<[u8; 32], ApiError> {
+        self.chain_genesis()?.ok_or_else(|| {
+            ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                "this keeper has not connected to the chain yet, so it does not know the chain's genesis hash \
+                 that claim messages bind; try again later",
+            )
+        })
+    }
+
     /// The claim's status on chain: `Some(claimed)`, or `None` when the chain is unreachable.
     /// A `true` is kept; a `false` is asked again after two seconds.
     pub(crate) async fn claimed_on_chain(&self, m: u32, wallet: Address) -> Option<bool> {

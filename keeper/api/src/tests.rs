@@ -68,6 +68,11 @@ mod tower_service_call {
 }
 
 fn fixture() -> (tempfile::TempDir, Router) {
+    fixture_on(Some(CHAIN))
+}
+
+/// The fixture; `chain`: the genesis hash the keeper recorded (`None`: it never connected).
+fn fixture_on(chain: Option<[u8; 32]>) -> (tempfile::TempDir, Router) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("k.db")).unwrap();
     let g = 1_769_644_800i64;
@@ -170,9 +175,16 @@ fn fixture() -> (tempfile::TempDir, Router) {
         updated_at: 0,
     };
     store.save_month(&month, &stored).unwrap();
+    // As the keeper records it when it connects: claim messages bind the chain.
+    if let Some(chain) = chain {
+        flex_sources::offchain::record_chain(&store, chain).unwrap();
+    }
     let api = Api::new(Arc::new(store), Arc::new(Status::default()), [0x11; 32], Some(g));
     (dir, api.router())
 }
+
+/// The test chain's genesis hash.
+const CHAIN: [u8; 32] = [0x33; 32];
 
 #[tokio::test]
 async fn answers_and_errors() {
@@ -194,7 +206,7 @@ async fn answers_and_errors() {
     assert_eq!(v["amount"], "42");
     assert_eq!(v["root_status"], "finalized");
     assert_eq!(v["claim_status"], "unknown (chain unreachable)");
-    let expected = flex_evm::claim_message(&[0x11; 32], 24312, &Address([0xaa; 20]), 42, &[0x22; 32]);
+    let expected = flex_evm::claim_message(&CHAIN, &[0x11; 32], 24312, &Address([0xaa; 20]), 42, &[0x22; 32]);
     assert_eq!(v["message"], expected.as_str());
     // The proof verifies against the root.
     let proof: Vec<[u8; 32]> = v["proof"]
@@ -305,6 +317,26 @@ async fn answers_and_errors() {
     assert!(text.contains("flex_chain_connected 0"));
 }
 
+/// A keeper that never connected does not know the chain: no claim message (503), and the
+/// relay refuses before looking at the signature.
+#[tokio::test]
+async fn claim_messages_wait_for_the_chain_genesis_hash() {
+    let (_dir, app) = fixture_on(None);
+    let b = "0x2222222222222222222222222222222222222222222222222222222222222222";
+    let wallet = "0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let (s, v) = get(&app, &format!("/v1/claims/24312/{wallet}")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["chain"], Value::Null);
+    let (s, v) = get(&app, &format!("/v1/claims/24312/{wallet}?beneficiary={b}")).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert_eq!(v["error"]["code"], "not_ready");
+    let body = format!(r#"{{"signature":"0x{}","beneficiary":"{b}"}}"#, "11".repeat(65));
+    let (s, text) =
+        tower_service_call::call_with(&app, "POST", &format!("/v1/claims/24312/{wallet}/relay"), &body).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+    assert!(text.contains("not_ready"), "{text}");
+}
+
 #[test]
 fn exact_weight_decimals() {
     assert_eq!(u64f64_decimal(0), "0");
@@ -369,12 +401,12 @@ async fn response_bodies_are_pinned_byte_for_byte() {
         (
             &with_beneficiary,
             StatusCode::OK,
-            r#"{"amount":"42","beneficiary":"0x2222222222222222222222222222222222222222222222222222222222222222","claim_status":"unknown (chain unreachable)","claims_root":"0x6101efd49bd93b269ce5b7d64b27cb959d80068ec9da14ac206b0fe9232331ea","contract":"0x1111111111111111111111111111111111111111111111111111111111111111","message":"Flex reward claim\ncontract: 0x1111111111111111111111111111111111111111111111111111111111111111\nmonth: 24312 (2026-01)\nwallet: 0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\namount: 42\nbeneficiary: 0x2222222222222222222222222222222222222222222222222222222222222222","month":"2026-01","month_index":24312,"proof":["0xb82b6fe304e042e7744a5bb4ac710b77361e4682ec07811a1640c26e2e965478"],"root_status":"finalized","wallet":"0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#,
+            r#"{"amount":"42","beneficiary":"0x2222222222222222222222222222222222222222222222222222222222222222","chain":"0x3333333333333333333333333333333333333333333333333333333333333333","claim_status":"unknown (chain unreachable)","claims_root":"0x6101efd49bd93b269ce5b7d64b27cb959d80068ec9da14ac206b0fe9232331ea","contract":"0x1111111111111111111111111111111111111111111111111111111111111111","message":"Flex reward claim\nchain: 0x3333333333333333333333333333333333333333333333333333333333333333\ncontract: 0x1111111111111111111111111111111111111111111111111111111111111111\nmonth: 24312 (2026-01)\nwallet: 0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\namount: 42\nbeneficiary: 0x2222222222222222222222222222222222222222222222222222222222222222","month":"2026-01","month_index":24312,"proof":["0xb82b6fe304e042e7744a5bb4ac710b77361e4682ec07811a1640c26e2e965478"],"root_status":"finalized","wallet":"0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#,
         ),
         (
             "/v1/claims/24312/0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
             StatusCode::OK,
-            r#"{"amount":"42","beneficiary":null,"claim_status":"unknown (chain unreachable)","claims_root":"0x6101efd49bd93b269ce5b7d64b27cb959d80068ec9da14ac206b0fe9232331ea","contract":"0x1111111111111111111111111111111111111111111111111111111111111111","message":null,"month":"2026-01","month_index":24312,"proof":["0xb82b6fe304e042e7744a5bb4ac710b77361e4682ec07811a1640c26e2e965478"],"root_status":"finalized","wallet":"0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#,
+            r#"{"amount":"42","beneficiary":null,"chain":"0x3333333333333333333333333333333333333333333333333333333333333333","claim_status":"unknown (chain unreachable)","claims_root":"0x6101efd49bd93b269ce5b7d64b27cb959d80068ec9da14ac206b0fe9232331ea","contract":"0x1111111111111111111111111111111111111111111111111111111111111111","message":null,"month":"2026-01","month_index":24312,"proof":["0xb82b6fe304e042e7744a5bb4ac710b77361e4682ec07811a1640c26e2e965478"],"root_status":"finalized","wallet":"0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#,
         ),
         (
             "/v1/epochs/0",

@@ -194,7 +194,8 @@ pub(crate) async fn relay(
             format!("the claim root of month {m} is not finalised on chain yet"),
         ));
     }
-    let message = flex_evm::claim_message(&api.inner.contract, m, &wallet, amount, &beneficiary);
+    let chain = api.chain_genesis_for_claims()?;
+    let message = flex_evm::claim_message(&chain, &api.inner.contract, m, &wallet, amount, &beneficiary);
     let signer = flex_evm::recover_personal(message.as_bytes(), &signature)
         .map_err(|e| ApiError::bad("bad_signature", format!("the signature cannot be recovered: {e}")))?;
     if signer != wallet {

@@ -179,7 +179,8 @@
     const beneficiary = C.parseAccount($("beneficiary").value);
     const claim = current && current.months.get(m);
     if (!claim) throw new Error("no claim for this month");
-    const message = C.claimMessage(claim.contract, m, current.address, claim.amount, beneficiary);
+    if (!claim.chain) throw new Error("the keeper has not connected to the chain yet (the message binds its genesis hash); try again later");
+    const message = C.claimMessage(claim.chain, claim.contract, m, current.address, claim.amount, beneficiary);
     // The keeper's copy must be the same bytes, or we refuse to sign.
     const r = await api("/v1/claims/" + m + "/" + current.address + "?beneficiary=" + beneficiary);
     if (!r.ok) throw new Error(errText(r));

@@ -144,14 +144,17 @@
     return s;
   }
 
-  // The exact message: six lines joined by "\n", no trailing newline.
-  function claimMessage(contract, monthIndex, wallet, amount, beneficiary) {
+  // The exact message: seven lines joined by "\n", no trailing newline; chain is the genesis
+  // hash of the pool's chain.
+  function claimMessage(chain, contract, monthIndex, wallet, amount, beneficiary) {
+    if (!isHex(chain, 32)) throw new Error("the chain's genesis hash is not 0x + 64 hex digits");
     if (!isHex(contract, 32)) throw new Error("the contract is not 0x + 64 hex digits");
     if (!Number.isInteger(monthIndex) || monthIndex < 0 || monthIndex > 0xffffffff) {
       throw new Error("the month index is not a u32");
     }
     return [
       "Flex reward claim",
+      "chain: " + chain.toLowerCase(),
       "contract: " + contract.toLowerCase(),
       "month: " + monthIndex + " (" + monthName(monthIndex) + ")",
       "wallet: " + parseWallet(wallet),

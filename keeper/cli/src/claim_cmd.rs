@@ -113,12 +113,6 @@ pub fn run(args: ClaimArgs) -> anyhow::Result<()> {
             .iter()
             .map(|h| hex_bytes::<32>(h, "proof element"))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        // Sign only the message we build ourselves; the API's copy must match it.
-        let message = flex_evm::claim_message(&contract, args.month, &wallet, amount, &beneficiary);
-        if body["message"].as_str() != Some(message.as_str()) {
-            bail!("the API's claim message differs from docs/PROTOCOL.md's; not signing");
-        }
-        let signature = key.sign_personal(message.as_bytes())?;
         let chain = Chain::connect(&args.url).await?;
         let pool = PoolClient {
             chain: chain.clone(),
@@ -126,6 +120,32 @@ pub fn run(args: ClaimArgs) -> anyhow::Result<()> {
             address: AccountId32(contract),
             signer: signer.clone(),
         };
+        // The message binds the chain: the genesis hash of the chain we submit to, which must
+        // be the one the pool was deployed for.
+        let genesis_hash = chain.api().genesis_hash().0;
+        let pool_chain: [u8; 32] = pool.query("chain_genesis_hash", ()).await?;
+        if pool_chain != genesis_hash {
+            bail!(
+                "the pool 0x{} was deployed for chain 0x{}, but {} is chain 0x{}; not signing",
+                hex::encode(contract),
+                hex::encode(pool_chain),
+                args.url,
+                hex::encode(genesis_hash)
+            );
+        }
+        // Sign only the message we build ourselves; the API's copy must match it.
+        let message = flex_evm::claim_message(
+            &genesis_hash,
+            &contract,
+            args.month,
+            &wallet,
+            amount,
+            &beneficiary,
+        );
+        if body["message"].as_str() != Some(message.as_str()) {
+            bail!("the API's claim message differs from docs/PROTOCOL.md's; not signing");
+        }
+        let signature = key.sign_personal(message.as_bytes())?;
         let cost: Result<u128, ()> = pool.query("claim_cost", (args.month, amount)).await?;
         let cost = cost.map_err(|_| anyhow!("month {} is not finalised on chain", args.month))?;
         if cost > 0 {

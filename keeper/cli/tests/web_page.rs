@@ -58,35 +58,44 @@ fn node(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
         .expect("cannot run `node` (scripts/setup.sh installs it)")
 }
 
-/// contract, month, wallet, amount, beneficiary.
-type Vector = ([u8; 32], u32, [u8; 20], u128, [u8; 32]);
+/// chain, contract, month, wallet, amount, beneficiary.
+type Vector = ([u8; 32], [u8; 32], u32, [u8; 20], u128, [u8; 32]);
 
 /// The page's claim message (keeper/api/web/claim.js, run by node) equals the Rust reference.
 #[test]
 fn the_pages_claim_message_matches_flex_evm() {
     let cases: [Vector; 5] = [
-        ([0x11; 32], 24311, [0xaa; 20], 1000, [0x22; 32]),
-        ([0; 32], 24312, [0; 20], 0, [0; 32]),
-        ([0xff; 32], u32::MAX, [0xff; 20], u128::MAX, [0xff; 32]),
+        ([0x33; 32], [0x11; 32], 24311, [0xaa; 20], 1000, [0x22; 32]),
+        ([0; 32], [0; 32], 24312, [0; 20], 0, [0; 32]),
         (
+            [0xff; 32],
+            [0xff; 32],
+            u32::MAX,
+            [0xff; 20],
+            u128::MAX,
+            [0xff; 32],
+        ),
+        (
+            [0xc3; 32],
             [0x5a; 32],
             2026 * 12 + 11,
             [0x0f; 20],
             1_234_567_890_123_456_789,
             [0xa5; 32],
         ),
-        ([0x01; 32], 0, [0x10; 20], 7, [0x02; 32]),
+        ([0x9e; 32], [0x01; 32], 0, [0x10; 20], 7, [0x02; 32]),
     ];
     let vectors: Vec<Value> = cases
         .iter()
-        .map(|(c, m, w, a, b)| {
+        .map(|(g, c, m, w, a, b)| {
             json!({
+                "chain": format!("0x{}", hex::encode(g)),
                 "contract": format!("0x{}", hex::encode(c)),
                 "month_index": m,
                 "wallet": flex_evm::Address(*w).to_string(),
                 "amount": a.to_string(),
                 "beneficiary": format!("0x{}", hex::encode(b)),
-                "message": flex_evm::claim_message(c, *m, &flex_evm::Address(*w), *a, b),
+                "message": flex_evm::claim_message(g, c, *m, &flex_evm::Address(*w), *a, b),
             })
         })
         .collect();
@@ -258,7 +267,16 @@ async fn claimer_page_in_headless_chromium() {
     .unwrap();
     assert_eq!(s, 200, "{c}");
     let amount: u128 = c["amount"].as_str().unwrap().parse().unwrap();
-    let message = flex_evm::claim_message(&pool.address.0, JAN, &wallets[0].address(), amount, &ferdie.0);
+    let genesis_hash = chain.api().genesis_hash().0;
+    assert_eq!(c["chain"], format!("0x{}", hex::encode(genesis_hash)));
+    let message = flex_evm::claim_message(
+        &genesis_hash,
+        &pool.address.0,
+        JAN,
+        &wallets[0].address(),
+        amount,
+        &ferdie.0,
+    );
     assert_eq!(c["message"], message.as_str());
 
     // The relay's input checks (4xx JSON, nothing submitted).

@@ -90,9 +90,11 @@ pub fn keccak256(bytes: &[u8]) -> [u8; 32] {
     ethers_core::utils::keccak256(bytes)
 }
 
-/// The claim message a wallet signs (`docs/PROTOCOL.md`, "Claim message"): six lines, `\n`-joined,
-/// no trailing newline. The reward pool contract builds the same bytes on chain.
+/// The claim message a wallet signs (`docs/PROTOCOL.md`, "Claim message"): seven lines,
+/// `\n`-joined, no trailing newline; `chain` is the genesis block hash of the pool's chain. The
+/// reward pool contract builds the same bytes on chain.
 pub fn claim_message(
+    chain: &[u8; 32],
     contract: &[u8; 32],
     month_index: u32,
     wallet: &Address,
@@ -100,7 +102,8 @@ pub fn claim_message(
     beneficiary: &[u8; 32],
 ) -> String {
     format!(
-        "Flex reward claim\ncontract: {}\nmonth: {} ({})\nwallet: {}\namount: {}\nbeneficiary: {}",
+        "Flex reward claim\nchain: {}\ncontract: {}\nmonth: {} ({})\nwallet: {}\namount: {}\nbeneficiary: {}",
+        hex::encode(chain),
         hex::encode(contract),
         month_index,
         flex_engine::Month(month_index),
@@ -119,10 +122,18 @@ mod tests {
 
     #[test]
     fn claim_message_matches_the_protocol_example() {
-        let msg = claim_message(&[0x11; 32], 24311, &Address([0xaa; 20]), 1000, &[0x22; 32]);
+        let msg = claim_message(
+            &[0x33; 32],
+            &[0x11; 32],
+            24311,
+            &Address([0xaa; 20]),
+            1000,
+            &[0x22; 32],
+        );
         assert_eq!(
             msg,
             "Flex reward claim\n\
+             chain: 0x3333333333333333333333333333333333333333333333333333333333333333\n\
              contract: 0x1111111111111111111111111111111111111111111111111111111111111111\n\
              month: 24311 (2025-12)\n\
              wallet: 0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n\
@@ -131,7 +142,8 @@ mod tests {
         );
         // January is month 1 of the next year's index.
         assert!(
-            claim_message(&[0; 32], 24312, &Address([0; 20]), 0, &[0; 32]).contains("month: 24312 (2026-01)")
+            claim_message(&[0; 32], &[0; 32], 24312, &Address([0; 20]), 0, &[0; 32])
+                .contains("month: 24312 (2026-01)")
         );
     }
 
@@ -158,6 +170,39 @@ mod tests {
             hex::encode(sig),
             "0xf16ea9a3478698f695fd1401bfe27e9e4a7e8e3da94aa72b021125e31fa899cc573c48ea3fe1d4ab61a9db10c19032026e3ed2dbccba5a178235ac27f94504311c"
         );
+    }
+
+    /// `docs/vectors/claim_message.json`, made by ethers.js from the documented format.
+    #[test]
+    fn claim_message_matches_the_ethers_vectors() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../../../docs/vectors/claim_message.json")).unwrap();
+        let vectors = doc["vectors"].as_array().unwrap();
+        assert!(vectors.len() >= 4);
+        let bytes = |v: &serde_json::Value| hex::decode_vec(v.as_str().unwrap()).unwrap();
+        for v in vectors {
+            let chain: [u8; 32] = bytes(&v["chain"]).try_into().unwrap();
+            let contract: [u8; 32] = bytes(&v["contract"]).try_into().unwrap();
+            let wallet: Address = v["wallet"].as_str().unwrap().parse().unwrap();
+            let beneficiary: [u8; 32] = bytes(&v["beneficiary"]).try_into().unwrap();
+            let month = u32::try_from(v["month_index"].as_u64().unwrap()).unwrap();
+            let amount: u128 = v["amount"].as_str().unwrap().parse().unwrap();
+            let message = claim_message(&chain, &contract, month, &wallet, amount, &beneficiary);
+            assert_eq!(message, v["message"].as_str().unwrap());
+            assert_eq!(
+                ethers_core::utils::hash_message(&message).0.to_vec(),
+                bytes(&v["digest"])
+            );
+            let key = EvmKey::from_hex(v["key"].as_str().unwrap(), "vector").unwrap();
+            assert_eq!(key.address(), wallet);
+            let sig = key.sign_personal(message.as_bytes()).unwrap();
+            assert_eq!(
+                sig.to_vec(),
+                bytes(&v["signature"]),
+                "RFC 6979: the same signature"
+            );
+            assert_eq!(recover_personal(message.as_bytes(), &sig).unwrap(), wallet);
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use codec::{Decode, Encode};
 use flex_chain::{AccountId32, Chain, ChainError, ContractBundle, Keypair};
 
-use crate::types::{EpochInfo, EpochPreview, EpochVotes, MonthInfo, MonthVotes};
+use crate::types::{EpochInfo, EpochPreview, EpochVotes, MonthInfo, MonthVotes, PendingChange};
 
 /// A failed contract call: the contract's error by name, or the chain's.
 #[derive(Debug, thiserror::Error)]
@@ -192,5 +192,12 @@ impl PoolClient {
 
     pub async fn claim_window(&self, m: u32) -> Result<Option<(u64, u64)>, CallError> {
         self.query("claim_window", m).await
+    }
+
+    /// The announced governance changes not yet executed or cancelled, by id: what a keeper
+    /// watches (a change of the keeper set, the threshold or the treasury takes effect once its
+    /// delay has passed).
+    pub async fn pending_changes(&self) -> Result<Vec<(u64, PendingChange)>, CallError> {
+        self.query("pending_changes", ()).await
     }
 }

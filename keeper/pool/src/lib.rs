@@ -2,7 +2,8 @@
 //!
 //! - [`types`]: the contract's SCALE types: `EpochCommitment` and `MonthRoot` (keepers vote on the
 //!   keccak256 of their encoding, so every keeper must produce these exact bytes), and the getters'
-//!   answers (`EpochInfo`, `MonthInfo`, `EpochPreview`), and the tokens' `Psp22Error`.
+//!   answers (`EpochInfo`, `MonthInfo`, `EpochPreview`, `PendingChange` with its `GovernanceAction`),
+//!   and the tokens' `Psp22Error`.
 //! - [`client`]: [`PoolClient`], typed queries and calls over a `flex_chain::Chain`, with the
 //!   contract's errors decoded by name ([`CallError`]).
 //!
@@ -13,6 +14,6 @@ pub mod types;
 
 pub use client::{CallError, PoolClient, Vote};
 pub use types::{
-    EpochCommitment, EpochInfo, EpochPreview, EpochVotes, MonthInfo, MonthRoot, MonthVotes, Proposal,
-    Psp22Error,
+    EpochCommitment, EpochInfo, EpochPreview, EpochVotes, GovernanceAction, MonthInfo, MonthRoot, MonthVotes,
+    PendingChange, Proposal, Psp22Error,
 };

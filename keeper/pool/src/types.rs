@@ -93,3 +93,22 @@ pub enum Psp22Error {
     ZeroSenderAddress,
     SafeTransferCheckFailed(String),
 }
+
+/// The contract's `GovernanceAction`: a time-locked change (`docs/PROTOCOL.md`, "Governance").
+/// Accounts are their 32 bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub enum GovernanceAction {
+    AddKeeper([u8; 32]),
+    RemoveKeeper([u8; 32]),
+    SetMinThreshold(u32),
+    SetTreasury([u8; 32]),
+}
+
+/// An announced governance change (`pending_changes`): block times in milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct PendingChange {
+    pub action: GovernanceAction,
+    pub announced_at: u64,
+    pub executable_at: u64,
+    pub expires_at: u64,
+}

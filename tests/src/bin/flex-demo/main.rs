@@ -239,7 +239,13 @@ async fn sweep_and_finish(
     ));
     travel(chain, MAR_1 + 60).await?;
     say(&format!("Chain clock moved to {}.", utc(MAR_1 + 60)));
-    let late = SignedClaim::sign(&d.pool.address, tree, &keys[1], &eve)?;
+    let late = SignedClaim::sign(
+        &chain.api().genesis_hash().0,
+        &d.pool.address,
+        tree,
+        &keys[1],
+        &eve,
+    )?;
     let error = d.pool.call_error(&cast.eve, "claim", late.args(&eve)).await?;
     say(&format!(
         "W2 tries to claim its {} now: refused with {error}.",
