@@ -155,7 +155,7 @@ impl Keeper {
         }
         let genesis = config.genesis.map(Genesis::new).transpose()?;
         // The database belongs to one deployment.
-        let contract = format!("0x{}", hex::encode(config.contract));
+        let contract = flex_types::hex::encode(config.contract);
         match store.meta("contract")? {
             Some(c) if c != contract => {
                 return Err(ServiceError::OtherContract {
@@ -609,7 +609,7 @@ impl Keeper {
             active = record.active,
             pool = %record.pool,
             distributed = %record.distributed,
-            commitment = %format!("0x{}", hex::encode(record.commitment_hash)),
+            commitment = %flex_types::hex::encode(record.commitment_hash),
             ignored_actions = inputs.ignored_actions,
             unweighted_actions = inputs.unweighted_actions,
             read_ms,
@@ -834,7 +834,7 @@ impl Keeper {
                 month = m,
                 claims = closed.record.claims,
                 total = %closed.record.total,
-                root = %format!("0x{}", hex::encode(closed.record.root_hash)),
+                root = %flex_types::hex::encode(closed.record.root_hash),
                 "month closed"
             );
             self.drive_month(pool, m, now).await?;
@@ -914,7 +914,7 @@ impl Keeper {
 const OFFCHAIN_FILES: &str = "offchain.files";
 
 fn hex32(h: &[u8; 32]) -> String {
-    format!("0x{}", hex::encode(h))
+    flex_types::hex::encode(h)
 }
 
 /// A stored `mismatch` as a disagreement (the chain's hash is in the record's note).
