@@ -179,7 +179,12 @@ fn fixture_on(chain: Option<[u8; 32]>) -> (tempfile::TempDir, Router) {
     if let Some(chain) = chain {
         flex_sources::offchain::record_chain(&store, chain).unwrap();
     }
-    let api = Api::new(Arc::new(store), Arc::new(Status::default()), [0x11; 32], Some(g));
+    let api = Api::new(
+        Arc::new(store),
+        Arc::new(Status::default()),
+        flex_types::AccountId([0x11; 32]),
+        Some(g),
+    );
     (dir, api.router())
 }
 
@@ -561,7 +566,13 @@ async fn sources_holds_and_disagreements_are_shown_and_mismatched_proofs_refused
         chain: vec![chain.clone()],
         note: note.clone(),
     });
-    let app = Api::new(Arc::new(store), status, [0x11; 32], Some(1_769_644_800)).router();
+    let app = Api::new(
+        Arc::new(store),
+        status,
+        flex_types::AccountId([0x11; 32]),
+        Some(1_769_644_800),
+    )
+    .router();
 
     let (s, v) = get(&app, "/health").await;
     assert_eq!(s, StatusCode::OK, "{v}");

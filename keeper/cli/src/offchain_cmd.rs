@@ -145,10 +145,9 @@ fn hash32(s: &str, what: &str) -> anyhow::Result<[u8; 32]> {
 }
 
 /// A contract account: `0x` + 64 hex digits or SS58 (any network).
-fn account32(s: &str, what: &str) -> anyhow::Result<[u8; 32]> {
+fn account32(s: &str, what: &str) -> anyhow::Result<AccountId> {
     s.trim()
         .parse::<AccountId>()
-        .map(|a| a.0)
         .map_err(|e| anyhow!("{what}: {s:?} is {e}"))
 }
 

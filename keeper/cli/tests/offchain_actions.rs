@@ -185,7 +185,7 @@ async fn a_running_keeper_takes_signed_offchain_batches_over_http_and_files() {
     assert_eq!(info["attesters"][0]["last_nonce"], Value::Null);
     let domain = Domain {
         chain: genesis_hash,
-        contract: pool.address.0,
+        contract: flex_types::AccountId(pool.address.0),
     };
 
     // 1. `offchain sign` (domain and nonce from the API) and `offchain submit`.

@@ -18,7 +18,7 @@ use flex_sources::Status;
 use flex_store::{SqliteStore, Store};
 
 const GENESIS: i64 = 1_769_644_800;
-const CONTRACT: [u8; 32] = [0x11; 32];
+const CONTRACT: flex_types::AccountId = flex_types::AccountId([0x11; 32]);
 const CHAIN: [u8; 32] = [0x22; 32];
 
 fn key() -> EvmKey {

@@ -15,6 +15,7 @@ use flex_ingest::section::{self, KeyError};
 use flex_sources::evm::{EvmConfig, EvmSection, EvmSource};
 use flex_sources::substrate::{SubstrateConfig, SubstrateSection, SubstrateSource};
 use flex_sources::Follower;
+use flex_types::AccountId;
 use serde::Deserialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +53,7 @@ pub struct Config {
     // [chain]
     pub chain_url: String,
     /// The reward pool's account.
-    pub contract: [u8; 32],
+    pub contract: AccountId,
     /// The reward pool's `.contract` bundle (selectors and error names).
     pub bundle: PathBuf,
     /// File holding the keeper's secret URI (`//Alice`, a `0x` seed, or a mnemonic).
@@ -351,7 +352,7 @@ fn check(
     let evm = flex_sources::evm::configs(&evm, env)?;
     let substrate = flex_sources::substrate::configs(&substrate, base, env)?;
     let contract = section::required("chain.contract", chain.contract.as_ref())?;
-    let contract = section::account("chain.contract", &contract)?.0;
+    let contract = section::account("chain.contract", &contract)?;
     let bonus = match protocol.connection_bonus.as_deref() {
         None | Some("active") => ConnectionBonus::Active,
         Some("always") => ConnectionBonus::Always,
@@ -626,7 +627,7 @@ pool = "pool.json"
         assert_eq!(c.claim_price, 500_000_000_000_000_000);
         assert_eq!(c.pool_files, vec![PathBuf::from("/etc/flex/pool.json")]);
         assert_eq!(c.store_path, PathBuf::from("/etc/flex/keeper.db"));
-        assert_eq!(c.contract, [0x11; 32]);
+        assert_eq!(c.contract, AccountId([0x11; 32]));
         assert!(c.listen.is_none());
     }
 
@@ -648,9 +649,9 @@ pool = "pool.json"
             &[],
         )
         .unwrap();
-        assert_eq!(from_hex.contract, alice);
-        assert_eq!(from_ss58.contract, alice);
-        assert_eq!(from_polkadot.contract, alice);
+        assert_eq!(from_hex.contract.0, alice);
+        assert_eq!(from_ss58.contract.0, alice);
+        assert_eq!(from_polkadot.contract.0, alice);
         let e = parse(
             &GOOD.replace(hex_contract, "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQZ"),
             &[],

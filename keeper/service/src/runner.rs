@@ -331,7 +331,7 @@ impl Keeper {
         let client = PoolClient {
             chain,
             bundle: self.bundle.clone(),
-            address: AccountId32(self.config.contract),
+            address: AccountId32(self.config.contract.0),
             signer: self.signer.clone(),
         };
         let on_chain = client.genesis().await?;
