@@ -17,12 +17,14 @@ use flex_e2e::deploy::{deploy, DeployOptions, Deployment};
 use flex_e2e::scenario::{Contract as Deployed, CLAIM_PRICE, DAY, GENESIS, JANUARY_2026 as JAN};
 use flex_e2e::{account, bundle_path, dev, free_port, http, Devnet};
 use flex_evm::EvmKey;
-use flex_pool::{EpochCommitment, EpochInfo, MonthInfo};
+use flex_pool::{EpochCommitment, EpochInfo, MonthInfo, MonthRoot};
 use flex_sources::offchain::{Domain, OffchainAction, SignedSubmission, Submission};
 use serde_json::{json, Value};
 
 /// `epoch_votes`: each commitment hash with the commitment and its voters.
 type EpochVotes = Vec<([u8; 32], (EpochCommitment, Vec<AccountId32>))>;
+/// `month_votes`: each root hash with the root and its voters.
+type MonthVotes = Vec<([u8; 32], (MonthRoot, Vec<AccountId32>))>;
 
 const KEEPER: &str = env!("CARGO_BIN_EXE_flex-keeper");
 const NAMES: [&str; 4] = ["alice", "bob", "charlie", "dave"];
@@ -91,6 +93,11 @@ impl Keeper {
     /// Starts `flex-keeper run` for dev account `name` with `input` as the `[input]` section's keys
     /// and `extra` appended to the config (another section).
     fn start(w: &World, name: &str, input: &str, extra: &str) -> Keeper {
+        Self::start_priced(w, name, input, extra, CLAIM_PRICE)
+    }
+
+    /// [`Keeper::start`] with another `protocol.claim_price` (part of the month root it votes).
+    fn start_priced(w: &World, name: &str, input: &str, extra: &str, claim_price: u128) -> Keeper {
         let port = free_port();
         let cfg = w.dir.join(format!("{name}.toml"));
         std::fs::write(
@@ -102,7 +109,7 @@ impl Keeper {
             &cfg,
             format!(
                 "[chain]\nurl = \"{}\"\ncontract = \"0x{}\"\nbundle = \"{}\"\nkey_file = \"{name}.key\"\n\
-                 [protocol]\nweights = \"weights.toml\"\ngenesis = {GENESIS}\ngrace_seconds = 60\nclaim_price = \"{CLAIM_PRICE}\"\n\
+                 [protocol]\nweights = \"weights.toml\"\ngenesis = {GENESIS}\ngrace_seconds = 60\nclaim_price = \"{claim_price}\"\n\
                  [input]\n{input}[store]\npath = \"{name}.db\"\n[api]\nlisten = \"127.0.0.1:{port}\"\n\
                  [service]\npoll_ms = 200\nbackoff_max_ms = 1000\n[log]\nformat = \"json\"\nlevel = \"info\"\n{extra}",
                 w.devnet.url,
@@ -679,4 +686,89 @@ async fn an_attester_cannot_take_a_later_files_id() {
         assert_eq!(k.weight(&w.wallets[1], 0), "3.5", "{}", k.name);
     }
     all_healthy(&keepers).await;
+}
+
+/// Alice and Bob are configured with another claim price than Charlie and Dave: the epochs agree,
+/// but January's roots differ (same total), and the month's votes split 2 + 2 with quorum 3, so
+/// no root can ever be finalised. Every keeper reads the month's votes and reports the split:
+/// `/health` degraded with a `month_split` naming its root and both roots with their votes, the
+/// metric `flex_disagreements{kind="month_split"}` is 1, logged once at error level.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_split_month_vote_is_reported_by_every_keeper() {
+    let w = world("month-split").await;
+    let keepers: Vec<Keeper> = NAMES
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let price = if i < 2 { CLAIM_PRICE } else { CLAIM_PRICE / 2 };
+            Keeper::start_priced(&w, n, "pool = \"pool.json\"\n", "", price)
+        })
+        .collect();
+    for e in 0..3u64 {
+        travel(&w.chain, GENESIS + (e as i64 + 1) * DAY + 120).await;
+        agreed(&w, &keepers, e).await;
+    }
+    wait_until("four votes on January's root", 240, &keepers, || async {
+        let votes: MonthVotes = w.pool.query("month_votes", JAN).await;
+        votes.iter().map(|v| v.1 .1.len()).sum::<usize>() == 4
+    })
+    .await;
+    let split_at = Instant::now();
+    let votes: MonthVotes = w.pool.query("month_votes", JAN).await;
+    assert_eq!(votes.len(), 2, "two roots");
+    assert!(votes.iter().all(|v| v.1 .1.len() == 2), "2 + 2");
+    assert!(w.pool.query::<Option<MonthInfo>>("month", JAN).await.is_none());
+    let month_split = |k: &Keeper| {
+        k.get("/health").and_then(|v| {
+            (v["status"] == "degraded")
+                .then(|| {
+                    v["disagreements"]
+                        .as_array()?
+                        .iter()
+                        .find(|d| d["kind"] == "month_split" && d["index"] == u64::from(JAN))
+                        .cloned()
+                })
+                .flatten()
+        })
+    };
+    wait_until("every keeper to report the split month", 60, &keepers, || async {
+        keepers.iter().all(|k| month_split(k).is_some())
+    })
+    .await;
+    println!(
+        "figure: month votes split 2 + 2 -> month_split at four keepers {} ms after the fourth vote was seen",
+        split_at.elapsed().as_millis()
+    );
+    let hex32 = |h: &[u8; 32]| format!("0x{}", hex::encode(h));
+    let mut listed: Vec<String> = votes.iter().map(|v| format!("{}:2", hex32(&v.0))).collect();
+    listed.sort();
+    for (k, n) in keepers.iter().zip(NAMES) {
+        let d = month_split(k).unwrap();
+        let me = account(&dev(n));
+        let mine = votes.iter().find(|v| v.1 .1.contains(&me)).expect("voted");
+        assert_eq!(d["ours"], hex32(&mine.0), "{}: {d}", k.name);
+        let mut chain: Vec<String> = d["chain"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap().to_string())
+            .collect();
+        chain.sort();
+        assert_eq!(chain, listed, "{}: {d}", k.name);
+        assert_eq!(
+            k.metric("flex_disagreements{kind=\"month_split\"}"),
+            1,
+            "{}",
+            k.name
+        );
+        assert_eq!(
+            k.log_text()
+                .matches("this keeper disagrees with the chain")
+                .count(),
+            1,
+            "{}: reported once over every tick\n{}",
+            k.name,
+            k.log_text()
+        );
+    }
 }
