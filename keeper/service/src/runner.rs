@@ -811,15 +811,26 @@ impl Keeper {
                 tracing::info!(epoch = e, finalized = vote.finalized, block = %vote.block, "voted");
                 Ok(())
             }
-            Err(CallError::Contract { error, .. }) => {
-                // AlreadyVoted / EpochAlreadyFinalized resolve on the next tick from the chain's view.
-                self.store
-                    .set_epoch_phase(e, Phase::Computed, false, &format!("refused: {error}"))?;
-                tracing::warn!(epoch = e, error = %error, "vote refused by the contract");
-                Ok(())
-            }
-            // Unknown whether the vote landed: stay `submitting`; the next tick asks the chain.
-            Err(other) => Err(other.into()),
+            Err(err) => match not_landed(&err) {
+                // AlreadyVoted / EpochAlreadyFinalized (refused in the dry run, or in the block
+                // when another keeper's vote finalised the epoch in between) resolve on the next
+                // tick from the chain's view; the connection is fine.
+                Some(note) => {
+                    self.store.set_epoch_phase(e, Phase::Computed, false, &note)?;
+                    self.vote_not_landed(&err);
+                    tracing::warn!(epoch = e, error = %err, "vote did not land: the chain's state is read again");
+                    Ok(())
+                }
+                // Unknown whether the vote landed: stay `submitting`; the next tick asks the chain.
+                None => Err(err.into()),
+            },
+        }
+    }
+
+    /// Counts a vote that the chain refused or that failed in its block (not a chain outage).
+    fn vote_not_landed(&self, err: &CallError) {
+        if matches!(err, CallError::FailedInBlock { .. }) {
+            self.status.errors.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -943,14 +954,30 @@ impl Keeper {
                 tracing::info!(month = m, finalized = vote.finalized, "month root voted");
                 Ok(())
             }
-            Err(CallError::Contract { error, .. }) => {
-                self.store
-                    .set_month_phase(m, Phase::Computed, false, &format!("refused: {error}"))?;
-                tracing::warn!(month = m, error = %error, "month vote refused by the contract");
-                Ok(())
-            }
-            Err(other) => Err(other.into()),
+            Err(err) => match not_landed(&err) {
+                Some(note) => {
+                    self.store.set_month_phase(m, Phase::Computed, false, &note)?;
+                    self.vote_not_landed(&err);
+                    tracing::warn!(month = m, error = %err, "month vote did not land: the chain's state is read again");
+                    Ok(())
+                }
+                None => Err(err.into()),
+            },
         }
+    }
+}
+
+/// The note of a vote that certainly did not land, or `None` when it may have: the contract
+/// refused it in the dry run (nothing was sent), or it was included and failed in its block
+/// (`ContractReverted`: the state changed between the dry run and the block, e.g. another
+/// keeper's vote finalised the item; a failed extrinsic changes nothing). Either way the chain is
+/// reachable: the keeper keeps its connection and reads the chain's state again on the next tick,
+/// instead of backing off as if the chain were down.
+fn not_landed(err: &CallError) -> Option<String> {
+    match err {
+        CallError::Contract { error, .. } => Some(format!("refused: {error}")),
+        CallError::FailedInBlock { block, error, .. } => Some(format!("failed in block {block}: {error}")),
+        CallError::Chain { .. } | CallError::Bundle(_) => None,
     }
 }
 
@@ -1227,6 +1254,34 @@ mod tests {
         assert_eq!(st.disagreements().len(), 1);
         st.resolve(DisagreementKind::MonthSplit, 24_312);
         assert!(st.disagreements().is_empty());
+    }
+
+    /// A vote refused in the dry run or failed in its block did not land: the keeper re-reads
+    /// the chain (phase back to `computed`, with why) and keeps its connection; a chain error
+    /// leaves it unknown (stay `submitting`, reconnect with backoff).
+    #[test]
+    fn a_vote_failed_in_its_block_is_not_a_chain_outage() {
+        let failed = CallError::FailedInBlock {
+            message: "submit_epoch".into(),
+            block: "0x01".into(),
+            error: "Pallet error: Contracts::ContractReverted".into(),
+        };
+        assert_eq!(
+            not_landed(&failed).as_deref(),
+            Some("failed in block 0x01: Pallet error: Contracts::ContractReverted")
+        );
+        let refused = CallError::Contract {
+            message: "submit_epoch".into(),
+            error: "AlreadyVoted".into(),
+        };
+        assert_eq!(not_landed(&refused).as_deref(), Some("refused: AlreadyVoted"));
+        let down = CallError::Chain {
+            message: "submit_epoch".into(),
+            source: flex_chain::ChainError::Rpc("connection closed".into()),
+        };
+        assert_eq!(not_landed(&down), None);
+        assert!(ServiceError::Chain(down).is_transient());
+        assert!(!ServiceError::Chain(failed).is_transient());
     }
 
     #[test]
