@@ -4,7 +4,9 @@
 //! later, out of nonce order, to the other two; one wallet with two `connected_at` values imported
 //! in opposite orders; an attester submitting an id that a later input file line uses. In each,
 //! every keeper ends with the chain's commitment, identical at all four (read from each keeper's
-//! API and from the chain's `epoch` and `epoch_votes`), and reports `ok`.
+//! API and from the chain's `epoch` and `epoch_votes`), and reports `ok`. And one fault that
+//! cannot converge: two claim prices split the month's votes 2 + 2, and every keeper reports the
+//! `month_split` in `/health` and its metrics.
 //!
 //! `figure:` lines give the time from the fault's injection to agreement (`docs/BENCHMARKS.md`).
 
