@@ -6,7 +6,8 @@
 //! every keeper ends with the chain's commitment, identical at all four (read from each keeper's
 //! API and from the chain's `epoch` and `epoch_votes`), and reports `ok`. And one fault that
 //! cannot converge: two claim prices split the month's votes 2 + 2, and every keeper reports the
-//! `month_split` in `/health` and its metrics.
+//! `month_split` in `/health` and its metrics. And a vote reverted in its block (four votes held
+//! in one block, the fourth after the finalisation) is read again, not taken for an outage.
 //!
 //! `figure:` lines give the time from the fault's injection to agreement (`docs/BENCHMARKS.md`).
 
@@ -22,6 +23,7 @@ use flex_evm::EvmKey;
 use flex_pool::{EpochCommitment, EpochInfo, MonthInfo, MonthRoot};
 use flex_sources::offchain::{Domain, OffchainAction, SignedSubmission, Submission};
 use serde_json::{json, Value};
+use subxt::backend::rpc::rpc_params;
 
 /// `epoch_votes`: each commitment hash with the commitment and its voters.
 type EpochVotes = Vec<([u8; 32], (EpochCommitment, Vec<AccountId32>))>;
@@ -773,4 +775,66 @@ async fn a_split_month_vote_is_reported_by_every_keeper() {
             k.log_text()
         );
     }
+}
+
+/// chopsticks' block building: `Manual` holds every extrinsic in the pool until `dev_newBlock`.
+async fn block_mode(chain: &Chain, mode: &str) {
+    let _: Value = chain
+        .rpc()
+        .request("dev_setBlockBuildMode", rpc_params![mode])
+        .await
+        .expect("dev_setBlockBuildMode");
+}
+
+/// Four keepers vote epoch 0 while blocks are held: every dry run passes, and the four votes
+/// land in one block, where the fourth fails (`ContractReverted`: the third finalised the epoch).
+/// That keeper is told the vote did not land and reads the chain again, keeping its connection
+/// (no "chain unavailable", no reconnect): it records the chain's commitment, not voted, and
+/// reports ok.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vote_reverted_in_its_block_is_read_again_not_taken_for_an_outage() {
+    let w = world("reverted").await;
+    let keepers: Vec<Keeper> = NAMES
+        .iter()
+        .map(|n| Keeper::start(&w, n, "pool = \"pool.json\"\n", ""))
+        .collect();
+    connected(&keepers).await;
+    block_mode(&w.chain, "Manual").await;
+    travel(&w.chain, GENESIS + DAY + 120).await;
+    wait_until("the four votes to wait in the pool", 240, &keepers, || async {
+        let pending: Value = w
+            .chain
+            .rpc()
+            .request("author_pendingExtrinsics", rpc_params![])
+            .await
+            .expect("author_pendingExtrinsics");
+        pending.as_array().is_some_and(|p| p.len() == 4)
+    })
+    .await;
+    flex_e2e::scenario::travel(&w.chain, GENESIS + DAY + 180)
+        .await
+        .expect("the block with the four votes");
+    let built = Instant::now();
+    block_mode(&w.chain, "Instant").await;
+    agreed(&w, &keepers, 0).await;
+    println!(
+        "figure: vote reverted in its block -> the keeper records the chain's commitment {} ms after the block",
+        built.elapsed().as_millis()
+    );
+    let late: Vec<&Keeper> = keepers
+        .iter()
+        .filter(|k| k.get("/v1/epochs/0").is_some_and(|v| v["voted"] == false))
+        .collect();
+    assert_eq!(late.len(), 1, "one vote failed in the block");
+    let k = late[0];
+    let log = k.log_text();
+    assert!(
+        log.contains("vote did not land") && log.contains("ContractReverted"),
+        "{}:\n{log}",
+        k.name
+    );
+    assert!(!log.contains("chain unavailable"), "{}:\n{log}", k.name);
+    assert_eq!(k.metric("flex_chain_reconnects_total"), 0, "{}", k.name);
+    assert!(k.metric("flex_errors_total") >= 1, "{}: counted", k.name);
+    all_healthy(&keepers).await;
 }
