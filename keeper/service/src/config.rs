@@ -45,6 +45,15 @@ pub enum LogFormat {
     Json,
 }
 
+/// `[api] tls_cert` and `tls_key`, resolved against the config file's folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// PEM: the server certificate first, then its intermediates.
+    pub cert: PathBuf,
+    /// PEM: the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
 /// The keeper's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -78,6 +87,8 @@ pub struct Config {
     pub store_path: PathBuf,
     // [api]
     pub listen: Option<SocketAddr>,
+    /// PEM certificate chain and private key: the API is served over TLS (HTTPS) when both are set.
+    pub tls: Option<TlsFiles>,
     // [offchain]
     /// EVM addresses whose signed batches of off-chain actions are accepted (`offchain` module).
     pub offchain_attesters: Vec<flex_engine::Address>,
@@ -115,6 +126,8 @@ const ENV_KEYS: &[(&str, &str, EnvKind)] = &[
     ("input", "actions", EnvKind::List),
     ("store", "path", EnvKind::Str),
     ("api", "listen", EnvKind::Str),
+    ("api", "tls_cert", EnvKind::Str),
+    ("api", "tls_key", EnvKind::Str),
     ("offchain", "attesters", EnvKind::List),
     ("offchain", "kinds", EnvKind::List),
     ("offchain", "files", EnvKind::List),
@@ -213,6 +226,8 @@ struct StoreSection {
 #[serde(deny_unknown_fields)]
 struct ApiSection {
     listen: Option<String>,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -381,6 +396,25 @@ fn check(
             )
         })?),
     };
+    let tls = match (api.tls_cert.as_deref(), api.tls_key.as_deref()) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert: base.join(cert),
+            key: base.join(key),
+        }),
+        (Some(_), None) => {
+            return Err(KeyError::new(
+                "api.tls_key",
+                "missing: api.tls_cert is set, give both or neither",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(KeyError::new(
+                "api.tls_cert",
+                "missing: api.tls_key is set, give both or neither",
+            ))
+        }
+    };
     let log_format = match log.format.as_deref() {
         None | Some("text") => LogFormat::Text,
         Some("json") => LogFormat::Json,
@@ -439,6 +473,7 @@ fn check(
             .path
             .map_or_else(|| base.join("keeper.db"), |p| base.join(p)),
         listen,
+        tls,
         offchain_attesters,
         offchain_kinds: offchain.kinds,
         offchain_files,
@@ -610,6 +645,34 @@ pool = "pool.json"
     fn parse(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::parse(text, Path::new("/etc/flex/keeper.toml"), &env)
+    }
+
+    #[test]
+    fn api_tls_needs_both_files_resolved_against_the_config() {
+        let c = parse(
+            &format!("{GOOD}\n[api]\nlisten = \"0.0.0.0:8443\"\ntls_cert = \"tls/cert.pem\"\ntls_key = \"/keys/k.pem\"\n"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            c.tls,
+            Some(TlsFiles {
+                cert: PathBuf::from("/etc/flex/tls/cert.pem"),
+                key: PathBuf::from("/keys/k.pem"),
+            })
+        );
+        assert_eq!(parse(GOOD, &[]).unwrap().tls, None);
+        let e = parse(&format!("{GOOD}\n[api]\ntls_cert = \"c.pem\"\n"), &[]).unwrap_err();
+        assert!(e.to_string().contains("api.tls_key"), "{e}");
+        let e = parse(&format!("{GOOD}\n[api]\ntls_key = \"k.pem\"\n"), &[]).unwrap_err();
+        assert!(e.to_string().contains("api.tls_cert"), "{e}");
+        // Both from the environment.
+        let c = parse(
+            GOOD,
+            &[("FLEX_API_TLS_CERT", "c.pem"), ("FLEX_API_TLS_KEY", "k.pem")],
+        )
+        .unwrap();
+        assert_eq!(c.tls.unwrap().key, PathBuf::from("/etc/flex/k.pem"));
     }
 
     #[test]
