@@ -5,9 +5,13 @@
 //!   totals and claim status, the latest epochs, and claims through the relay.
 //! - `GET /v1/info`: the pool contract, genesis, the relayer's account and the latest epoch.
 //! - `POST /v1/claims/{month}/{address}/relay` with `{"signature": "0x…65 bytes", "beneficiary":
-//!   "0x…32 bytes"}`: checks the claim (known leaf, finalised root, not claimed, signature by the
-//!   wallet over the `docs/PROTOCOL.md` message), then the relayer approves the claim cost on the
-//!   payment token, submits `claim` and answers the transaction result. The relayer's key is
+//!   "0x…32 bytes"}`: checks everything the contract checks before the relayer pays anything:
+//!   offline first (known leaf, finalised root, the signature in the contract's one accepted form
+//!   and by the wallet over the `docs/PROTOCOL.md` message), then on chain in the contract's order
+//!   (not paused, beneficiary not the pool, window open with a margin, month finalised, not
+//!   claimed, the proof against the chain's root). Only then does it approve the claim cost on the
+//!   payment token, and only when the relayer's standing allowance to the pool is short; `claim`
+//!   is dry-run before it is submitted, so a refused claim costs no fee. The relayer's key is
 //!   [`Api::set_relayer`]'s (`flex-keeper run`: `FLEX_RELAYER_KEY`, else the keeper's own key);
 //!   it pays the claim cost and the transaction fees.
 
@@ -32,6 +36,13 @@ const PSP22_APPROVE: [u8; 4] = [0xb2, 0x0f, 0x1b, 0xbd];
 /// One relayed claim at a time: the relayer's transactions (approve, claim) must not race for
 /// nonces or allowance.
 static RELAY_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// `PSP22::allowance` (owner, spender).
+const PSP22_ALLOWANCE: [u8; 4] = [0x4d, 0x47, 0xd9, 0x21];
+
+/// A claim whose window closes within this many seconds of the chain's latest block is not
+/// relayed: its transaction could land after the close, and the relayer would pay for a refusal.
+pub(crate) const WINDOW_MARGIN_SECS: u64 = 60;
 
 /// How long a relayed claim may take on chain before the API answers 504.
 const RELAY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
@@ -165,6 +176,12 @@ pub(crate) async fn relay(
         )
     })?;
     let signature = parse_signature(body.signature.trim())?;
+    flex_evm::check_signature_form(&signature).map_err(|e| {
+        ApiError::bad(
+            "bad_signature",
+            format!("the reward pool would refuse this signature: {e}"),
+        )
+    })?;
     let beneficiary = parse_account(body.beneficiary.trim())?;
     let Some(cache) = api.month_cache(m)? else {
         return Err(ApiError::not_found(
@@ -274,15 +291,86 @@ async fn submit(
         tracing::warn!(error = %e, "relay: {what}");
         ApiError::new(StatusCode::BAD_GATEWAY, "chain_error", format!("{what}: {e}"))
     };
+    let refused = |code: &'static str, message: String| ApiError::new(StatusCode::CONFLICT, code, message);
+    // The contract's checks, in its order, read from the chain before anything is paid.
+    let paused: bool = pool
+        .query("is_paused", ())
+        .await
+        .map_err(|e| chain_err("is_paused", &e))?;
+    if paused {
+        return Err(refused(
+            "paused",
+            "the reward pool is paused; claims wait until it is unpaused".into(),
+        ));
+    }
+    if beneficiary == pool.address.0 {
+        return Err(ApiError::bad(
+            "invalid_beneficiary",
+            "the beneficiary is the reward pool itself; the pool refuses it",
+        ));
+    }
+    let window: Option<(u64, u64)> = pool
+        .query("claim_window", m)
+        .await
+        .map_err(|e| chain_err("claim_window", &e))?;
+    let now = pool
+        .chain
+        .timestamp_ms()
+        .await
+        .map_err(|e| chain_err("the chain's time", &e))?
+        / 1000;
+    match window {
+        None => {
+            return Err(refused(
+                "root_not_finalized",
+                format!("month {m} has no claim window on chain (not finalised)"),
+            ))
+        }
+        Some((open, _)) if now < open => {
+            return Err(refused(
+                "claim_window_not_open",
+                format!("month {m}'s claim window opens at {open} (unix seconds); the chain is at {now}"),
+            ))
+        }
+        Some((_, close)) if now.saturating_add(WINDOW_MARGIN_SECS) >= close => {
+            return Err(refused(
+                "claim_window_closed",
+                format!(
+                    "month {m}'s claim window closes at {close} (unix seconds); the chain is at {now}, \
+                     within the relay's {WINDOW_MARGIN_SECS} s margin or past it"
+                ),
+            ))
+        }
+        Some(_) => {}
+    }
+    let month: Option<flex_pool::MonthInfo> =
+        pool.query("month", m).await.map_err(|e| chain_err("month", &e))?;
+    let Some(month) = month else {
+        return Err(refused(
+            "root_not_finalized",
+            format!("month {m} is not finalised on chain"),
+        ));
+    };
     let claimed = pool
         .is_claimed(m, wallet.0)
         .await
         .map_err(|e| chain_err("is_claimed", &e))?;
     if claimed {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
+        return Err(refused(
             "already_claimed",
             format!("wallet {wallet} already claimed month {m}"),
+        ));
+    }
+    let proof = flex_merkle::core::get_proof(nodes, index as usize).map_err(ApiError::internal)?;
+    let leaf = flex_merkle::ClaimLeaf {
+        month_index: m,
+        wallet,
+        amount,
+    };
+    if !flex_merkle::verify(&month.root.claims_root, &leaf, &proof) {
+        return Err(refused(
+            "root_mismatch",
+            format!("this keeper's proof for month {m} does not verify against the chain's claim root"),
         ));
     }
     let cost: Result<u128, ()> = pool
@@ -290,24 +378,33 @@ async fn submit(
         .await
         .map_err(|e| chain_err("claim_cost", &e))?;
     let cost = cost.map_err(|_| {
-        ApiError::new(
-            StatusCode::CONFLICT,
+        refused(
             "root_not_finalized",
             format!("month {m} is not finalised on chain"),
         )
     })?;
-    let proof = flex_merkle::core::get_proof(nodes, index as usize).map_err(ApiError::internal)?;
     if cost > 0 {
         let token: AccountId32 = pool
             .query("payment_token", ())
             .await
             .map_err(|e| chain_err("payment_token", &e))?;
-        let mut data = PSP22_APPROVE.to_vec();
-        codec::Encode::encode_to(&(&pool.address, cost), &mut data);
-        pool.chain
-            .call(&relayer, &token, 0, &data)
+        let me = flex_chain::account_of(&relayer);
+        let mut ask = PSP22_ALLOWANCE.to_vec();
+        codec::Encode::encode_to(&(&me, &pool.address), &mut ask);
+        let allowance: u128 = pool
+            .chain
+            .query(&me, &token, &ask)
             .await
-            .map_err(|e| chain_err("approving the claim cost on the payment token", &e))?;
+            .map_err(|e| chain_err("the relayer's allowance", &e))?;
+        // A standing allowance (left by an earlier approve) is used as is: no paid approve.
+        if allowance < cost {
+            let mut data = PSP22_APPROVE.to_vec();
+            codec::Encode::encode_to(&(&pool.address, cost), &mut data);
+            pool.chain
+                .call(&relayer, &token, 0, &data)
+                .await
+                .map_err(|e| chain_err("approving the claim cost on the payment token", &e))?;
+        }
     }
     let block = match pool
         .call(

@@ -352,6 +352,92 @@ async fn claimer_page_in_headless_chromium() {
         );
     }
 
+    // What the pool would refuse is refused before the relayer (Eve) pays anything: signatures
+    // ethers still recovers (high s, v = 4/31/37), the pool as beneficiary, a paused pool.
+    let eve_native = chain.native_free(&eve).await.unwrap();
+    let eve_pay: u128 = pay.query("PSP22::balance_of", &eve).await;
+    let sig = wallets[0].sign_personal(message.as_bytes()).unwrap();
+    let mut refused: Vec<(String, u16, &str)> = [4u8, 31, 37]
+        .iter()
+        .map(|v| {
+            let mut s = sig;
+            s[64] = *v;
+            (flex_types::hex::encode(s), 400, "bad_signature")
+        })
+        .collect();
+    let n: [u8; 32] =
+        flex_types::hex::decode("0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141")
+            .unwrap();
+    let mut high = sig;
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let d = i16::from(n[i]) - i16::from(sig[32 + i]) - borrow;
+        borrow = i16::from(d < 0);
+        high[32 + i] = (d + 256 * borrow) as u8;
+    }
+    high[64] = if sig[64] == 27 { 28 } else { 27 };
+    assert_eq!(
+        flex_evm::recover_personal(message.as_bytes(), &high).unwrap(),
+        wallets[0].address(),
+        "ethers recovers the high-s twin"
+    );
+    refused.push((flex_types::hex::encode(high), 400, "bad_signature"));
+    for (signature, code, err) in &refused {
+        let (s, v) = http(
+            port,
+            "POST",
+            &relay,
+            Some(&json!({"signature": signature, "beneficiary": beneficiary}).to_string()),
+        )
+        .unwrap();
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (*code, Some(*err)),
+            "{signature}: {v}"
+        );
+    }
+    let to_pool = flex_evm::claim_message(
+        &genesis_hash,
+        &pool.address.0,
+        JAN,
+        &wallets[0].address(),
+        amount,
+        &pool.address.0,
+    );
+    let to_pool_sig = flex_types::hex::encode(wallets[0].sign_personal(to_pool.as_bytes()).unwrap());
+    let (s, v) = http(
+        port,
+        "POST",
+        &relay,
+        Some(
+            &json!({"signature": to_pool_sig, "beneficiary": flex_types::hex::encode(pool.address.0)})
+                .to_string(),
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("invalid_beneficiary")),
+        "{v}"
+    );
+    pool.call(&dev("alice"), "pause", ()).await;
+    let (s, v) = http(
+        port,
+        "POST",
+        &relay,
+        Some(&json!({"signature": good_sig, "beneficiary": beneficiary}).to_string()),
+    )
+    .unwrap();
+    assert_eq!((s, v["error"]["code"].as_str()), (409, Some("paused")), "{v}");
+    pool.call(&dev("alice"), "unpause", ()).await;
+    assert_eq!(
+        chain.native_free(&eve).await.unwrap(),
+        eve_native,
+        "the relayer paid no fee"
+    );
+    let eve_pay_now: u128 = pay.query("PSP22::balance_of", &eve).await;
+    assert_eq!(eve_pay_now, eve_pay, "nor any claim cost");
+
     // The browser: render, sign with the injected provider, claim through the relay.
     let before: u128 = flexe.query("PSP22::balance_of", &ferdie).await;
     let pay_before: u128 = pay.query("PSP22::balance_of", &eve).await;

@@ -85,6 +85,52 @@ pub fn recover_personal(message: &[u8], signature: &[u8; 65]) -> Result<Address,
         .map_err(|e| EvmError::BadSignature(e.to_string()))
 }
 
+/// Why a signature is not in the one form the reward pool accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureForm {
+    #[error("v is {0}; the reward pool accepts 27, 28 (or 0, 1)")]
+    V(u8),
+    #[error("r is zero or not below the curve order n")]
+    R,
+    #[error("s is zero")]
+    ZeroS,
+    #[error("s is above n/2 (a malleable high-s signature; EIP-2 and the reward pool refuse it)")]
+    HighS,
+}
+
+/// secp256k1's group order n, big-endian.
+const SECP256K1_N: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe, 0xba,
+    0xae, 0xdc, 0xe6, 0xaf, 0x48, 0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41,
+];
+/// n / 2 (rounded down), big-endian.
+const SECP256K1_HALF_N: [u8; 32] = [
+    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x5d,
+    0x57, 0x6e, 0x73, 0x57, 0xa4, 0x50, 0x1d, 0xdf, 0xe9, 0x2f, 0x46, 0x68, 0x1b, 0x20, 0xa0,
+];
+
+/// The reward pool's signature rule (`contracts/reward_pool/claim_message.rs`,
+/// `normalize_signature`), checked in the same order: `v` in {0, 1, 27, 28}, then `r` in
+/// [1, n), then `s` in [1, n/2]. ethers' `recover` is looser (it takes high `s` and `v` of 4, 31,
+/// 37…), so a relay that trusted it alone would pay fees for claims the chain refuses.
+pub fn check_signature_form(signature: &[u8; 65]) -> Result<(), SignatureForm> {
+    if !matches!(signature[64], 0 | 1 | 27 | 28) {
+        return Err(SignatureForm::V(signature[64]));
+    }
+    let r = &signature[..32];
+    let s = &signature[32..64];
+    if r.iter().all(|b| *b == 0) || r >= &SECP256K1_N[..] {
+        return Err(SignatureForm::R);
+    }
+    if s.iter().all(|b| *b == 0) {
+        return Err(SignatureForm::ZeroS);
+    }
+    if s > &SECP256K1_HALF_N[..] {
+        return Err(SignatureForm::HighS);
+    }
+    Ok(())
+}
+
 /// keccak256.
 pub fn keccak256(bytes: &[u8]) -> [u8; 32] {
     ethers_core::utils::keccak256(bytes)
@@ -203,6 +249,47 @@ mod tests {
             );
             assert_eq!(recover_personal(message.as_bytes(), &sig).unwrap(), wallet);
         }
+    }
+
+    /// The contract's rule: canonical low-s signatures with v 27/28 (or 0/1) pass; the forms
+    /// ethers still recovers (high s, v = 4, 31, 37) do not.
+    #[test]
+    fn only_the_contracts_signature_form_passes() {
+        let key = EvmKey::from_hex(KEY, "test").unwrap();
+        let sig = key.sign_personal(b"hello").unwrap();
+        assert_eq!(check_signature_form(&sig), Ok(()));
+        let mut zero_one = sig;
+        zero_one[64] -= 27;
+        assert_eq!(check_signature_form(&zero_one), Ok(()));
+        for v in [2u8, 4, 26, 29, 31, 37, 38] {
+            let mut bad = sig;
+            bad[64] = v;
+            assert_eq!(check_signature_form(&bad), Err(SignatureForm::V(v)), "v = {v}");
+        }
+        // The same signature with s' = n - s and v flipped: ethers recovers the same signer, the
+        // contract refuses it.
+        let mut high = sig;
+        let mut borrow = 0i16;
+        for i in (0..32).rev() {
+            let d = i16::from(SECP256K1_N[i]) - i16::from(sig[32 + i]) - borrow;
+            borrow = i16::from(d < 0);
+            high[32 + i] = (d + 256 * borrow) as u8;
+        }
+        high[64] = if sig[64] == 27 { 28 } else { 27 };
+        assert_eq!(recover_personal(b"hello", &high).unwrap(), key.address());
+        assert_eq!(check_signature_form(&high), Err(SignatureForm::HighS));
+        let mut r_zero = sig;
+        r_zero[..32].fill(0);
+        assert_eq!(check_signature_form(&r_zero), Err(SignatureForm::R));
+        let mut r_n = sig;
+        r_n[..32].copy_from_slice(&SECP256K1_N);
+        assert_eq!(check_signature_form(&r_n), Err(SignatureForm::R));
+        let mut s_zero = sig;
+        s_zero[32..64].fill(0);
+        assert_eq!(check_signature_form(&s_zero), Err(SignatureForm::ZeroS));
+        let mut s_half = sig;
+        s_half[32..64].copy_from_slice(&SECP256K1_HALF_N);
+        assert_eq!(check_signature_form(&s_half), Ok(()));
     }
 
     #[test]
