@@ -12,7 +12,7 @@
 //!   claimed, the proof against the chain's root). Only then does it approve the claim cost on the
 //!   payment token, and only when the relayer's standing allowance to the pool is short; `claim`
 //!   is dry-run before it is submitted, so a refused claim costs no fee. The relayer's key is
-//!   [`Api::set_relayer`]'s (`flex-keeper run`: `FLEX_RELAYER_KEY`, else the keeper's own key);
+//!   [`Api::set_relayer`]'s (`flex-keeper run`: `FLEX_RELAYER_KEY`, opt-in, never the voting key);
 //!   it pays the claim cost and the transaction fees.
 
 use axum::extract::rejection::JsonRejection;

@@ -33,18 +33,28 @@ fn init_logs(config: &Config) {
 }
 
 /// The account that submits claims relayed by the API (`POST /v1/claims/{month}/{address}/relay`)
-/// and pays their cost: the secret URI in `FLEX_RELAYER_KEY`, else the keeper's own key
-/// (`chain.key_file` or `FLEX_KEEPER_KEY`). It must hold the payment token.
-fn relayer_key(config: &Config) -> anyhow::Result<flex_chain::Keypair> {
-    match std::env::var("FLEX_RELAYER_KEY") {
-        Ok(uri) if !uri.trim().is_empty() => {
-            let uri = subxt_signer::SecretUri::from_str(uri.trim())
-                .map_err(|_| anyhow::anyhow!("FLEX_RELAYER_KEY: not a secret URI"))?;
-            flex_chain::Keypair::from_uri(&uri)
-                .map_err(|_| anyhow::anyhow!("FLEX_RELAYER_KEY: not a valid sr25519 secret"))
-        }
-        _ => flex_service::runner::load_signer(config).map_err(anyhow::Error::from),
+/// and pays their cost: the secret URI in `FLEX_RELAYER_KEY`. The relay is opt-in: without it
+/// the relay answers 503 `no_relayer`. It must not be the keeper's voting key (`chain.key_file`
+/// or `FLEX_KEEPER_KEY`): anyone on the internet can make the relay spend, and the voting key
+/// must keep its funds for the votes.
+fn relayer_key(config: &Config) -> anyhow::Result<Option<flex_chain::Keypair>> {
+    let uri = match std::env::var("FLEX_RELAYER_KEY") {
+        Ok(uri) if !uri.trim().is_empty() => uri,
+        _ => return Ok(None),
+    };
+    let uri = subxt_signer::SecretUri::from_str(uri.trim())
+        .map_err(|_| anyhow::anyhow!("FLEX_RELAYER_KEY: not a secret URI"))?;
+    let relayer = flex_chain::Keypair::from_uri(&uri)
+        .map_err(|_| anyhow::anyhow!("FLEX_RELAYER_KEY: not a valid sr25519 secret"))?;
+    let voter = flex_service::runner::load_signer(config)?;
+    if relayer.public_key().0 == voter.public_key().0 {
+        anyhow::bail!(
+            "FLEX_RELAYER_KEY is the keeper's voting key ({}): give the relay a key of its own, funded \
+             for claim costs and fees only",
+            flex_chain::account_of(&voter)
+        );
     }
+    Ok(Some(relayer))
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -59,6 +69,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             SqliteStore::open(&config.store_path).with_context(|| format!("{}: store.path", config.file))?,
         );
         let status = Arc::new(Status::default());
+        // A relay key that is the voting key stops the start, before anything listens.
+        let relayer = match config.listen {
+            Some(_) => relayer_key(&config)?,
+            None => None,
+        };
         let keeper = Keeper::new(config.clone(), store.clone(), status.clone())?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut api_task = None;
@@ -77,7 +92,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             let scheme = if tls.is_some() { "https" } else { "http" };
             tracing::info!(%addr, scheme, "API listening");
             let api = flex_api::Api::new(store.clone(), status.clone(), config.contract, config.genesis);
-            api.set_relayer(relayer_key(&config)?);
+            if let Some(relayer) = relayer {
+                tracing::info!(relayer = %flex_chain::account_of(&relayer), "claim relay enabled");
+                api.set_relayer(relayer);
+            }
             api.set_offchain(keeper.offchain_intake());
             let mut rx = stop_rx.clone();
             api_task = Some(tokio::spawn(async move {
