@@ -19,7 +19,7 @@
 //! - `state`: [`Api`], what the handlers share (store, chain status, month and claim caches).
 //! - `wallets`, `claims`, `epochs`, `health`: the read handlers, one module per resource, each
 //!   with its typed response.
-//! - `web`: the claimer page, `/v1/info` and the claim relay.
+//! - `web`: the claimer page, `/v1/info` and the claim relay; `relay_stats`: its queue and counts.
 //! - `offchain`: the attester intake (`POST /v1/actions`, `GET /v1/offchain`).
 //! - `error`: [`ApiError`] and the JSON shape of every error answer.
 //! - `metrics`: request counts and times per matched route, and the `/metrics` text.
@@ -35,6 +35,7 @@ mod health;
 mod metrics;
 mod offchain;
 mod openapi;
+mod relay_stats;
 mod routes;
 mod state;
 pub mod tls;

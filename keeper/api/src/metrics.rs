@@ -270,5 +270,6 @@ pub(crate) async fn metrics(State(api): State<Api>) -> Response {
     );
     sources_and_disagreements(&api, &mut out);
     api.inner.metrics.render(&mut out);
+    api.inner.relay.render(&mut out);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

@@ -26,6 +26,7 @@ pub(crate) struct Inner {
     months: RwLock<HashMap<u32, Arc<MonthCache>>>,
     pub(crate) claimed: Mutex<ClaimedCache>,
     pub(crate) metrics: Metrics,
+    pub(crate) relay: crate::relay_stats::RelayStats,
     pub(crate) started: Instant,
     /// Submits relayed claims and pays their cost (`web`).
     pub(crate) relayer: OnceLock<flex_chain::Keypair>,
@@ -62,6 +63,7 @@ impl Api {
                 months: RwLock::new(HashMap::new()),
                 claimed: Mutex::new(HashMap::new()),
                 metrics: Metrics::default(),
+                relay: Default::default(),
                 started: Instant::now(),
                 relayer: OnceLock::new(),
                 offchain: OnceLock::new(),

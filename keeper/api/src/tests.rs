@@ -335,7 +335,8 @@ async fn claim_messages_wait_for_the_chain_genesis_hash() {
     let (s, v) = get(&app, &format!("/v1/claims/24312/{wallet}?beneficiary={b}")).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
     assert_eq!(v["error"]["code"], "not_ready");
-    let body = format!(r#"{{"signature":"0x{}","beneficiary":"{b}"}}"#, "11".repeat(65));
+    // A signature of the form the pool accepts (v = 27), by nobody in particular.
+    let body = format!(r#"{{"signature":"0x{}1b","beneficiary":"{b}"}}"#, "11".repeat(64));
     let (s, text) =
         tower_service_call::call_with(&app, "POST", &format!("/v1/claims/24312/{wallet}/relay"), &body).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{text}");

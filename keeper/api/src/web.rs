@@ -164,6 +164,16 @@ fn parse_signature(s: &str) -> Result<[u8; 65], ApiError> {
 
 pub(crate) async fn relay(
     State(api): State<Api>,
+    path: Path<(String, String)>,
+    body: Result<Json<RelayBody>, JsonRejection>,
+) -> ApiResult<Json<RelayResult>> {
+    let result = relay_checked(&api, path, body).await;
+    api.inner.relay.count(result.as_ref().map(|_| ()));
+    result
+}
+
+async fn relay_checked(
+    api: &Api,
     Path((month, address)): Path<(String, String)>,
     body: Result<Json<RelayBody>, JsonRejection>,
 ) -> ApiResult<Json<RelayResult>> {
@@ -243,11 +253,12 @@ pub(crate) async fn relay(
         signer: relayer.clone(),
         ..client
     };
+    let _place = api.inner.relay.admit(wallet)?;
     let _guard = RELAY_LOCK.lock().await;
     match tokio::time::timeout(
         RELAY_TIMEOUT,
         submit(
-            &api,
+            api,
             pool,
             relayer,
             m,
