@@ -531,6 +531,12 @@ async fn an_evm_rpc_cut_across_an_epoch_end_holds_the_cut_keepers_until_it_is_ba
         assert_eq!(k.phase(0), None, "{} computed epoch 0 on partial inputs", k.name);
         assert!(!has_stake(k, &w.wallets[4], late_stake));
     }
+    println!(
+        "figure: completeness check of the last tick {} us (two files, one EVM follower, held)",
+        refs[0]
+            .metric("flex_completeness_check_microseconds")
+            .unwrap_or(-1)
+    );
     for k in direct {
         assert!(has_stake(k, &w.wallets[4], late_stake), "{}", k.name);
         assert_eq!(k.metric(&up_metric()), Some(1));
