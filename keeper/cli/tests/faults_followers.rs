@@ -190,20 +190,20 @@ impl KeeperProc {
         std::fs::write(
             &self.cfg,
             format!(
-                "[chain]\nurl = \"{url}\"\ncontract = \"0x{contract}\"\nbundle = \"{bundle}\"\nkey_file = \"{name}.key\"\n\
+                "[chain]\nurl = \"{url}\"\ncontract = \"{contract}\"\nbundle = \"{bundle}\"\nkey_file = \"{name}.key\"\n\
                  [protocol]\nweights = \"weights.toml\"\ngenesis = {GENESIS}\ngrace_seconds = {GRACE}\nclaim_price = \"{CLAIM_PRICE}\"\n\
                  [input]\npool = \"pool.json\"\nactions = \"{name}.jsonl\"\n[store]\npath = \"{name}.db\"\n\
                  [api]\nlisten = \"127.0.0.1:{port}\"\n[service]\npoll_ms = 200\nbackoff_max_ms = 1000\n\
                  [log]\nformat = \"json\"\nlevel = \"info\"\n\n\
                  [[evm]]\nname = \"hh\"\nurl = \"{evm_url}\"\nchain_id = {CHAIN_ID}\nconfirmations = {confirmations}\n\
                  start_block = {start_block}\npoll_ms = 100\nbatch_blocks = 50\nbackoff_max_ms = 1000\n\n\
-                 [[evm.map]]\ncontract = \"0x{swapper}\"\n\
+                 [[evm.map]]\ncontract = \"{swapper}\"\n\
                  event = \"Staked(address indexed user, address indexed pool, uint256 amount)\"\n\
                  wallet = \"pool\"\nkind = \"stake\"\n",
                 url = w.devnet.url,
-                contract = hex::encode(w.pool.address.0),
+                contract = flex_types::hex::encode(w.pool.address.0),
                 bundle = bundle_path("flex_reward_pool").display(),
-                swapper = hex::encode(w.swapper),
+                swapper = flex_types::hex::encode(w.swapper),
             ),
         )
         .unwrap();
