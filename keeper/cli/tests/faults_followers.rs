@@ -8,10 +8,10 @@
 //!   source holds which epoch and why, the metrics say it; the others vote (no quorum without the
 //!   cut keepers); once the RPC is back every keeper ends with the chain's commitment, which holds
 //!   the EVM action mined just before the end while the RPC was cut;
-//! - a follower stopped (a reorganisation deeper than Alice's confirmation depth): `/health` says
-//!   `stopped` with the reason, the metrics say it, the epochs after its cursor are held and never
-//!   voted by Alice while the others finalise them; her file source, her API and her chain
-//!   connection go on.
+//! - a follower stopped (a reorganisation deeper than Alice's confirmation depth, after her cursor
+//!   passed the epoch's end): `/health` says `stopped` with the reason, the metrics say it, every
+//!   epoch not closed is held and never voted by Alice while the others finalise them; her file
+//!   source, her API and her chain connection go on; only a rebuilt database lets her follow again.
 //!
 //! The time from each injection to the alert and to agreement, and how long an epoch close waits
 //! for a lagging follower, are printed as `figure:` lines (`--nocapture`); no timed assertion.
@@ -610,12 +610,14 @@ async fn an_evm_rpc_cut_across_an_epoch_end_holds_the_cut_keepers_until_it_is_ba
     drop(proxy);
 }
 
-/// Alice reads the EVM chain one block deep, the others four: a branch that Alice has read is
-/// replaced (a reorganisation deeper than her depth, shallower than theirs), and her follower
-/// stops. Her `/health` says `stopped` with the reason, her metrics say it, and epoch 0 (after
-/// her cursor) is held: she never computes nor votes it, while the others finalise it with the
-/// canonical branch's actions. Her file source, her API and her chain connection go on; a
-/// restart does not hide the fault.
+/// Alice reads the EVM chain one block deep, the others four: a branch that Alice has read past
+/// the end of epoch 0 (with a stake before the end) is replaced before the epoch is due (a
+/// reorganisation deeper than her depth, shallower than theirs), and her follower stops. Her
+/// `/health` says `stopped` with the reason, her metrics say it, and epoch 0 is held although her
+/// cursor's time had passed its end (what she read after the fork is not the chain's): she never
+/// computes nor votes it, while the others finalise it with the canonical branch's actions. Her
+/// file source, her API and her chain connection go on; neither a restart nor a new `start_block`
+/// hides the fault; a rebuilt database converges to the chain's commitment, without a vote.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_stopped_evm_follower_holds_its_keeper_which_says_so_and_never_votes() {
     const SHALLOW: u64 = 1;
@@ -639,24 +641,28 @@ async fn a_stopped_evm_follower_holds_its_keeper_which_says_so_and_never_votes()
         wait_cursor(&refs[1..], head - DEEP).await;
     }
 
-    // A branch of three blocks (wallet 1 stakes in the first) that Alice reads as confirmed.
+    // A branch of three blocks that Alice reads as confirmed: wallet 1 stakes just before the end
+    // of epoch 0, then two blocks after it. Her cursor passes the end; the others' do not.
     let snapshot = w.rpc.call("evm_snapshot", json!([])).await;
     let fork_time = w.last_time;
-    let orphan_at = GENESIS + 7_200;
+    let orphan_at = END0 - 300;
     w.stake(0, orphan_at).await;
-    w.blocks_after(orphan_at, 2).await;
+    w.blocks_after(END0, 2).await;
     {
         let refs: Vec<&KeeperProc> = keepers.iter().collect();
         wait_cursor(&refs[..1], head + 3 - SHALLOW).await;
         wait_cursor(&refs[1..], head + 3 - DEEP).await;
     }
     assert!(has_stake(&keepers[0], &w.wallets[0], orphan_at));
+    assert!(keepers[0].evm().unwrap()["cursor_time"].as_i64().unwrap() >= END0);
 
-    // It is replaced: wallet 5 stakes instead, and the chain passes the end of epoch 0.
+    // It is replaced (before epoch 0 is due): wallet 5 stakes instead, and the chain passes the
+    // end of epoch 0. What Alice read after the fork is no longer the chain's, whatever her
+    // cursor's time says.
     assert_eq!(w.rpc.call("evm_revert", json!([snapshot])).await, json!(true));
     let injected = Instant::now();
     w.last_time = fork_time;
-    let canonical_at = GENESIS + 7_300;
+    let canonical_at = END0 - 200;
     w.stake(4, canonical_at).await;
     w.blocks_after(END0, DEEP + 2).await;
     let alice = &keepers[0];
@@ -698,7 +704,8 @@ async fn a_stopped_evm_follower_holds_its_keeper_which_says_so_and_never_votes()
     let v = alice.health().unwrap();
     assert_eq!(v["status"], "degraded", "{v}");
     assert_eq!(v["chain"]["connected"], true, "{v}");
-    assert!(alice.evm().unwrap()["cursor_time"].as_i64().unwrap() < END0);
+    // Her cursor's time passed the end of epoch 0 before the reorganisation: it is forgotten.
+    assert!(alice.evm().unwrap()["cursor_time"].is_null());
     assert_eq!(alice.metric(&up_metric()), Some(0));
     assert_eq!(alice.metric(&failures_metric()), Some(1));
     assert_eq!(alice.metric("flex_epoch_close_held"), Some(1));
@@ -784,26 +791,26 @@ async fn a_stopped_evm_follower_holds_its_keeper_which_says_so_and_never_votes()
     assert_eq!(w.vote_of(0, "alice").await, None);
     assert_eq!(alice.phase(0), None);
 
-    // The recovery of docs/PROTOCOL.md: deeper confirmations, `start_block` before the fork. The
-    // orphaned stake stays in the store, so Alice's epoch 0 differs from the chain's: she says so.
+    // Deeper confirmations and a `start_block` before the fork (a new cursor key) do not make
+    // the orphaned stake go away (nothing deletes it): the follower refuses to read on and says
+    // to rebuild the database; epoch 0 stays held.
     let recovered = Instant::now();
     let alice = &mut keepers[0];
     alice.kill9();
     alice.configure(&w, &w.node.url, DEEP, head);
     alice.spawn();
     let alice = &keepers[0];
-    wait_until("Alice to report that epoch 0 differs", 120, &[alice], || async {
-        alice.health().is_some_and(|v| {
-            v["disagreements"]
-                .as_array()
-                .is_some_and(|d| d.iter().any(|d| d["kind"] == "epoch_mismatch" && d["index"] == 0))
-        })
+    wait_until("Alice to ask for a rebuilt database", 120, &[alice], || async {
+        alice.evm().is_some_and(|s| {
+            s["state"] == "stopped"
+                && s["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("delete the database"))
+        }) && holding(alice).is_some_and(|(e, s, _)| e == 0 && s == SOURCE)
     })
     .await;
-    assert_eq!(alice.evm().unwrap()["state"], "ok");
     assert!(has_stake(alice, &w.wallets[0], orphan_at), "the orphan is kept");
-    assert!(has_stake(alice, &w.wallets[4], canonical_at));
-    assert_eq!(alice.phase(0).map(|p| p.0), Some(Phase::Mismatch));
+    assert_eq!(alice.phase(0), None);
     assert_eq!(w.vote_of(0, "alice").await, None);
 
     // A wiped database with the deeper confirmations: every source is read again from the start
