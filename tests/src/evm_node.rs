@@ -45,6 +45,12 @@ pub struct Hardhat {
 impl Hardhat {
     /// Starts a fresh node (its output goes to `log_dir/hardhat.log`) and waits for its JSON-RPC.
     pub async fn start(log_dir: &Path) -> Hardhat {
+        Self::start_at(log_dir, None).await
+    }
+
+    /// [`Hardhat::start`] with the genesis block at `genesis_time` (unix seconds) instead of now,
+    /// so that blocks can be mined at a scenario's times ([`Rpc::mine_at`]).
+    pub async fn start_at(log_dir: &Path, genesis_time: Option<i64>) -> Hardhat {
         require_node_tools();
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -59,6 +65,10 @@ impl Hardhat {
             .args(["node", "--hostname", "127.0.0.1", "--port", &port.to_string()])
             .current_dir(evm_dir())
             .env("HARDHAT_DISABLE_TELEMETRY_PROMPT", "true")
+            .env(
+                "FLEX_HARDHAT_INITIAL_TIME",
+                genesis_time.map(|t| t.to_string()).unwrap_or_default(),
+            )
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -218,6 +228,11 @@ impl Rpc {
     /// Mines one block with the pending transactions.
     pub async fn mine(&self) {
         self.call("evm_mine", json!([])).await;
+    }
+
+    /// Mines one block with the pending transactions at `unix_s` (after the last block's time).
+    pub async fn mine_at(&self, unix_s: i64) {
+        self.call("evm_mine", json!([unix_s])).await;
     }
 
     /// Mines `n` blocks, one at a time.

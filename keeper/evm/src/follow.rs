@@ -45,7 +45,7 @@ pub enum FollowError {
     #[error(
         "{url}: reorganisation deeper than the confirmation depth: block {block} was {stored} when read, \
          the node now has {found}; the follower stops rather than count twice (raise `confirmations` \
-         and re-import from a block before {block})"
+         and rebuild the database: it holds what was read from the replaced blocks)"
     )]
     DeepReorg {
         url: String,

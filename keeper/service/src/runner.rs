@@ -1092,6 +1092,12 @@ pub fn holding_source(status: &Status, followers: &[(String, SourceKind)], e: u6
                     format!("{kind} follower's cursor block {b} has time {t}, before the epoch's end {end}{stopped}"),
                 );
             }
+            (Some(b), None) => {
+                return hold(
+                    name,
+                    format!("no block time vouches for its cursor block {b}{stopped}"),
+                )
+            }
             _ => return hold(name, format!("no block read yet{stopped}")),
         }
     }
@@ -1151,6 +1157,25 @@ mod tests {
         );
         st.source_ok("a.jsonl", SourceKind::File);
         assert_eq!(holding_source(&st, &followers(), 3, end), None);
+        // A follower stopped by a reorganisation deeper than its confirmations: what it read
+        // after the fork is not the chain's, so its cursor's time (past this end) proves nothing.
+        st.source_cursor("substrate:dev", SourceKind::Substrate, 30, 3_000);
+        assert_eq!(holding_source(&st, &followers(), 4, 2_000), None);
+        st.source_stopped(
+            "evm:main",
+            SourceKind::Evm,
+            "reorganisation deeper than the confirmation depth",
+        );
+        st.forget_cursor_time("evm:main");
+        let h = holding_source(&st, &followers(), 4, 2_000).unwrap();
+        assert_eq!(h.source, "evm:main");
+        assert!(
+            h.reason
+                .starts_with("no block time vouches for its cursor block 20; stopped: "),
+            "{}",
+            h.reason
+        );
+        assert_eq!(st.source("evm:main").unwrap().cursor_block, Some(20));
     }
 
     fn votes(split: &[(u8, &[u8])]) -> flex_pool::EpochVotes {

@@ -28,6 +28,10 @@ pub enum SourceError {
         #[source]
         error: Box<flex_chain::FollowError>,
     },
+    /// A follower refuses to read on: the store holds what it read from blocks that a
+    /// reorganisation deeper than its confirmation depth replaced (rebuild the database).
+    #[error("{name}: {message}")]
+    Untrusted { name: String, message: String },
     /// A log or event that does not fit its declared mapping.
     #[error("{at}: {message}")]
     Mapping { at: String, message: String },

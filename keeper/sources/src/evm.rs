@@ -366,6 +366,14 @@ impl EvmSource {
         Ok(out)
     }
 
+    /// The meta key set when the follower met a reorganisation deeper than its confirmations:
+    /// the store then holds actions of blocks that are no longer the chain's, and nothing deletes
+    /// them. Per name and chain, not per cursor: a new `start_block` does not clear it; only a
+    /// rebuilt database does.
+    pub fn untrusted_key(&self) -> String {
+        format!("evm:{}:{}:untrusted", self.config.name, self.config.chain_id)
+    }
+
     /// The stored cursor, if any.
     pub fn stored_cursor(&self, store: &dyn Store) -> Result<Option<Cursor>, SourceError> {
         let key = self.cursor_key();
@@ -387,11 +395,22 @@ impl EvmSource {
         until: Until,
         stop: impl Future<Output = ()>,
     ) -> Result<FollowSummary, SourceError> {
+        let source = self.source_name();
+        let untrusted_key = self.untrusted_key();
+        if let Some(why) = store.meta(&untrusted_key)? {
+            // No cursor time is published: its block time vouches for nothing any more.
+            return Err(SourceError::Untrusted {
+                name: format!("evm {}", self.config.name),
+                message: format!(
+                    "this database holds actions of blocks that a reorganisation replaced ({why}); \
+                     rebuild it: stop the keeper, raise `confirmations`, delete the database, start again"
+                ),
+            });
+        }
         let resumed_from = self.stored_cursor(&*store)?;
         let mut follower = LogFollower::new(&self.config.url, self.filter(), self.options(), resumed_from)?;
         let key = self.cursor_key();
         let time_key = crate::follower::cursor_time_key(&key);
-        let source = self.source_name();
         if let (Some(s), Some(c)) = (&status, resumed_from) {
             // The stored cursor's block time: epochs before it may close before the first batch.
             if let Some(t) = crate::follower::stored_cursor_time(&*store, &time_key, c.block)? {
@@ -479,6 +498,14 @@ impl EvmSource {
         summary.cursor = follower.cursor().map(position);
         summary.head = follower.progress().head;
         summary.retries = follower.progress().retries;
+        if let Err(e @ follow::FollowError::DeepReorg { .. }) = &result {
+            // What was read after the (unknown) fork point is not the chain's: the cursor's time no
+            // longer proves that an epoch's inputs are complete, now or after a restart.
+            if let Some(s) = &status {
+                s.forget_cursor_time(&source);
+            }
+            tokio::task::block_in_place(|| store.set_meta(&untrusted_key, &e.to_string()))?;
+        }
         result?;
         tracing::info!(evm = %self.config.name, cursor = ?summary.cursor.map(|c| c.block), "EVM follower stopped");
         Ok(summary)
@@ -559,6 +586,52 @@ kind = "stake"
     fn table() -> WeightTable {
         flex_ingest::parse_weight_table("swap = \"2\"\nstake = \"3\"\n", flex_ingest::WeightFormat::Toml)
             .unwrap()
+    }
+
+    /// Once a reorganisation deeper than the confirmations was met, the store is marked: the
+    /// follower refuses to read on (also from another `start_block`, a new cursor key), before
+    /// any RPC call, and publishes no cursor time; the status keeps no time that could let an
+    /// epoch close.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_store_marked_by_a_deep_reorg_is_not_followed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(flex_store::SqliteStore::open(dir.path().join("k.db")).unwrap());
+        let mut c = parse(GOOD, &[]).unwrap().remove(0);
+        c.url = "http://127.0.0.1:9".into(); // nothing listens: any call would fail otherwise
+        let first = EvmSource::new(c.clone(), &table()).unwrap();
+        store
+            .set_meta(&first.cursor_key(), &format!("8:0x{}", "ab".repeat(32)))
+            .unwrap();
+        store
+            .set_meta(&crate::follower::cursor_time_key(&first.cursor_key()), "8:2000")
+            .unwrap();
+        store
+            .set_meta(&first.untrusted_key(), "block 8 was 0xab.. when read")
+            .unwrap();
+        c.start_block = 5;
+        let again = EvmSource::new(c, &table()).unwrap();
+        assert_ne!(again.cursor_key(), first.cursor_key());
+        assert_eq!(again.untrusted_key(), first.untrusted_key());
+        for source in [&first, &again] {
+            let status = Arc::new(Status::default());
+            let err = source
+                .follow(
+                    store.clone(),
+                    Some(status.clone()),
+                    Until::CaughtUp,
+                    std::future::pending(),
+                )
+                .await
+                .unwrap_err();
+            let text = err.to_string();
+            assert!(matches!(err, SourceError::Untrusted { .. }), "{text}");
+            assert!(
+                text.starts_with("evm local: this database holds actions of blocks that a reorganisation replaced (block 8 was")
+                    && text.contains("delete the database"),
+                "{text}"
+            );
+            assert_eq!(status.source("evm:local").and_then(|s| s.cursor_time), None);
+        }
     }
 
     #[test]

@@ -169,6 +169,14 @@ impl Status {
         }
     }
 
+    /// A follower's cursor time no longer proves anything (a reorganisation deeper than its
+    /// confirmations replaced what it read): every epoch not closed yet waits for it.
+    pub fn forget_cursor_time(&self, name: &str) {
+        if let Some(s) = write(&self.sources).get_mut(name) {
+            s.cursor_time = None;
+        }
+    }
+
     /// The source works (again). Returns whether it recovered from a failure (then logged).
     pub fn source_ok(&self, name: &str, kind: SourceKind) -> bool {
         self.register_source(name, kind);
