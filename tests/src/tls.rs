@@ -35,6 +35,6 @@ pub fn test_certificates(dir: &Path) -> TestCertificates {
     };
     std::fs::write(&out.ca, ca.pem()).expect("write ca.pem");
     std::fs::write(&out.cert, server.pem()).expect("write server.pem");
-    std::fs::write(&out.key, key.serialize_pem()).expect("write server.key");
+    flex_types::secret::write_secret_file(&out.key, key.serialize_pem()).expect("write server.key");
     out
 }

@@ -29,6 +29,8 @@ pub enum TlsError {
         what: &'static str,
         message: String,
     },
+    #[error("api.tls_key {0}")]
+    KeyFile(#[from] flex_types::secret::SecretFileError),
     #[error("{path}: no certificate (expected PEM \"BEGIN CERTIFICATE\" blocks)")]
     NoCertificate { path: PathBuf },
     #[error("{cert} with {key}: {source}")]
@@ -55,6 +57,7 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
             path: cert.to_path_buf(),
         });
     }
+    flex_types::secret::check_secret_file(key)?;
     let private = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Pem {
         path: key.to_path_buf(),
         what: "private key",

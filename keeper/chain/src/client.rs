@@ -149,7 +149,7 @@ impl Chain {
     /// Connects over WebSocket (`ws://127.0.0.1:9944` for the devnet).
     pub async fn connect(url: &str) -> Result<Self, ChainError> {
         let connect_err = |e: subxt::Error| ChainError::Connect {
-            url: url.to_string(),
+            url: flex_types::url::redact(url),
             source: Box::new(e),
         };
         let rpc = RpcClient::from_insecure_url(url).await.map_err(connect_err)?;

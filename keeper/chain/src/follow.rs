@@ -394,7 +394,7 @@ pub struct Follower {
 impl Follower {
     pub async fn connect(url: &str, timeout: Duration) -> Result<Self, FollowError> {
         let rpc_err = |e: String| FollowError::Rpc {
-            url: url.to_string(),
+            url: flex_types::url::redact(url),
             message: e,
         };
         let connect = async {
@@ -407,7 +407,7 @@ impl Follower {
             .map_err(|_| rpc_err(format!("connecting timed out after {timeout:?}")))?
             .map_err(|e| rpc_err(format!("cannot connect: {e}")))?;
         Ok(Self {
-            url: url.to_string(),
+            url: flex_types::url::redact(url),
             api,
             legacy: LegacyRpcMethods::new(rpc),
             timeout,
@@ -605,7 +605,7 @@ async fn session<H: BlockHandler>(
             let on_chain = chain.block_hash(c.number).await?;
             if on_chain != Some(c.hash) {
                 return Err(FollowError::CursorMismatch {
-                    url: url.to_string(),
+                    url: flex_types::url::redact(url),
                     number: c.number,
                     stored: c.hash,
                     chain: on_chain,

@@ -162,8 +162,8 @@ impl KeeperProc {
     fn start(w: &World, name: &str, evm_url: &str, confirmations: u64) -> KeeperProc {
         let port = free_port();
         let cfg = w.dir.join(format!("{name}.toml"));
-        std::fs::write(
-            w.dir.join(format!("{name}.key")),
+        flex_types::secret::write_secret_file(
+            &w.dir.join(format!("{name}.key")),
             format!("//{}{}", name[..1].to_uppercase(), &name[1..]),
         )
         .unwrap();

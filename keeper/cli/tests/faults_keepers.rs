@@ -104,8 +104,8 @@ impl Keeper {
     fn start_priced(w: &World, name: &str, input: &str, extra: &str, claim_price: u128) -> Keeper {
         let port = free_port();
         let cfg = w.dir.join(format!("{name}.toml"));
-        std::fs::write(
-            w.dir.join(format!("{name}.key")),
+        flex_types::secret::write_secret_file(
+            &w.dir.join(format!("{name}.key")),
             format!("//{}{}", name[..1].to_uppercase(), &name[1..]),
         )
         .unwrap();

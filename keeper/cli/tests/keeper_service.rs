@@ -56,7 +56,11 @@ async fn world(name: &str) -> World {
     std::fs::create_dir_all(&dir).unwrap();
     let wallets = flex_e2e::scenario::evm_wallets().expect("the sample wallets");
     flex_e2e::scenario::write_sample_pool(&dir, &wallets).expect("write the sample pool");
-    std::fs::write(dir.join("wallet1.key"), flex_types::hex::encode_digits([1u8; 32])).unwrap();
+    flex_types::secret::write_secret_file(
+        &dir.join("wallet1.key"),
+        flex_types::hex::encode_digits([1u8; 32]),
+    )
+    .unwrap();
     World {
         devnet,
         chain,
@@ -80,8 +84,8 @@ impl KeeperProc {
     /// The config with `input` as the `[input]` section's keys.
     fn config_with(w: &World, name: &str, url: &str, port: u16, input: &str) -> PathBuf {
         let cfg = w.dir.join(format!("{name}.toml"));
-        std::fs::write(
-            w.dir.join(format!("{name}.key")),
+        flex_types::secret::write_secret_file(
+            &w.dir.join(format!("{name}.key")),
             format!("//{}{}", name[..1].to_uppercase(), &name[1..]),
         )
         .unwrap();

@@ -124,8 +124,8 @@ async fn a_running_keeper_takes_signed_offchain_batches_over_http_and_files() {
     let w1 = EvmKey::from_hex(&flex_types::hex::encode_digits([1u8; 32]), "w1").unwrap();
     let w2 = EvmKey::from_hex(&flex_types::hex::encode_digits([2u8; 32]), "w2").unwrap();
     let attester = EvmKey::from_hex(&flex_types::hex::encode_digits(ATTESTER_KEY), "attester").unwrap();
-    std::fs::write(
-        dir.join("attester.key"),
+    flex_types::secret::write_secret_file(
+        &dir.join("attester.key"),
         flex_types::hex::encode_digits(ATTESTER_KEY),
     )
     .unwrap();
@@ -141,7 +141,7 @@ async fn a_running_keeper_takes_signed_offchain_batches_over_http_and_files() {
         "swap = \"2.5\"\npost = \"1\"\nlike = \"1.5\"\n",
     )
     .unwrap();
-    std::fs::write(dir.join("alice.key"), "//Alice").unwrap();
+    flex_types::secret::write_secret_file(&dir.join("alice.key"), "//Alice").unwrap();
     let port = free_port();
     let cfg = dir.join("keeper.toml");
     std::fs::write(

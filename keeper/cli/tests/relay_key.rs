@@ -11,7 +11,7 @@ use flex_e2e::{bundle_path, free_port, http_get};
 fn write_config(dir: &Path, port: u16) -> std::path::PathBuf {
     std::fs::copy(bundle_path("flex_reward_pool"), dir.join("pool.contract")).unwrap();
     std::fs::write(dir.join("weights.toml"), "swap = 1\n").unwrap();
-    std::fs::write(dir.join("alice.key"), "//Alice").unwrap();
+    flex_types::secret::write_secret_file(&dir.join("alice.key"), "//Alice").unwrap();
     let config = dir.join("keeper.toml");
     // Port 1 on loopback: no chain answers, the keeper retries and the API still serves.
     std::fs::write(

@@ -144,8 +144,8 @@ impl KeeperProc {
     fn start(dir: &Path, url: &str, pool: &AccountId32, name: &str, relayer: Option<&str>) -> Self {
         let port = free_port();
         let cfg = dir.join(format!("{name}.toml"));
-        std::fs::write(
-            dir.join(format!("{name}.key")),
+        flex_types::secret::write_secret_file(
+            &dir.join(format!("{name}.key")),
             format!("//{}{}", name[..1].to_uppercase(), &name[1..]),
         )
         .unwrap();

@@ -300,6 +300,7 @@ pub struct Header {
 /// A JSON-RPC endpoint.
 #[derive(Debug, Clone)]
 pub struct EvmRpc {
+    /// Redacted ([`flex_types::url::redact`]).
     url: String,
     provider: Provider<Http>,
     timeout: Duration,
@@ -307,12 +308,13 @@ pub struct EvmRpc {
 
 impl EvmRpc {
     pub fn new(url: &str, timeout: Duration) -> Result<Self, FollowError> {
+        // Only the redacted form is kept: every error and log line names the node by it.
         let provider = Provider::<Http>::try_from(url).map_err(|e| FollowError::BadUrl {
-            url: url.to_string(),
+            url: flex_types::url::redact(url),
             message: e.to_string(),
         })?;
         Ok(Self {
-            url: url.to_string(),
+            url: flex_types::url::redact(url),
             provider,
             timeout,
         })
@@ -923,9 +925,26 @@ mod tests {
     }
 
     #[test]
-    fn bad_urls_are_named() {
+    fn bad_urls_are_named_without_their_secrets() {
+        // A bare string may be a pasted API key: it is not repeated.
         let e =
             LogFollower::new("not a url", LogFilter::default(), FollowOptions::default(), None).unwrap_err();
-        assert!(e.to_string().contains("not a url"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("<not a URL>: not an http(s) JSON-RPC URL"),
+            "{e}"
+        );
+        // A node's errors name it by scheme, host and port only.
+        let rpc = EvmRpc::new(
+            "https://user:pw@node.example:8545/v3/KEY123?k=SECRET",
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        assert_eq!(rpc.url(), "https://***@node.example:8545/…");
+        let e = rpc.rpc_err("down").to_string();
+        assert!(
+            !e.contains("KEY123") && !e.contains("SECRET") && !e.contains("pw"),
+            "{e}"
+        );
     }
 }

@@ -18,8 +18,8 @@ pub use flex_types::Address;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvmError {
-    #[error("cannot read the wallet key file {path}: {source}")]
-    KeyFile { path: String, source: std::io::Error },
+    #[error("wallet key file: {0}")]
+    KeyFile(#[from] flex_types::secret::SecretFileError),
     #[error("{origin}: not a secp256k1 private key (expected 64 hex digits, optionally 0x-prefixed)")]
     BadKey { origin: String },
     #[error("signing failed: {0}")]
@@ -51,12 +51,10 @@ impl EvmKey {
         Ok(Self { wallet })
     }
 
-    /// From a file holding the hex key (whitespace around it is ignored).
+    /// From a file holding the hex key (whitespace around it is ignored), readable by its owner
+    /// only ([`flex_types::secret`]).
     pub fn from_file(path: &Path) -> Result<Self, EvmError> {
-        let text = std::fs::read_to_string(path).map_err(|source| EvmError::KeyFile {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = flex_types::secret::read_secret_file(path)?;
         Self::from_hex(&text, &path.display().to_string())
     }
 

@@ -54,9 +54,8 @@ pub fn load_signer(config: &Config) -> Result<Keypair, ServiceError> {
         Ok(v) if !v.trim().is_empty() => (v, "environment FLEX_KEEPER_KEY".to_string()),
         _ => match &config.key_file {
             Some(path) => (
-                std::fs::read_to_string(path).map_err(|e| {
-                    ServiceError::Key(format!("chain.key_file {}: cannot read: {e}", path.display()))
-                })?,
+                flex_types::secret::read_secret_file(path)
+                    .map_err(|e| ServiceError::Key(format!("chain.key_file {e}")))?,
                 format!("chain.key_file {}", path.display()),
             ),
             None => {
@@ -75,7 +74,13 @@ pub fn load_signer(config: &Config) -> Result<Keypair, ServiceError> {
 }
 
 /// A point where the test hook `FLEX_KEEPER_PAUSE_AT` (a comma list) stops the keeper, so a test
-/// can `kill -9` it exactly there. Never set in production.
+/// can `kill -9` it exactly there. Compiled into debug builds only (the tests'); a release build
+/// ignores the variable.
+#[cfg(not(debug_assertions))]
+async fn pause_point(_point: &str) {}
+
+/// See the release build's `pause_point`.
+#[cfg(debug_assertions)]
 async fn pause_point(point: &str) {
     let hit = std::env::var("FLEX_KEEPER_PAUSE_AT")
         .map(|v| v.split(',').any(|p| p.trim() == point))
@@ -321,11 +326,11 @@ impl Keeper {
         let chain = tokio::time::timeout(Duration::from_secs(20), Chain::connect(&url))
             .await
             .map_err(|_| ServiceError::Connect {
-                url: url.clone(),
+                url: flex_types::url::redact(&url),
                 message: "timed out".into(),
             })?
             .map_err(|e| ServiceError::Connect {
-                url: url.clone(),
+                url: flex_types::url::redact(&url),
                 message: e.to_string(),
             })?;
         let client = PoolClient {
@@ -364,7 +369,7 @@ impl Keeper {
         if !self.is_keeper {
             tracing::warn!(keeper = %client.me(), "this account is not a keeper of the contract: computing and serving only, no votes");
         }
-        tracing::info!(url = %url, "connected to the chain");
+        tracing::info!(url = %flex_types::url::redact(&url), "connected to the chain");
         self.client = Some(client.clone());
         self.status.set_client(Some(client.clone()));
         Ok(client)

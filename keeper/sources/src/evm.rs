@@ -424,7 +424,7 @@ impl EvmSource {
         };
         tracing::info!(
             evm = %self.config.name,
-            url = %self.config.url,
+            url = %flex_types::url::redact(&self.config.url),
             chain_id = self.config.chain_id,
             confirmations = self.config.confirmations,
             resume = %resumed_from.map_or_else(|| format!("start block {}", self.config.start_block), |c| c.to_string()),

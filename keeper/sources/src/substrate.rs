@@ -658,7 +658,7 @@ impl SubstrateSource {
         }
         tracing::info!(
             substrate = %self.config.name,
-            url = %self.config.url,
+            url = %flex_types::url::redact(&self.config.url),
             resume = %resumed_from.map_or_else(|| format!("start block {}", self.config.start_block), |c| c.encode()),
             "Substrate follower started"
         );

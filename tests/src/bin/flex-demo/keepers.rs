@@ -424,7 +424,7 @@ pub async fn month(
             bail!("{}: unfilled placeholder at {rest:?}", template_path.display());
         }
         fs::write(work.join(format!("{stem}.toml")), config).context("cannot write a keeper config")?;
-        fs::write(work.join(format!("{stem}.key")), format!("//{name}\n"))
+        flex_types::secret::write_secret_file(&work.join(format!("{stem}.key")), format!("//{name}\n"))
             .context("cannot write a keeper key")?;
         keepers
             .0
@@ -692,7 +692,8 @@ pub async fn month(
     let w1 = keys[0].address().to_string();
     let key_file = work.join("w1.key");
     // The sample wallets' keys are public test keys: W1's is 32 bytes of 0x01.
-    fs::write(&key_file, flex_types::hex::encode_digits([1u8; 32])).context("cannot write W1's key file")?;
+    flex_types::secret::write_secret_file(&key_file, flex_types::hex::encode_digits([1u8; 32]))
+        .context("cannot write W1's key file")?;
     ensure!(
         EvmKey::from_file(&key_file)?.address() == keys[0].address(),
         "w1.key is not W1's key"
