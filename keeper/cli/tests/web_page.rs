@@ -3,7 +3,7 @@
 //! `docs/PROTOCOL.md` claim message, an injected EIP-1193 provider signs it with a real secp256k1
 //! key, the claim goes through the keeper's relay (`POST /v1/claims/{month}/{address}/relay`) and
 //! the page shows it claimed; after a pause inside the claim window, the page shows the pool's
-//! extended close. Also: the page's JS claim message against `flex_evm::claim_message`
+//! extended close; the owner's announcement of a keeper removal shows in every keeper's /health. Also: the page's JS claim message against `flex_evm::claim_message`
 //! vectors, and the relay's 4xx answers.
 //!
 //! Needs Debian's `chromium` and `npm ci` in `tests/web` (both installed by `scripts/setup.sh`);
@@ -435,4 +435,62 @@ async fn claimer_page_in_headless_chromium() {
         println!("screenshot: {path}");
     }
     println!("browser result: {result}");
+
+    // The keepers' view of governance: the owner announces Charlie's removal; every keeper's
+    // /health lists it with the chain's eta (Charlie's as touching itself), its metrics count it,
+    // and each keeper logs the announcement at warn level.
+    let charlie = account(&dev("charlie"));
+    pool.call(
+        &dev("alice"),
+        "announce",
+        flex_pool::GovernanceAction::RemoveKeeper(charlie.0),
+    )
+    .await;
+    let on_chain: Vec<(u64, flex_pool::PendingChange)> = pool.query("pending_changes", ()).await;
+    assert_eq!(on_chain.len(), 1);
+    let (id, change) = &on_chain[0];
+    let until = Instant::now() + Duration::from_secs(60);
+    for k in &keepers {
+        let pending = loop {
+            let (_, h) = http(k.port, "GET", "/health", None).unwrap();
+            let p = h["governance"]["pending"].clone();
+            if p.as_array().is_some_and(|a| !a.is_empty()) {
+                break p;
+            }
+            assert!(
+                Instant::now() < until,
+                "{}'s /health shows no pending change: {h}",
+                k.name
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert_eq!(
+            pending,
+            json!([{
+                "action": "remove_keeper",
+                "announced_at": change.announced_at,
+                "eta": change.executable_at,
+                "expires": change.expires_at,
+                "id": id,
+                "target": format!("0x{}", hex::encode(charlie.0)),
+                "this_keeper": k.name == "charlie",
+            }]),
+            "{}",
+            k.name
+        );
+        let (_, m) = http(k.port, "GET", "/metrics", None).unwrap();
+        let text = m.as_str().unwrap_or_default();
+        assert!(
+            text.lines()
+                .any(|l| l == "flex_governance_pending{action=\"remove_keeper\"} 1"),
+            "{text}"
+        );
+        let log = k.log_text();
+        assert!(
+            log.lines()
+                .any(|l| l.contains("WARN") && l.contains("governance change announced")),
+            "{}'s log has no warning:\n{log}",
+            k.name
+        );
+    }
 }
