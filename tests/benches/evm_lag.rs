@@ -106,7 +106,7 @@ kind = "swap"
         url = node.url,
         conf = args.confirmations,
         poll = args.poll_ms,
-        swapper = hex::encode(swapper),
+        swapper = flex_types::hex::encode_digits(swapper),
     );
     let config_path = dir.join("keeper.toml");
     std::fs::write(&config_path, toml)?;

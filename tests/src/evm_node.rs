@@ -137,14 +137,13 @@ pub fn calldata(signature: &str, args: &[Arg]) -> String {
         }
         data.extend_from_slice(&word);
     }
-    format!("0x{}", hex::encode(data))
+    flex_types::hex::encode(data)
 }
 
 /// `0x…` to 20 bytes.
 pub fn address(v: &Value) -> [u8; 20] {
     let s = v.as_str().expect("an address string");
-    let b = hex::decode(s.trim_start_matches("0x")).expect("hex address");
-    <[u8; 20]>::try_from(b).expect("20 bytes")
+    flex_types::hex::decode::<20>(s).expect("0x and 40 hex digits")
 }
 
 /// `0x…` quantity.
@@ -202,12 +201,12 @@ impl Rpc {
     /// Sends a transaction (mined by the next [`Rpc::mine`]); returns its hash.
     pub async fn send(&self, from: &[u8; 20], to: Option<&[u8; 20]>, data: &str) -> String {
         let mut tx = json!({
-            "from": format!("0x{}", hex::encode(from)),
+            "from": flex_types::hex::encode(from),
             "data": data,
             "gas": "0x200000",
         });
         if let Some(to) = to {
-            tx["to"] = json!(format!("0x{}", hex::encode(to)));
+            tx["to"] = json!(flex_types::hex::encode(to));
         }
         self.call("eth_sendTransaction", json!([tx]))
             .await

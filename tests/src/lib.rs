@@ -16,6 +16,7 @@ use flex_chain::{Chain, ContractBundle, Keypair};
 pub mod deploy;
 pub mod evm_node;
 pub mod scenario;
+pub mod tls;
 
 pub use codec::{Decode, Encode};
 pub use flex_chain::AccountId32;

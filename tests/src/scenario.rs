@@ -131,7 +131,10 @@ impl Contract {
                 }
                 _ => name,
             },
-            None => format!("an undecodable error (output 0x{})", hex::encode(output)),
+            None => format!(
+                "an undecodable error (output 0x{})",
+                flex_types::hex::encode_digits(output)
+            ),
         }
     }
 
@@ -253,7 +256,12 @@ pub async fn travel(chain: &Chain, unix_s: i64) -> Result<()> {
 /// The five sample wallets: private keys `[i; 32]` for `i` in 1..=5.
 pub fn evm_wallets() -> Result<Vec<EvmKey>> {
     (1u8..=5)
-        .map(|i| Ok(EvmKey::from_hex(&hex::encode([i; 32]), "sample wallet")?))
+        .map(|i| {
+            Ok(EvmKey::from_hex(
+                &flex_types::hex::encode_digits([i; 32]),
+                "sample wallet",
+            )?)
+        })
         .collect()
 }
 

@@ -164,8 +164,8 @@ kind = "approve"
             one = "11".repeat(32),
             bundle = token_bundle.display().to_string(),
             token = token,
-            token_hex = hex::encode(token.0),
-            approval = hex::encode(approval),
+            token_hex = flex_types::hex::encode_digits(token.0),
+            approval = flex_types::hex::encode_digits(approval),
         );
         let file = self.dir.join("keeper.toml");
         std::fs::write(&file, &text).expect("config");
@@ -252,7 +252,10 @@ impl Expected {
     ) {
         let number = block_number(chain, block).await;
         self.rows.push(ActionRow {
-            action_id: format!("sub:0x{}:{number}:{event_index}", hex::encode(self.genesis)),
+            action_id: format!(
+                "sub:0x{}:{number}:{event_index}",
+                flex_types::hex::encode_digits(self.genesis)
+            ),
             wallet: wallet_of_account(&who.0),
             kind: kind.to_string(),
             side: "onchain".into(),
@@ -526,7 +529,7 @@ async fn substrate_follower_on_the_devnet() {
     // And so does a database that followed another chain.
     let gkey = source.genesis_key();
     let genesis = store.meta(&gkey).expect("meta").expect("genesis stored");
-    assert_eq!(genesis, format!("0x{}", hex::encode(expected.genesis)));
+    assert_eq!(genesis, flex_types::hex::encode(expected.genesis));
     store
         .set_meta(&gkey, &format!("0x{}", "00".repeat(32)))
         .expect("set meta");

@@ -23,8 +23,7 @@ fn account_hex(v: &Value, field: &str) -> AccountId32 {
     let s = v[field]
         .as_str()
         .unwrap_or_else(|| panic!("summary field {field} missing: {v}"));
-    let bytes = hex::decode(s.trim_start_matches("0x")).expect("hex account");
-    AccountId32(bytes.try_into().expect("32-byte account"))
+    AccountId32(flex_types::hex::decode::<32>(s).expect("0x + 64 hex digits"))
 }
 
 fn amount(v: &Value) -> u128 {
@@ -91,17 +90,15 @@ async fn polkadot_js_and_ethers_drive_the_pool_from_its_metadata() {
     let (claimed_amount, cost) = (amount(&claimed["amount"]), amount(&claimed["cost"]));
     let distributed = amount(&summary["distributed"]);
     assert_eq!(
-        format!("0x{}", hex::encode(month.root.claims_root)),
+        flex_types::hex::encode(month.root.claims_root),
         summary["claims_root"].as_str().unwrap(),
         "the OpenZeppelin tree's root is on chain"
     );
     assert_eq!(month.root.total, distributed);
     assert_eq!(month.claimed, claimed_amount);
     assert_eq!(month.claims, 1);
-    let wallet: [u8; 20] = hex::decode(claimed["wallet"].as_str().unwrap().trim_start_matches("0x"))
-        .unwrap()
-        .try_into()
-        .unwrap();
+    let wallet: [u8; 20] =
+        flex_types::hex::decode(claimed["wallet"].as_str().unwrap()).expect("0x + 40 hex digits");
     assert!(pool.query::<bool>("is_claimed", (JANUARY_2026, wallet)).await);
 
     let swept = amount(&summary["swept"]);

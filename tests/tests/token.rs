@@ -217,6 +217,12 @@ async fn psp22_token_on_the_devnet() {
         err.to_string().contains("ContractReverted"),
         "unexpected error: {err}"
     );
+    // A failure in the block, told apart from an unreachable chain (a keeper re-reads the state
+    // instead of reconnecting).
+    assert!(
+        matches!(err, ChainError::Dispatch { .. }),
+        "not a dispatch error: {err:?}"
+    );
     assert_eq!(token.balance_of(&d).await, 300);
     assert_eq!(token.balance_of(&a).await, 999_000);
 

@@ -78,7 +78,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
         eprintln!("fixture: {n} claims, tree {:?}, store {:?}", built, t2.elapsed());
     }
-    let api = flex_api::Api::new(Arc::new(store), Arc::new(Status::default()), [0x11; 32], None);
+    let api = flex_api::Api::new(
+        Arc::new(store),
+        Arc::new(Status::default()),
+        flex_types::AccountId([0x11; 32]),
+        None,
+    );
     // Load the month's tree before serving (the first request would otherwise pay for it).
     let t = Instant::now();
     let router = api.router();

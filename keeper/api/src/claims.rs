@@ -107,7 +107,7 @@ pub(crate) async fn claim(
             let chain = api.chain_genesis_for_claims()?;
             Some(flex_evm::claim_message(
                 &chain,
-                &api.inner.contract,
+                &api.inner.contract.0,
                 m,
                 &wallet,
                 amount,

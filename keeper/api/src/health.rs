@@ -16,8 +16,9 @@ use crate::Api;
 pub(crate) struct Health {
     chain: HealthChain,
     /// Where this keeper's results differ from the chain's: an epoch or month the chain finalised
-    /// with another hash (`epoch_mismatch`, `month_mismatch`), or an epoch whose votes are split so
-    /// that no commitment can reach the quorum (`epoch_split`); each with both hashes.
+    /// with another hash (`epoch_mismatch`, `month_mismatch`), or an epoch or month whose votes are
+    /// split so that no commitment can reach the quorum (`epoch_split`, `month_split`); each with
+    /// both hashes.
     disagreements: Vec<Disagreement>,
     /// The pool's time-locked changes announced by the owner and not yet executed or cancelled.
     governance: HealthGovernance,

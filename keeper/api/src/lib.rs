@@ -25,6 +25,7 @@
 //! - `metrics`: request counts and times per matched route, and the `/metrics` text.
 //! - `format`: how inputs are parsed and values written (addresses, accounts, hex, decimals).
 //! - `openapi`: the OpenAPI document.
+//! - `tls`: serving the same router over HTTPS (rustls) when the keeper has a certificate.
 
 mod claims;
 mod epochs;
@@ -36,6 +37,7 @@ mod offchain;
 mod openapi;
 mod routes;
 mod state;
+pub mod tls;
 mod wallets;
 mod web;
 

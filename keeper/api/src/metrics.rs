@@ -162,11 +162,7 @@ fn sources_and_disagreements(api: &Api, out: &mut String) {
     }
     let disagreements = st.disagreements();
     out.push_str("# HELP flex_disagreements Epochs or months where this keeper differs from the chain, by kind.\n# TYPE flex_disagreements gauge\n");
-    for kind in [
-        DisagreementKind::EpochMismatch,
-        DisagreementKind::EpochSplit,
-        DisagreementKind::MonthMismatch,
-    ] {
+    for kind in DisagreementKind::ALL {
         let n = disagreements.iter().filter(|d| d.kind == kind).count();
         let _ = writeln!(out, "flex_disagreements{{kind=\"{}\"}} {n}", kind.as_str());
     }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use flex_sources::Status;
 use flex_store::{MonthRecord, Store};
-use flex_types::Address;
+use flex_types::{AccountId, Address};
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -21,7 +21,7 @@ pub struct Api {
 pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) status: Arc<Status>,
-    pub(crate) contract: [u8; 32],
+    pub(crate) contract: AccountId,
     pub(crate) genesis: Option<i64>,
     months: RwLock<HashMap<u32, Arc<MonthCache>>>,
     pub(crate) claimed: Mutex<ClaimedCache>,
@@ -59,7 +59,12 @@ pub(crate) struct MonthCache {
 
 impl Api {
     /// `genesis` (unix seconds) is used for connection epochs in wallet answers.
-    pub fn new(store: Arc<dyn Store>, status: Arc<Status>, contract: [u8; 32], genesis: Option<i64>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        status: Arc<Status>,
+        contract: AccountId,
+        genesis: Option<i64>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,

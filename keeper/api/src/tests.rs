@@ -179,7 +179,12 @@ fn fixture_on(chain: Option<[u8; 32]>) -> (tempfile::TempDir, Router) {
     if let Some(chain) = chain {
         flex_sources::offchain::record_chain(&store, chain).unwrap();
     }
-    let api = Api::new(Arc::new(store), Arc::new(Status::default()), [0x11; 32], Some(g));
+    let api = Api::new(
+        Arc::new(store),
+        Arc::new(Status::default()),
+        flex_types::AccountId([0x11; 32]),
+        Some(g),
+    );
     (dir, api.router())
 }
 
@@ -561,11 +566,27 @@ async fn sources_holds_and_disagreements_are_shown_and_mismatched_proofs_refused
         chain: vec![chain.clone()],
         note: note.clone(),
     });
-    let app = Api::new(Arc::new(store), status, [0x11; 32], Some(1_769_644_800)).router();
+    // The next month's votes are split: no root can reach the quorum.
+    status.disagree(Disagreement {
+        index: 24313,
+        kind: DisagreementKind::MonthSplit,
+        ours: ours.clone(),
+        chain: vec![format!("{ours}:2"), format!("{chain}:2")],
+        note: "no commitment can reach the quorum of 3 of 4 keepers".into(),
+    });
+    let app = Api::new(
+        Arc::new(store),
+        status,
+        flex_types::AccountId([0x11; 32]),
+        Some(1_769_644_800),
+    )
+    .router();
 
     let (s, v) = get(&app, "/health").await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["status"], "degraded");
+    assert_eq!(v["disagreements"][1]["kind"], "month_split", "{v}");
+    assert_eq!(v["disagreements"][1]["index"], 24313, "{v}");
     assert_eq!(v["holding"]["epoch"], 1);
     assert_eq!(v["holding"]["source"], "/in/actions.jsonl");
     let sources = v["sources"].as_array().unwrap();
@@ -594,6 +615,7 @@ async fn sources_holds_and_disagreements_are_shown_and_mismatched_proofs_refused
         "flex_source_up{source=\"evm:main\",kind=\"evm\"} 1",
         "flex_source_cursor_time_seconds{source=\"evm:main\",kind=\"evm\"} 1769731000",
         "flex_disagreements{kind=\"month_mismatch\"} 1",
+        "flex_disagreements{kind=\"month_split\"} 1",
         "flex_disagreements{kind=\"epoch_mismatch\"} 0",
         "flex_epoch_close_held 1",
     ] {
@@ -651,7 +673,13 @@ async fn pending_governance_changes_are_shown() {
         ),
     ];
     assert_eq!(status.set_governance(pending), 3);
-    let app = Api::new(Arc::new(store), status.clone(), [0x11; 32], Some(1_769_644_800)).router();
+    let app = Api::new(
+        Arc::new(store),
+        status.clone(),
+        flex_types::AccountId([0x11; 32]),
+        Some(1_769_644_800),
+    )
+    .router();
 
     let (s, v) = get(&app, "/health").await;
     assert_eq!(s, StatusCode::OK, "{v}");

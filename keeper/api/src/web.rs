@@ -195,7 +195,7 @@ pub(crate) async fn relay(
         ));
     }
     let chain = api.chain_genesis_for_claims()?;
-    let message = flex_evm::claim_message(&chain, &api.inner.contract, m, &wallet, amount, &beneficiary);
+    let message = flex_evm::claim_message(&chain, &api.inner.contract.0, m, &wallet, amount, &beneficiary);
     let signer = flex_evm::recover_personal(message.as_bytes(), &signature)
         .map_err(|e| ApiError::bad("bad_signature", format!("the signature cannot be recovered: {e}")))?;
     if signer != wallet {

@@ -41,6 +41,11 @@ pub enum ChainError {
     /// decode into the contract's typed error.
     #[error("{what} reverted (output 0x{})", flex_types::hex::encode_digits(output))]
     Reverted { what: String, output: Vec<u8> },
+    /// The extrinsic was included in a finalized block and failed there (e.g. `ContractReverted`
+    /// when the state changed between the dry run and the block): it changed nothing but its fee.
+    /// Not a sign that the chain is unavailable.
+    #[error("the extrinsic failed in finalized block {block:?}: {error}")]
+    Dispatch { block: H256, error: String },
     #[error("{0}")]
     Missing(String),
 }
@@ -383,7 +388,13 @@ impl Chain {
             .await?;
         let in_block = progress.wait_for_finalized().await?;
         let block_hash = in_block.block_hash();
-        let events = in_block.wait_for_success().await?;
+        let events = in_block.wait_for_success().await.map_err(|e| match e {
+            subxt::Error::Runtime(error) => ChainError::Dispatch {
+                block: block_hash,
+                error: error.to_string(),
+            },
+            other => other.into(),
+        })?;
         Ok((block_hash, events))
     }
 

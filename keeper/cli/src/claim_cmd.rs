@@ -28,9 +28,11 @@ pub struct ClaimArgs {
     /// The 32-byte account that receives the tokens (0x + 64 hex digits, or SS58 of any network).
     #[arg(long, value_name = "ACCOUNT")]
     beneficiary: String,
-    /// A keeper's API.
+    /// A keeper's API (`https://` with the system's CAs, or --ca-cert).
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     api: String,
+    #[command(flatten)]
+    tls: crate::http::TlsArgs,
     /// The chain's WebSocket RPC.
     #[arg(long, default_value = "ws://127.0.0.1:9944")]
     url: String,
@@ -90,7 +92,12 @@ pub fn run(args: ClaimArgs) -> anyhow::Result<()> {
             wallet,
             hex::encode(beneficiary)
         );
-        let resp = reqwest::get(&url).await.with_context(|| format!("GET {url}"))?;
+        let http = crate::http::client(&args.tls)?;
+        let resp = http
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
         let status = resp.status();
         let body: Value = resp
             .json()

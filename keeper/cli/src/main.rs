@@ -6,6 +6,7 @@ mod balance_cmd;
 mod claim_cmd;
 mod follow_cmd;
 mod forecast_cmd;
+mod http;
 mod import_cmd;
 mod merkle_cmd;
 mod offchain_cmd;

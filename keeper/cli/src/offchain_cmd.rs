@@ -108,6 +108,8 @@ struct SignArgs {
     /// are all given.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     api: String,
+    #[command(flatten)]
+    tls: crate::http::TlsArgs,
     /// The chain's genesis hash (0x + 64 hex digits), to sign offline.
     #[arg(long, value_name = "HASH", requires = "contract")]
     chain: Option<String>,
@@ -121,6 +123,8 @@ struct SubmitArgs {
     /// Keepers' APIs; each gets every file (repeat the option for several keepers).
     #[arg(long = "api", default_value = "http://127.0.0.1:8080")]
     apis: Vec<String>,
+    #[command(flatten)]
+    tls: crate::http::TlsArgs,
     /// Signed files, sent in the order given (any order is accepted).
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
@@ -145,10 +149,9 @@ fn hash32(s: &str, what: &str) -> anyhow::Result<[u8; 32]> {
 }
 
 /// A contract account: `0x` + 64 hex digits or SS58 (any network).
-fn account32(s: &str, what: &str) -> anyhow::Result<[u8; 32]> {
+fn account32(s: &str, what: &str) -> anyhow::Result<AccountId> {
     s.trim()
         .parse::<AccountId>()
-        .map(|a| a.0)
         .map_err(|e| anyhow!("{what}: {s:?} is {e}"))
 }
 
@@ -224,8 +227,8 @@ fn read_actions(path: &Path) -> anyhow::Result<Vec<OffchainAction>> {
     Ok(out)
 }
 
-async fn get_json(url: &str) -> anyhow::Result<Value> {
-    let resp = reqwest::get(url).await.with_context(|| format!("GET {url}"))?;
+async fn get_json(http: &reqwest::Client, url: &str) -> anyhow::Result<Value> {
+    let resp = http.get(url).send().await.with_context(|| format!("GET {url}"))?;
     let status = resp.status();
     let body: Value = resp
         .json()
@@ -249,7 +252,7 @@ async fn sign(args: SignArgs) -> anyhow::Result<()> {
         None
     } else {
         let url = format!("{}/v1/offchain", args.api.trim_end_matches('/'));
-        Some(get_json(&url).await?)
+        Some(get_json(&crate::http::client(&args.tls)?, &url).await?)
     };
     let domain = match (&args.chain, &args.contract, &info) {
         (Some(c), Some(k), _) => Domain {
@@ -342,7 +345,7 @@ async fn submit(args: SubmitArgs) -> anyhow::Result<()> {
         let s = read_signed_file(f).map_err(|e| anyhow!("{}: {e}", f.display()))?;
         batches.push((f.clone(), s));
     }
-    let client = reqwest::Client::new();
+    let client = crate::http::client(&args.tls)?;
     // Per API, the file it stopped at (after a refusal or a failed request).
     let mut stopped: Vec<(String, usize)> = Vec::new();
     for api in &args.apis {
@@ -361,7 +364,7 @@ async fn submit(args: SubmitArgs) -> anyhow::Result<()> {
                 }
                 Err(e) => (
                     None,
-                    json!({"error": {"code": "unreachable", "message": e.to_string()}}),
+                    json!({"error": {"code": "unreachable", "message": crate::http::error_chain(&e)}}),
                 ),
             };
             println!(

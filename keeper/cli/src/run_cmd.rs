@@ -66,7 +66,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("{}: api.listen: cannot listen on {addr}", config.file))?;
-            tracing::info!(%addr, "API listening");
+            // A bad certificate or key stops the start here, naming the file.
+            let tls = match &config.tls {
+                Some(files) => Some(
+                    flex_api::tls::server_config(&files.cert, &files.key)
+                        .with_context(|| format!("{}: api.tls_cert / api.tls_key", config.file))?,
+                ),
+                None => None,
+            };
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            tracing::info!(%addr, scheme, "API listening");
             let api = flex_api::Api::new(store.clone(), status.clone(), config.contract, config.genesis);
             api.set_relayer(relayer_key(&config)?);
             api.set_offchain(keeper.offchain_intake());
@@ -75,7 +84,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 let stop = async move {
                     let _ = rx.wait_for(|s| *s).await;
                 };
-                if let Err(e) = api.serve(listener, stop).await {
+                let served = match tls {
+                    Some(tls) => api.serve_tls(listener, tls, stop).await,
+                    None => api.serve(listener, stop).await,
+                };
+                if let Err(e) = served {
                     tracing::error!(error = %e, "API server failed");
                 }
             }));

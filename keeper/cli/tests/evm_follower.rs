@@ -60,7 +60,7 @@ struct Setup {
 }
 
 fn hex20(a: &[u8; 20]) -> String {
-    format!("0x{}", hex::encode(a))
+    flex_types::hex::encode(a)
 }
 
 impl Setup {
@@ -148,7 +148,7 @@ kind = "stake"
 
     /// What the store must hold once blocks `..=upto` are read, from the node's receipts.
     async fn expected(&self, upto: u64) -> BTreeMap<String, Row> {
-        let topic = |sig: &str| format!("0x{}", hex::encode(flex_evm::keccak256(sig.as_bytes())));
+        let topic = |sig: &str| flex_types::hex::encode(flex_evm::keccak256(sig.as_bytes()));
         let maps = [
             (hex20(&self.swapper), topic(SWAPPED), 1usize, "swap"),
             (hex20(&self.swapper), topic(STAKED), 1, "stake"),
@@ -175,7 +175,8 @@ kind = "stake"
                     .collect();
                 for (c, t0, w, kind) in &maps {
                     if *c == address && topics.first() == Some(t0) {
-                        let wallet = hex::decode(&topics[*w][26..]).expect("topic hex");
+                        let wallet = flex_types::hex::decode_prefix_optional::<20>(&topics[*w][26..])
+                            .expect("topic hex");
                         let id = format!(
                             "evm:{CHAIN_ID}:{}:{pos}",
                             r["transactionHash"].as_str().expect("hash")
@@ -183,7 +184,7 @@ kind = "stake"
                         out.insert(
                             id,
                             (
-                                <[u8; 20]>::try_from(wallet).expect("20 bytes"),
+                                wallet,
                                 kind.to_string(),
                                 "onchain".to_string(),
                                 ts,

@@ -56,7 +56,7 @@ async fn world(name: &str) -> World {
     std::fs::create_dir_all(&dir).unwrap();
     let wallets = flex_e2e::scenario::evm_wallets().expect("the sample wallets");
     flex_e2e::scenario::write_sample_pool(&dir, &wallets).expect("write the sample pool");
-    std::fs::write(dir.join("wallet1.key"), hex::encode([1u8; 32])).unwrap();
+    std::fs::write(dir.join("wallet1.key"), flex_types::hex::encode_digits([1u8; 32])).unwrap();
     World {
         devnet,
         chain,
@@ -93,7 +93,7 @@ impl KeeperProc {
                  [protocol]\nweights = \"weights.toml\"\ngenesis = {GENESIS}\ngrace_seconds = 60\nclaim_price = \"{CLAIM_PRICE}\"\n\
                  [input]\n{input}[store]\npath = \"{name}.db\"\n[api]\nlisten = \"127.0.0.1:{port}\"\n\
                  [service]\npoll_ms = 200\nbackoff_max_ms = 1000\n[log]\nformat = \"json\"\nlevel = \"info\"\n",
-                hex::encode(w.pool.address.0),
+                flex_types::hex::encode_digits(w.pool.address.0),
                 bundle.display()
             ),
         )
@@ -306,7 +306,7 @@ async fn three_keepers_reach_quorum_and_a_wallet_claims() {
     let out = Command::new(KEEPER)
         .args(["claim", "--month", &JAN.to_string(), "--wallet-key"])
         .arg(w.dir.join("wallet1.key"))
-        .args(["--beneficiary", &format!("0x{}", hex::encode(ferdie.0))])
+        .args(["--beneficiary", &flex_types::hex::encode(ferdie.0)])
         .args([
             "--api",
             &format!("http://127.0.0.1:{port}"),
@@ -337,7 +337,7 @@ async fn three_keepers_reach_quorum_and_a_wallet_claims() {
     let again = Command::new(KEEPER)
         .args(["claim", "--month", &JAN.to_string(), "--wallet-key"])
         .arg(w.dir.join("wallet1.key"))
-        .args(["--beneficiary", &format!("0x{}", hex::encode(ferdie.0))])
+        .args(["--beneficiary", &flex_types::hex::encode(ferdie.0)])
         .args([
             "--api",
             &format!("http://127.0.0.1:{port}"),
@@ -775,7 +775,7 @@ async fn a_keeper_in_the_minority_says_so_and_converges_once_its_input_is_fixed(
     .await;
     let finalised = Instant::now();
     let info: EpochInfo = w.pool.query::<Option<EpochInfo>>("epoch", 0u64).await.unwrap();
-    let chain_hash = format!("0x{}", hex::encode(info.commitment_hash));
+    let chain_hash = flex_types::hex::encode(info.commitment_hash);
     wait_until("Dave to report the mismatch", 60, &[dave], || async {
         health(dave).is_some_and(|v| {
             v["status"] == "degraded"
@@ -799,7 +799,7 @@ async fn a_keeper_in_the_minority_says_so_and_converges_once_its_input_is_fixed(
         .clone();
     let ours = dave.store().epoch(0).unwrap().unwrap();
     assert_eq!(ours.phase, Phase::Mismatch);
-    assert_eq!(d["ours"], format!("0x{}", hex::encode(ours.commitment_hash)));
+    assert_eq!(d["ours"], flex_types::hex::encode(ours.commitment_hash));
     assert_eq!(d["chain"][0], chain_hash.as_str());
     assert_ne!(d["ours"], d["chain"][0]);
     let (_, m) = http_get(dave.port, "/metrics").unwrap();

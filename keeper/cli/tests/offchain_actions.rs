@@ -121,10 +121,14 @@ async fn a_running_keeper_takes_signed_offchain_batches_over_http_and_files() {
         .join(format!("offchain-{}", devnet.port));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("signed")).unwrap();
-    let w1 = EvmKey::from_hex(&hex::encode([1u8; 32]), "w1").unwrap();
-    let w2 = EvmKey::from_hex(&hex::encode([2u8; 32]), "w2").unwrap();
-    let attester = EvmKey::from_hex(&hex::encode(ATTESTER_KEY), "attester").unwrap();
-    std::fs::write(dir.join("attester.key"), hex::encode(ATTESTER_KEY)).unwrap();
+    let w1 = EvmKey::from_hex(&flex_types::hex::encode_digits([1u8; 32]), "w1").unwrap();
+    let w2 = EvmKey::from_hex(&flex_types::hex::encode_digits([2u8; 32]), "w2").unwrap();
+    let attester = EvmKey::from_hex(&flex_types::hex::encode_digits(ATTESTER_KEY), "attester").unwrap();
+    std::fs::write(
+        dir.join("attester.key"),
+        flex_types::hex::encode_digits(ATTESTER_KEY),
+    )
+    .unwrap();
     // Two wallets connect on day 0; W1 also swaps on chain.
     let pool_json = json!({"wallets": [
         {"address": w1.address().to_string(), "connected_at": GENESIS + 100,
@@ -149,7 +153,7 @@ async fn a_running_keeper_takes_signed_offchain_batches_over_http_and_files() {
              [offchain]\nattesters = [\"{}\"]\nkinds = [\"post\", \"like\"]\nfiles = [\"signed\"]\n\
              [service]\npoll_ms = 200\nbackoff_max_ms = 1000\n[log]\nformat = \"json\"\nlevel = \"info\"\n",
             devnet.url,
-            hex::encode(pool.address.0),
+            flex_types::hex::encode_digits(pool.address.0),
             bundle_path("flex_reward_pool").display(),
             attester.address(),
         ),
@@ -175,13 +179,13 @@ async fn a_running_keeper_takes_signed_offchain_batches_over_http_and_files() {
         http(k.port, "GET", "/v1/offchain", None).is_some_and(|(_, v)| v["chain"].is_string())
     });
     let (_, info) = k.get("/v1/offchain");
-    assert_eq!(info["chain"], format!("0x{}", hex::encode(genesis_hash)));
-    assert_eq!(info["contract"], format!("0x{}", hex::encode(pool.address.0)));
+    assert_eq!(info["chain"], flex_types::hex::encode(genesis_hash));
+    assert_eq!(info["contract"], flex_types::hex::encode(pool.address.0));
     assert_eq!(info["attesters"][0]["address"], attester.address().to_string());
     assert_eq!(info["attesters"][0]["last_nonce"], Value::Null);
     let domain = Domain {
         chain: genesis_hash,
-        contract: pool.address.0,
+        contract: flex_types::AccountId(pool.address.0),
     };
 
     // 1. `offchain sign` (domain and nonce from the API) and `offchain submit`.
@@ -294,7 +298,7 @@ async fn a_running_keeper_takes_signed_offchain_batches_over_http_and_files() {
     forged["nonce"] = json!(3);
     let (s, v) = k.post(&forged.to_string());
     assert_eq!((s, v["error"]["field"].as_str()), (401, Some("signature")), "{v}");
-    let stranger = EvmKey::from_hex(&hex::encode([0x6b; 32]), "stranger").unwrap();
+    let stranger = EvmKey::from_hex(&flex_types::hex::encode_digits([0x6b; 32]), "stranger").unwrap();
     let mut theirs = b2.submission.clone();
     theirs.attester = stranger.address();
     theirs.nonce = 3;
@@ -314,9 +318,9 @@ async fn a_running_keeper_takes_signed_offchain_batches_over_http_and_files() {
     .unwrap();
     let out = Command::new(KEEPER)
         .args(["offchain", "sign", "--nonce", "3", "--chain"])
-        .arg(format!("0x{}", hex::encode(genesis_hash)))
+        .arg(flex_types::hex::encode(genesis_hash))
         .arg("--contract")
-        .arg(format!("0x{}", hex::encode(pool.address.0)))
+        .arg(flex_types::hex::encode(pool.address.0))
         .arg("--key")
         .arg(dir.join("attester.key"))
         .arg("--actions")

@@ -18,7 +18,7 @@ use flex_sources::Status;
 use flex_store::{SqliteStore, Store};
 
 const GENESIS: i64 = 1_769_644_800;
-const CONTRACT: [u8; 32] = [0x11; 32];
+const CONTRACT: flex_types::AccountId = flex_types::AccountId([0x11; 32]);
 const CHAIN: [u8; 32] = [0x22; 32];
 
 fn key() -> EvmKey {
@@ -50,7 +50,7 @@ fn config(dir: &Path, name: &str, db: &str) -> PathBuf {
             "[chain]\ncontract = \"0x{}\"\nbundle = \"pool.contract\"\n[store]\npath = \"{db}\"\n\
              [protocol]\nweights = \"w.toml\"\ngenesis = {GENESIS}\n\
              [offchain]\nattesters = [\"{}\"]\n",
-            hex::encode(CONTRACT),
+            flex_types::hex::encode_digits(CONTRACT),
             key().address()
         ),
     )
@@ -140,7 +140,7 @@ fn archived_batches_rebuild_another_keepers_store() {
         "{}",
         text(&out)
     );
-    let chain = format!("0x{}", hex::encode(CHAIN));
+    let chain = flex_types::hex::encode(CHAIN);
     let out = reimport(&["--chain", &chain]);
     assert!(out.status.success(), "{}", text(&out));
     let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

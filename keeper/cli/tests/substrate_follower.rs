@@ -108,7 +108,7 @@ async fn transfer(chain: &Chain, from: &Keypair, to: &AccountId32) -> String {
         .into();
     format!(
         "sub:0x{}:{number}:{index}",
-        hex::encode(chain.api().genesis_hash().0)
+        flex_types::hex::encode_digits(chain.api().genesis_hash().0)
     )
 }
 

@@ -90,12 +90,12 @@ fn the_pages_claim_message_matches_flex_evm() {
         .iter()
         .map(|(g, c, m, w, a, b)| {
             json!({
-                "chain": format!("0x{}", hex::encode(g)),
-                "contract": format!("0x{}", hex::encode(c)),
+                "chain": flex_types::hex::encode(g),
+                "contract": flex_types::hex::encode(c),
                 "month_index": m,
                 "wallet": flex_evm::Address(*w).to_string(),
                 "amount": a.to_string(),
-                "beneficiary": format!("0x{}", hex::encode(b)),
+                "beneficiary": flex_types::hex::encode(b),
                 "message": flex_evm::claim_message(g, c, *m, &flex_evm::Address(*w), *a, b),
             })
         })
@@ -112,7 +112,7 @@ fn the_pages_claim_message_matches_flex_evm() {
     ]);
     let ss58: Vec<Value> = accounts
         .iter()
-        .map(|a| json!({"ss58": a.to_string(), "hex": format!("0x{}", hex::encode(a.0))}))
+        .map(|a| json!({"ss58": a.to_string(), "hex": flex_types::hex::encode(a.0)}))
         .collect();
     let dir = out_dir("claim-message");
     let file = dir.join("vectors.json");
@@ -157,7 +157,7 @@ impl KeeperProc {
                  [protocol]\nweights = \"weights.toml\"\ngenesis = {GENESIS}\ngrace_seconds = 60\nclaim_price = \"{CLAIM_PRICE}\"\n\
                  [input]\npool = \"pool.json\"\n[store]\npath = \"{name}.db\"\n[api]\nlisten = \"127.0.0.1:{port}\"\n\
                  [service]\npoll_ms = 200\nbackoff_max_ms = 1000\n[log]\nformat = \"json\"\nlevel = \"info\"\n",
-                hex::encode(pool.0),
+                flex_types::hex::encode_digits(pool.0),
                 bundle_path("flex_reward_pool").display()
             ),
         )
@@ -257,7 +257,7 @@ async fn claimer_page_in_headless_chromium() {
     let port = keepers[0].port;
     let wallet = wallets[0].address().to_string();
     let ferdie = account(&dev("ferdie"));
-    let beneficiary = format!("0x{}", hex::encode(ferdie.0));
+    let beneficiary = flex_types::hex::encode(ferdie.0);
     // The page and its assets come from the keeper.
     let (s, page) = http(port, "GET", "/", None).unwrap();
     assert_eq!(s, 200);
@@ -283,7 +283,7 @@ async fn claimer_page_in_headless_chromium() {
     assert_eq!(s, 200, "{c}");
     let amount: u128 = c["amount"].as_str().unwrap().parse().unwrap();
     let genesis_hash = chain.api().genesis_hash().0;
-    assert_eq!(c["chain"], format!("0x{}", hex::encode(genesis_hash)));
+    assert_eq!(c["chain"], flex_types::hex::encode(genesis_hash));
     let message = flex_evm::claim_message(
         &genesis_hash,
         &pool.address.0,
@@ -302,11 +302,11 @@ async fn claimer_page_in_headless_chromium() {
     // The relay's input checks (4xx JSON, nothing submitted).
     let good_sig = format!(
         "0x{}",
-        hex::encode(wallets[0].sign_personal(message.as_bytes()).unwrap())
+        flex_types::hex::encode_digits(wallets[0].sign_personal(message.as_bytes()).unwrap())
     );
     let other_sig = format!(
         "0x{}",
-        hex::encode(wallets[1].sign_personal(message.as_bytes()).unwrap())
+        flex_types::hex::encode_digits(wallets[1].sign_personal(message.as_bytes()).unwrap())
     );
     let relay = format!("/v1/claims/{JAN}/{wallet}/relay");
     for (path, body, code, err) in [
@@ -347,8 +347,7 @@ async fn claimer_page_in_headless_chromium() {
         ),
         (
             relay.clone(),
-            json!({"signature": good_sig, "beneficiary": format!("0x{}", hex::encode([9u8; 32]))})
-                .to_string(),
+            json!({"signature": good_sig, "beneficiary": flex_types::hex::encode([9u8; 32])}).to_string(),
             400,
             "signer_mismatch",
         ),
@@ -379,7 +378,7 @@ async fn claimer_page_in_headless_chromium() {
     let job = json!({
         "base": format!("http://127.0.0.1:{port}"),
         "wallet": wallet,
-        "key": format!("0x{}", hex::encode([1u8; 32])),
+        "key": flex_types::hex::encode([1u8; 32]),
         "scores": scores,
         "epochs": epochs,
         "month": JAN,
@@ -472,7 +471,7 @@ async fn claimer_page_in_headless_chromium() {
                 "eta": change.executable_at,
                 "expires": change.expires_at,
                 "id": id,
-                "target": format!("0x{}", hex::encode(charlie.0)),
+                "target": flex_types::hex::encode(charlie.0),
                 "this_keeper": k.name == "charlie",
             }]),
             "{}",

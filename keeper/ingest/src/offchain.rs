@@ -15,7 +15,7 @@ use std::path::Path;
 
 use flex_evm::EvmKey;
 use flex_store::StoreError;
-use flex_types::{hex, Address};
+use flex_types::{hex, AccountId, Address};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -36,7 +36,7 @@ pub struct Domain {
     /// The chain's genesis block hash.
     pub chain: [u8; 32],
     /// The reward pool contract's account.
-    pub contract: [u8; 32],
+    pub contract: AccountId,
 }
 
 /// One attested off-chain action (`side` is always `offchain`).
@@ -205,7 +205,7 @@ impl Submission {
         let mut out = Vec::with_capacity(120 + self.actions.len() * 64);
         out.extend_from_slice(VERSION.as_bytes());
         out.extend_from_slice(&domain.chain);
-        out.extend_from_slice(&domain.contract);
+        out.extend_from_slice(&domain.contract.0);
         out.extend_from_slice(&self.attester.0);
         out.extend_from_slice(&self.nonce.to_be_bytes());
         out.extend_from_slice(&self.expires_at.to_be_bytes());

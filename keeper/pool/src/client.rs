@@ -11,6 +11,15 @@ use crate::types::{EpochInfo, EpochPreview, EpochVotes, MonthInfo, MonthVotes, P
 pub enum CallError {
     #[error("{message} was refused by the contract: {error}")]
     Contract { message: String, error: String },
+    /// The call passed its dry run, was included in a finalized block and failed there (the
+    /// state changed in between, e.g. another keeper's vote finalised the epoch): it changed
+    /// nothing. The chain is reachable.
+    #[error("{message} failed in finalized block {block}: {error}")]
+    FailedInBlock {
+        message: String,
+        block: String,
+        error: String,
+    },
     #[error("{message}: {source}")]
     Chain {
         message: String,
@@ -106,6 +115,11 @@ impl PoolClient {
             Err(ChainError::Reverted { output, .. }) => Err(CallError::Contract {
                 message: message.to_string(),
                 error: self.error_name(&output),
+            }),
+            Err(ChainError::Dispatch { block, error }) => Err(CallError::FailedInBlock {
+                message: message.to_string(),
+                block: format!("{block:?}"),
+                error,
             }),
             Err(source) => Err(CallError::Chain {
                 message: message.to_string(),

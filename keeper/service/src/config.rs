@@ -15,6 +15,7 @@ use flex_ingest::section::{self, KeyError};
 use flex_sources::evm::{EvmConfig, EvmSection, EvmSource};
 use flex_sources::substrate::{SubstrateConfig, SubstrateSection, SubstrateSource};
 use flex_sources::Follower;
+use flex_types::AccountId;
 use serde::Deserialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,15 @@ pub enum LogFormat {
     Json,
 }
 
+/// `[api] tls_cert` and `tls_key`, resolved against the config file's folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// PEM: the server certificate first, then its intermediates.
+    pub cert: PathBuf,
+    /// PEM: the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
 /// The keeper's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -52,7 +62,7 @@ pub struct Config {
     // [chain]
     pub chain_url: String,
     /// The reward pool's account.
-    pub contract: [u8; 32],
+    pub contract: AccountId,
     /// The reward pool's `.contract` bundle (selectors and error names).
     pub bundle: PathBuf,
     /// File holding the keeper's secret URI (`//Alice`, a `0x` seed, or a mnemonic).
@@ -77,6 +87,8 @@ pub struct Config {
     pub store_path: PathBuf,
     // [api]
     pub listen: Option<SocketAddr>,
+    /// PEM certificate chain and private key: the API is served over TLS (HTTPS) when both are set.
+    pub tls: Option<TlsFiles>,
     // [offchain]
     /// EVM addresses whose signed batches of off-chain actions are accepted (`offchain` module).
     pub offchain_attesters: Vec<flex_engine::Address>,
@@ -114,6 +126,8 @@ const ENV_KEYS: &[(&str, &str, EnvKind)] = &[
     ("input", "actions", EnvKind::List),
     ("store", "path", EnvKind::Str),
     ("api", "listen", EnvKind::Str),
+    ("api", "tls_cert", EnvKind::Str),
+    ("api", "tls_key", EnvKind::Str),
     ("offchain", "attesters", EnvKind::List),
     ("offchain", "kinds", EnvKind::List),
     ("offchain", "files", EnvKind::List),
@@ -212,6 +226,8 @@ struct StoreSection {
 #[serde(deny_unknown_fields)]
 struct ApiSection {
     listen: Option<String>,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -351,7 +367,7 @@ fn check(
     let evm = flex_sources::evm::configs(&evm, env)?;
     let substrate = flex_sources::substrate::configs(&substrate, base, env)?;
     let contract = section::required("chain.contract", chain.contract.as_ref())?;
-    let contract = section::account("chain.contract", &contract)?.0;
+    let contract = section::account("chain.contract", &contract)?;
     let bonus = match protocol.connection_bonus.as_deref() {
         None | Some("active") => ConnectionBonus::Active,
         Some("always") => ConnectionBonus::Always,
@@ -379,6 +395,25 @@ fn check(
                 format!("{s:?} is not an address such as 127.0.0.1:8080"),
             )
         })?),
+    };
+    let tls = match (api.tls_cert.as_deref(), api.tls_key.as_deref()) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert: base.join(cert),
+            key: base.join(key),
+        }),
+        (Some(_), None) => {
+            return Err(KeyError::new(
+                "api.tls_key",
+                "missing: api.tls_cert is set, give both or neither",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(KeyError::new(
+                "api.tls_cert",
+                "missing: api.tls_key is set, give both or neither",
+            ))
+        }
     };
     let log_format = match log.format.as_deref() {
         None | Some("text") => LogFormat::Text,
@@ -438,6 +473,7 @@ fn check(
             .path
             .map_or_else(|| base.join("keeper.db"), |p| base.join(p)),
         listen,
+        tls,
         offchain_attesters,
         offchain_kinds: offchain.kinds,
         offchain_files,
@@ -612,6 +648,34 @@ pool = "pool.json"
     }
 
     #[test]
+    fn api_tls_needs_both_files_resolved_against_the_config() {
+        let c = parse(
+            &format!("{GOOD}\n[api]\nlisten = \"0.0.0.0:8443\"\ntls_cert = \"tls/cert.pem\"\ntls_key = \"/keys/k.pem\"\n"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            c.tls,
+            Some(TlsFiles {
+                cert: PathBuf::from("/etc/flex/tls/cert.pem"),
+                key: PathBuf::from("/keys/k.pem"),
+            })
+        );
+        assert_eq!(parse(GOOD, &[]).unwrap().tls, None);
+        let e = parse(&format!("{GOOD}\n[api]\ntls_cert = \"c.pem\"\n"), &[]).unwrap_err();
+        assert!(e.to_string().contains("api.tls_key"), "{e}");
+        let e = parse(&format!("{GOOD}\n[api]\ntls_key = \"k.pem\"\n"), &[]).unwrap_err();
+        assert!(e.to_string().contains("api.tls_cert"), "{e}");
+        // Both from the environment.
+        let c = parse(
+            GOOD,
+            &[("FLEX_API_TLS_CERT", "c.pem"), ("FLEX_API_TLS_KEY", "k.pem")],
+        )
+        .unwrap();
+        assert_eq!(c.tls.unwrap().key, PathBuf::from("/etc/flex/k.pem"));
+    }
+
+    #[test]
     fn defaults_paths_and_env_overrides() {
         let c = parse(
             GOOD,
@@ -626,7 +690,7 @@ pool = "pool.json"
         assert_eq!(c.claim_price, 500_000_000_000_000_000);
         assert_eq!(c.pool_files, vec![PathBuf::from("/etc/flex/pool.json")]);
         assert_eq!(c.store_path, PathBuf::from("/etc/flex/keeper.db"));
-        assert_eq!(c.contract, [0x11; 32]);
+        assert_eq!(c.contract, AccountId([0x11; 32]));
         assert!(c.listen.is_none());
     }
 
@@ -648,9 +712,9 @@ pool = "pool.json"
             &[],
         )
         .unwrap();
-        assert_eq!(from_hex.contract, alice);
-        assert_eq!(from_ss58.contract, alice);
-        assert_eq!(from_polkadot.contract, alice);
+        assert_eq!(from_hex.contract.0, alice);
+        assert_eq!(from_ss58.contract.0, alice);
+        assert_eq!(from_polkadot.contract.0, alice);
         let e = parse(
             &GOOD.replace(hex_contract, "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQZ"),
             &[],

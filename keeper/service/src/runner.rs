@@ -155,7 +155,7 @@ impl Keeper {
         }
         let genesis = config.genesis.map(Genesis::new).transpose()?;
         // The database belongs to one deployment.
-        let contract = format!("0x{}", hex::encode(config.contract));
+        let contract = flex_types::hex::encode(config.contract);
         match store.meta("contract")? {
             Some(c) if c != contract => {
                 return Err(ServiceError::OtherContract {
@@ -331,7 +331,7 @@ impl Keeper {
         let client = PoolClient {
             chain,
             bundle: self.bundle.clone(),
-            address: AccountId32(self.config.contract),
+            address: AccountId32(self.config.contract.0),
             signer: self.signer.clone(),
         };
         let on_chain = client.genesis().await?;
@@ -458,7 +458,8 @@ impl Keeper {
         self.status.set_hold(hold);
         self.status.last_check_us.store(check_us, Ordering::Relaxed);
         self.check_votes(&pool, next).await?;
-        self.months(&pool, next, now).await
+        self.months(&pool, next, now).await?;
+        self.check_month_votes(&pool).await
     }
 
     /// Reads the votes on the next epoch once this keeper has its commitment: when they are split
@@ -472,26 +473,67 @@ impl Keeper {
             return Ok(());
         }
         let votes = pool.epoch_votes(next).await?;
-        if votes.len() < 2 {
-            self.status.resolve(DisagreementKind::EpochSplit, next);
-            return Ok(());
-        }
-        let keepers = pool.keepers().await?;
-        let threshold = pool.threshold().await?;
-        match split_verdict(&votes, &keepers, threshold) {
-            Some(counts) => {
-                self.status.disagree(Disagreement {
-                    index: next,
-                    kind: DisagreementKind::EpochSplit,
-                    ours: hex32(&rec.commitment_hash),
-                    chain: counts.iter().map(|(h, n)| format!("{}:{n}", hex32(h))).collect(),
-                    note: format!(
-                        "no commitment can reach the quorum of {threshold} of {} keepers",
-                        keepers.len()
-                    ),
-                });
+        let split = if votes.len() < 2 {
+            None
+        } else {
+            let keepers = pool.keepers().await?;
+            let threshold = pool.threshold().await?;
+            split_disagreement(
+                DisagreementKind::EpochSplit,
+                next,
+                &rec.commitment_hash,
+                &votes,
+                &keepers,
+                threshold,
+            )
+        };
+        match split {
+            Some(d) => {
+                self.status.disagree(d);
             }
             None => self.status.resolve(DisagreementKind::EpochSplit, next),
+        }
+        Ok(())
+    }
+
+    /// Like [`Keeper::check_votes`] for months: reads the votes on every month this keeper has a
+    /// root for that the chain has not finalised; a split that no root can win is reported
+    /// (`month_split`). Until now a month's disagreement was seen only after its finalisation, and
+    /// a split month never finalises.
+    async fn check_month_votes(&mut self, pool: &PoolClient) -> Result<(), ServiceError> {
+        let mut keeper_set: Option<(Vec<AccountId32>, u32)> = None;
+        for m in self.store.months()? {
+            if m.phase.is_done() {
+                continue;
+            }
+            let index = u64::from(m.month_index);
+            let votes = pool.month_votes(m.month_index).await?;
+            let split = if votes.len() < 2 {
+                None
+            } else {
+                let (keepers, threshold) = match &keeper_set {
+                    Some(set) => set.clone(),
+                    None => {
+                        let set = (pool.keepers().await?, pool.threshold().await?);
+                        keeper_set = Some(set.clone());
+                        set
+                    }
+                };
+                split_disagreement(
+                    DisagreementKind::MonthSplit,
+                    index,
+                    &m.root_hash,
+                    &votes,
+                    &keepers,
+                    threshold,
+                )
+            };
+            match split {
+                Some(d) => {
+                    self.status.disagree(d);
+                }
+                None => self.status.resolve(DisagreementKind::MonthSplit, index),
+            }
         }
         Ok(())
     }
@@ -624,7 +666,7 @@ impl Keeper {
             active = record.active,
             pool = %record.pool,
             distributed = %record.distributed,
-            commitment = %format!("0x{}", hex::encode(record.commitment_hash)),
+            commitment = %flex_types::hex::encode(record.commitment_hash),
             ignored_actions = inputs.ignored_actions,
             unweighted_actions = inputs.unweighted_actions,
             read_ms,
@@ -784,15 +826,26 @@ impl Keeper {
                 tracing::info!(epoch = e, finalized = vote.finalized, block = %vote.block, "voted");
                 Ok(())
             }
-            Err(CallError::Contract { error, .. }) => {
-                // AlreadyVoted / EpochAlreadyFinalized resolve on the next tick from the chain's view.
-                self.store
-                    .set_epoch_phase(e, Phase::Computed, false, &format!("refused: {error}"))?;
-                tracing::warn!(epoch = e, error = %error, "vote refused by the contract");
-                Ok(())
-            }
-            // Unknown whether the vote landed: stay `submitting`; the next tick asks the chain.
-            Err(other) => Err(other.into()),
+            Err(err) => match not_landed(&err) {
+                // AlreadyVoted / EpochAlreadyFinalized (refused in the dry run, or in the block
+                // when another keeper's vote finalised the epoch in between) resolve on the next
+                // tick from the chain's view; the connection is fine.
+                Some(note) => {
+                    self.store.set_epoch_phase(e, Phase::Computed, false, &note)?;
+                    self.vote_not_landed(&err);
+                    tracing::warn!(epoch = e, error = %err, "vote did not land: the chain's state is read again");
+                    Ok(())
+                }
+                // Unknown whether the vote landed: stay `submitting`; the next tick asks the chain.
+                None => Err(err.into()),
+            },
+        }
+    }
+
+    /// Counts a vote that the chain refused or that failed in its block (not a chain outage).
+    fn vote_not_landed(&self, err: &CallError) {
+        if matches!(err, CallError::FailedInBlock { .. }) {
+            self.status.errors.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -849,7 +902,7 @@ impl Keeper {
                 month = m,
                 claims = closed.record.claims,
                 total = %closed.record.total,
-                root = %format!("0x{}", hex::encode(closed.record.root_hash)),
+                root = %flex_types::hex::encode(closed.record.root_hash),
                 "month closed"
             );
             self.drive_month(pool, m, now).await?;
@@ -867,6 +920,7 @@ impl Keeper {
                 self.store
                     .set_month_phase(m, Phase::Finalized, mine.is_some(), "")?;
                 self.status.resolve(DisagreementKind::MonthMismatch, u64::from(m));
+                self.status.resolve(DisagreementKind::MonthSplit, u64::from(m));
                 tracing::info!(month = m, "month finalised");
             } else {
                 let note = format!(
@@ -883,6 +937,7 @@ impl Keeper {
                     chain: vec![hex32(&info.commitment_hash)],
                     note,
                 });
+                self.status.resolve(DisagreementKind::MonthSplit, u64::from(m));
             }
             return Ok(());
         }
@@ -914,14 +969,30 @@ impl Keeper {
                 tracing::info!(month = m, finalized = vote.finalized, "month root voted");
                 Ok(())
             }
-            Err(CallError::Contract { error, .. }) => {
-                self.store
-                    .set_month_phase(m, Phase::Computed, false, &format!("refused: {error}"))?;
-                tracing::warn!(month = m, error = %error, "month vote refused by the contract");
-                Ok(())
-            }
-            Err(other) => Err(other.into()),
+            Err(err) => match not_landed(&err) {
+                Some(note) => {
+                    self.store.set_month_phase(m, Phase::Computed, false, &note)?;
+                    self.vote_not_landed(&err);
+                    tracing::warn!(month = m, error = %err, "month vote did not land: the chain's state is read again");
+                    Ok(())
+                }
+                None => Err(err.into()),
+            },
         }
+    }
+}
+
+/// The note of a vote that certainly did not land, or `None` when it may have: the contract
+/// refused it in the dry run (nothing was sent), or it was included and failed in its block
+/// (`ContractReverted`: the state changed between the dry run and the block, e.g. another
+/// keeper's vote finalised the item; a failed extrinsic changes nothing). Either way the chain is
+/// reachable: the keeper keeps its connection and reads the chain's state again on the next tick,
+/// instead of backing off as if the chain were down.
+fn not_landed(err: &CallError) -> Option<String> {
+    match err {
+        CallError::Contract { error, .. } => Some(format!("refused: {error}")),
+        CallError::FailedInBlock { block, error, .. } => Some(format!("failed in block {block}: {error}")),
+        CallError::Chain { .. } | CallError::Bundle(_) => None,
     }
 }
 
@@ -929,7 +1000,7 @@ impl Keeper {
 const OFFCHAIN_FILES: &str = "offchain.files";
 
 fn hex32(h: &[u8; 32]) -> String {
-    format!("0x{}", hex::encode(h))
+    flex_types::hex::encode(h)
 }
 
 /// A stored `mismatch` as a disagreement (the chain's hash is in the record's note).
@@ -949,11 +1020,12 @@ fn mismatch(kind: DisagreementKind, index: u64, ours: &[u8; 32], note: &str) -> 
     }
 }
 
-/// Whether the votes on an epoch are split beyond repair: `Some(votes per commitment, current
-/// keepers only)` when no commitment voted, nor a new one, can reach `threshold` with the votes of
-/// the current keepers who have not voted yet; `None` while one still can.
-pub fn split_verdict(
-    votes: &flex_pool::EpochVotes,
+/// Whether the votes on an epoch (or a month) are split beyond repair: `Some(votes per
+/// commitment, current keepers only)` when no commitment voted, nor a new one, can reach
+/// `threshold` with the votes of the current keepers who have not voted yet; `None` while one
+/// still can.
+pub fn split_verdict<C>(
+    votes: &[([u8; 32], flex_pool::Proposal<C>)],
     keepers: &[flex_chain::AccountId32],
     threshold: u32,
 ) -> Option<Vec<([u8; 32], u32)>> {
@@ -970,6 +1042,30 @@ pub fn split_verdict(
         .saturating_sub(voted);
     let reachable = left >= threshold || counts.iter().any(|(_, n)| n.saturating_add(left) >= threshold);
     (!reachable).then_some(counts)
+}
+
+/// The `epoch_split` or `month_split` disagreement of item `index` (this keeper's hash `ours`)
+/// when its votes are split beyond repair ([`split_verdict`]); `None` while a commitment can
+/// still win.
+pub fn split_disagreement<C>(
+    kind: DisagreementKind,
+    index: u64,
+    ours: &[u8; 32],
+    votes: &[([u8; 32], flex_pool::Proposal<C>)],
+    keepers: &[flex_chain::AccountId32],
+    threshold: u32,
+) -> Option<Disagreement> {
+    let counts = split_verdict(votes, keepers, threshold)?;
+    Some(Disagreement {
+        index,
+        kind,
+        ours: hex32(ours),
+        chain: counts.iter().map(|(h, n)| format!("{}:{n}", hex32(h))).collect(),
+        note: format!(
+            "no commitment can reach the quorum of {threshold} of {} keepers",
+            keepers.len()
+        ),
+    })
 }
 
 /// The first source that has not provably passed `end` (unix seconds), as the hold on epoch
@@ -1021,7 +1117,7 @@ pub fn holding_source(status: &Status, followers: &[(String, SourceKind)], e: u6
 mod tests {
     use super::*;
     use flex_chain::AccountId32;
-    use flex_pool::{EpochCommitment, Proposal};
+    use flex_pool::{EpochCommitment, MonthRoot, Proposal};
 
     fn followers() -> Vec<(String, SourceKind)> {
         vec![
@@ -1112,6 +1208,95 @@ mod tests {
             split_verdict(&votes(&[(0xa, &[1, 2]), (0xb, &[3, 9])]), &keepers, 3),
             None
         );
+    }
+
+    fn month_votes(split: &[(u8, &[u8])]) -> flex_pool::MonthVotes {
+        split
+            .iter()
+            .map(|(h, voters)| {
+                (
+                    [*h; 32],
+                    Proposal {
+                        commitment: MonthRoot {
+                            month_index: 24_312,
+                            claims_root: [*h; 32],
+                            total: 1_000,
+                            claim_price: 0,
+                        },
+                        voters: voters.iter().map(|v| AccountId32([*v; 32])).collect(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// A month's votes are read like an epoch's: 2 + 2 of four keepers (quorum 3) is a
+    /// `month_split` naming this keeper's root and every root with its votes; 2 + 1 with one
+    /// keeper left, or one root only, is not.
+    #[test]
+    fn a_month_split_is_reported_with_every_root_and_its_votes() {
+        let keepers: Vec<AccountId32> = (1..=4).map(|i| AccountId32([i; 32])).collect();
+        let ours = [0xa; 32];
+        let split = |v: &[(u8, &[u8])]| {
+            split_disagreement(
+                DisagreementKind::MonthSplit,
+                24_312,
+                &ours,
+                &month_votes(v),
+                &keepers,
+                3,
+            )
+        };
+        assert_eq!(split(&[(0xa, &[1, 2]), (0xb, &[3])]), None);
+        assert_eq!(split(&[(0xa, &[1, 2, 3])]), None);
+        let d = split(&[(0xa, &[1, 2]), (0xb, &[3, 4])]).unwrap();
+        assert_eq!(d.kind, DisagreementKind::MonthSplit);
+        assert_eq!(d.kind.as_str(), "month_split");
+        assert_eq!(d.index, 24_312);
+        assert_eq!(d.ours, format!("0x{}", "0a".repeat(32)));
+        assert_eq!(
+            d.chain,
+            vec![
+                format!("0x{}:2", "0a".repeat(32)),
+                format!("0x{}:2", "0b".repeat(32))
+            ]
+        );
+        assert_eq!(d.note, "no commitment can reach the quorum of 3 of 4 keepers");
+        // Reported once in the status (logged once), shown until resolved.
+        let st = Status::default();
+        assert!(st.disagree(d.clone()));
+        assert!(!st.disagree(d));
+        assert_eq!(st.disagreements().len(), 1);
+        st.resolve(DisagreementKind::MonthSplit, 24_312);
+        assert!(st.disagreements().is_empty());
+    }
+
+    /// A vote refused in the dry run or failed in its block did not land: the keeper re-reads
+    /// the chain (phase back to `computed`, with why) and keeps its connection; a chain error
+    /// leaves it unknown (stay `submitting`, reconnect with backoff).
+    #[test]
+    fn a_vote_failed_in_its_block_is_not_a_chain_outage() {
+        let failed = CallError::FailedInBlock {
+            message: "submit_epoch".into(),
+            block: "0x01".into(),
+            error: "Pallet error: Contracts::ContractReverted".into(),
+        };
+        assert_eq!(
+            not_landed(&failed).as_deref(),
+            Some("failed in block 0x01: Pallet error: Contracts::ContractReverted")
+        );
+        let refused = CallError::Contract {
+            message: "submit_epoch".into(),
+            error: "AlreadyVoted".into(),
+        };
+        assert_eq!(not_landed(&refused).as_deref(), Some("refused: AlreadyVoted"));
+        let down = CallError::Chain {
+            message: "submit_epoch".into(),
+            source: flex_chain::ChainError::Rpc("connection closed".into()),
+        };
+        assert_eq!(not_landed(&down), None);
+        assert!(ServiceError::Chain(down).is_transient());
+        assert!(!ServiceError::Chain(failed).is_transient());
     }
 
     #[test]

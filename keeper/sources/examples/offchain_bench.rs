@@ -27,7 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = Arc::new(SqliteStore::open(&db)?);
     let domain = Domain {
         chain: [0x22; 32],
-        contract: [0x11; 32],
+        contract: flex_types::AccountId([0x11; 32]),
     };
     record_chain(&*store, domain.chain)?;
     let key = EvmKey::from_hex(&flex_types::hex::encode([0x5a; 32]), "bench")?;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use flex_engine::{Genesis, WeightTable};
 pub use flex_ingest::offchain::*;
 use flex_store::{ActionRow, OffchainBatch, OffchainImport, Store, StoreError};
-use flex_types::{hex, Address};
+use flex_types::{hex, AccountId, Address};
 
 use std::sync::atomic::Ordering;
 
@@ -99,7 +99,7 @@ pub struct Intake {
     store: Arc<dyn Store>,
     policy: Policy,
     table: WeightTable,
-    contract: [u8; 32],
+    contract: AccountId,
     genesis: Option<i64>,
 }
 
@@ -135,7 +135,7 @@ impl Intake {
         store: Arc<dyn Store>,
         policy: Policy,
         table: WeightTable,
-        contract: [u8; 32],
+        contract: AccountId,
         genesis: Option<i64>,
     ) -> Result<Self, IntakeError> {
         if let Some(kinds) = &policy.kinds {
@@ -171,7 +171,7 @@ impl Intake {
         }
     }
 
-    pub fn contract(&self) -> [u8; 32] {
+    pub fn contract(&self) -> AccountId {
         self.contract
     }
 

@@ -92,14 +92,25 @@ pub enum DisagreementKind {
     EpochSplit,
     /// The chain finalised another root than this keeper's for a month.
     MonthMismatch,
+    /// The votes for a month's root are split so that no root can reach the quorum.
+    MonthSplit,
 }
 
 impl DisagreementKind {
+    /// Every kind, in the order `/metrics` lists them.
+    pub const ALL: [DisagreementKind; 4] = [
+        DisagreementKind::EpochMismatch,
+        DisagreementKind::EpochSplit,
+        DisagreementKind::MonthMismatch,
+        DisagreementKind::MonthSplit,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DisagreementKind::EpochMismatch => "epoch_mismatch",
             DisagreementKind::EpochSplit => "epoch_split",
             DisagreementKind::MonthMismatch => "month_mismatch",
+            DisagreementKind::MonthSplit => "month_split",
         }
     }
 }

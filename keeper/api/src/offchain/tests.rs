@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::Api;
 
 const GENESIS: i64 = 1_769_644_800;
-const CONTRACT: [u8; 32] = [0x11; 32];
+const CONTRACT: flex_types::AccountId = flex_types::AccountId([0x11; 32]);
 const CHAIN: [u8; 32] = [0x22; 32];
 // Hardhat's account #0 (a well-known test key).
 const KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";

@@ -14,7 +14,7 @@ fn key() -> EvmKey {
 fn domain() -> Domain {
     Domain {
         chain: [0x22; 32],
-        contract: [0x11; 32],
+        contract: AccountId([0x11; 32]),
     }
 }
 
@@ -74,7 +74,7 @@ fn canonical_bytes_digest_and_signature_match_the_reference_vector() {
 fn a_signature_holds_only_for_its_batch_and_its_deployment() {
     let signed = vector().sign(&key(), &domain()).unwrap();
     let other_contract = Domain {
-        contract: [0x12; 32],
+        contract: AccountId([0x12; 32]),
         ..domain()
     };
     let other_chain = Domain {

@@ -412,7 +412,7 @@ pub async fn month(
         let port = free_port()?;
         let config = template
             .replace("@URL@", url)
-            .replace("@CONTRACT@", &format!("0x{}", hex::encode(d.pool.address.0)))
+            .replace("@CONTRACT@", &flex_types::hex::encode(d.pool.address.0))
             .replace("@BUNDLE@", &paths.bundle.display().to_string())
             .replace("@NAME@", stem)
             .replace("@DEMO_DIR@", &paths.demo_dir.display().to_string())
@@ -533,7 +533,7 @@ pub async fn month(
         say(&format!(
             "  quorum {threshold} of 4 reached with {}'s vote. Commitment hash 0x{}.",
             voters.last().copied().unwrap_or("?"),
-            hex::encode(info.commitment_hash)
+            flex_types::hex::encode_digits(info.commitment_hash)
         ));
         // Every keeper records the finalisation.
         loop {
@@ -581,12 +581,12 @@ pub async fn month(
             info.wallet_index == report.wallet_index && info.commitment_hash == own.hash(),
             "epoch {e}: the contract recorded Wi = {} and hash 0x{} for the demo's Wi = {} and hash 0x{}",
             info.wallet_index,
-            hex::encode(info.commitment_hash),
+            flex_types::hex::encode_digits(info.commitment_hash),
             report.wallet_index,
-            hex::encode(own.hash())
+            flex_types::hex::encode_digits(own.hash())
         );
         ensure!(
-            str_field(&v, "commitment_hash")? == format!("0x{}", hex::encode(own.hash())),
+            str_field(&v, "commitment_hash")? == flex_types::hex::encode(own.hash()),
             "epoch {e}: Alice's API shows another commitment"
         );
         let unallocated: u128 = d.pool.try_query("unallocated", ()).await?;
@@ -667,7 +667,7 @@ pub async fn month(
     }
     say(&format!(
         "Claims root 0x{} (the demo's own tree has the same root)",
-        hex::encode(month.root.claims_root)
+        flex_types::hex::encode_digits(month.root.claims_root)
     ));
     say(&format!(
         "Total {}; claim price {} PAY per FLEXE (the claim cost is 10% of amount x price).",
@@ -692,12 +692,12 @@ pub async fn month(
     let w1 = keys[0].address().to_string();
     let key_file = work.join("w1.key");
     // The sample wallets' keys are public test keys: W1's is 32 bytes of 0x01.
-    fs::write(&key_file, hex::encode([1u8; 32])).context("cannot write W1's key file")?;
+    fs::write(&key_file, flex_types::hex::encode_digits([1u8; 32])).context("cannot write W1's key file")?;
     ensure!(
         EvmKey::from_file(&key_file)?.address() == keys[0].address(),
         "w1.key is not W1's key"
     );
-    let beneficiary = format!("0x{}", hex::encode(ferdie.0));
+    let beneficiary = flex_types::hex::encode(ferdie.0);
     let claim_path = format!("/v1/claims/{JANUARY_2026}/{w1}?beneficiary={beneficiary}");
     let (status, v) = api_get(&http, &alice_api, &claim_path).await?;
     ensure!(status == 200, "GET {claim_path}: {status} {v}");

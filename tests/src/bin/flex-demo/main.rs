@@ -139,12 +139,12 @@ async fn run(args: &Args) -> Result<()> {
     say(&format!(
         "flex_token code: {} bytes of Wasm (code hash 0x{})",
         d.bundles.token.wasm.len(),
-        hex::encode(d.bundles.token.code_hash)
+        flex_types::hex::encode_digits(d.bundles.token.code_hash)
     ));
     say(&format!(
         "flex_reward_pool code: {} bytes of Wasm (code hash 0x{})",
         d.bundles.pool.wasm.len(),
-        hex::encode(d.bundles.pool.code_hash)
+        flex_types::hex::encode_digits(d.bundles.pool.code_hash)
     ));
     let supply: u128 = d.flexe.try_query("PSP22::total_supply", ()).await?;
     say(&format!(
