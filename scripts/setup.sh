@@ -91,8 +91,10 @@ cargo_contract() {
 # npm projects pinned by their lockfiles: the chain tooling (chopsticks, with our patch applied by
 # patch-package on install), OpenZeppelin's merkle-tree library for the cross-check tests, and
 # playwright-core + ethers for the claimer page's browser test (Debian's chromium runs it), and a
-# Hardhat EVM node + solc-js for the EVM log follower's test and lag bench (tests/evm).
-NPM_PROJECTS=("$ROOT/scripts/chain" "$ROOT/tests/oz" "$ROOT/tests/web" "$ROOT/tests/evm")
+# Hardhat EVM node + solc-js for the EVM log follower's test and lag bench (tests/evm), and the
+# third-party clients (polkadot.js api-contract, ethers, OZ merkle-tree) that drive the pool from its
+# `.contract` metadata alone (tests/thirdparty).
+NPM_PROJECTS=("$ROOT/scripts/chain" "$ROOT/tests/oz" "$ROOT/tests/web" "$ROOT/tests/evm" "$ROOT/tests/thirdparty")
 
 npm_project() {
     local dir="$1" stamp="$1/node_modules/.flex-stamp" want

@@ -3,14 +3,18 @@
 //! announced with an event that keepers see (`pending_changes`, the event's topic and fields),
 //! is refused before the delay fixed at deployment (two days of chain time) and by anyone but the
 //! owner, can be cancelled, and takes effect once the delay has passed. The pool's own account is
-//! refused as treasury.
+//! refused as treasury. A pause across a claim window extends it by the paused time: the sweep
+//! waits, claims in the extension succeed.
 
 use flex_chain::{ContractEvent, Keypair};
 use flex_e2e::{
     account,
     deploy::{deploy, DeployOptions, Deployment},
     dev,
-    scenario::{commitment_of, evm_wallets, sample_replay, travel, Contract, DAY, GENESIS, GOVERNANCE_DELAY},
+    scenario::{
+        claim_tree, commitment_of, evm_wallets, finalized, sample_replay, travel, Contract, MonthRoot,
+        SignedClaim, CLAIM_PRICE, DAY, DEPOSIT, FEB_1, GENESIS, GOVERNANCE_DELAY, JANUARY_2026, MAR_1,
+    },
     AccountId32, Decode, Devnet, Encode,
 };
 use flex_pool::{GovernanceAction, PendingChange};
@@ -221,4 +225,155 @@ async fn keeper_set_changes_wait_for_the_governance_delay() {
         "InvalidTreasury",
     )
     .await;
+}
+
+/// One pause as the pool records it (`pauses`): block times in milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq, Decode)]
+struct PauseRecord {
+    start: u64,
+    end: Option<u64>,
+    paused_before: u64,
+}
+
+/// A pause across January's claim window (issue 15: "a pause across a claim window hands the month
+/// to the treasury"). The owner pauses two days before the window closes and unpauses ten days
+/// after the original close. While paused, claims and sweeps are refused; afterwards the window
+/// stays open for the paused time: a claim inside the extension succeeds, the sweep is refused
+/// until the extended close (original close + paused time, to the millisecond of the pause
+/// record), a claim after it is refused, and the sweep then moves only the unclaimed rest.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pause_extends_the_claim_window_and_delays_the_sweep() {
+    let devnet = Devnet::start();
+    let chain = devnet.connect().await;
+    let (alice, bob, eve, ferdie) = (dev("alice"), dev("bob"), dev("eve"), dev("ferdie"));
+    // One keeper (quorum 1): the votes are not under test here.
+    let Deployment {
+        flexe,
+        pay,
+        pool,
+        treasury,
+        ..
+    } = deploy(
+        &chain,
+        &DeployOptions {
+            keepers: vec![account(&alice)],
+            ..DeployOptions::default()
+        },
+    )
+    .await
+    .expect("deploy");
+
+    // January's epochs and claim root.
+    let wallets = evm_wallets().unwrap();
+    let reports = sample_replay(&wallets).unwrap();
+    for report in &reports {
+        travel(&chain, GENESIS + (report.epoch as i64 + 1) * DAY + 60)
+            .await
+            .unwrap();
+        let done = pool
+            .call(&alice, "submit_epoch", commitment_of(report).unwrap())
+            .await;
+        assert!(finalized(&done).unwrap());
+    }
+    let tree = claim_tree(&reports, JANUARY_2026).unwrap();
+    let distributed: u128 = tree.values().iter().map(|l| l.amount).sum();
+    let root = MonthRoot {
+        month_index: JANUARY_2026,
+        claims_root: tree.root(),
+        total: distributed,
+        claim_price: CLAIM_PRICE,
+    };
+    assert!(finalized(&pool.call(&alice, "submit_month", &root).await).unwrap());
+    let window = |pool: Contract| async move {
+        pool.query::<Option<(u64, u64)>>("claim_window", JANUARY_2026)
+            .await
+    };
+    assert_eq!(window(pool.clone()).await, Some((FEB_1 as u64, MAR_1 as u64)));
+
+    // Claims are paid by Eve (approving the cost), to Ferdie.
+    let genesis_hash = chain.api().genesis_hash().0;
+    let (eve_acc, ferdie_acc) = (account(&eve), account(&ferdie));
+    let first = SignedClaim::sign(&genesis_hash, &pool.address, &tree, &wallets[0], &ferdie_acc).unwrap();
+    let second = SignedClaim::sign(&genesis_hash, &pool.address, &tree, &wallets[1], &ferdie_acc).unwrap();
+    let third = SignedClaim::sign(&genesis_hash, &pool.address, &tree, &wallets[2], &ferdie_acc).unwrap();
+    pay.call(
+        &alice,
+        "PSP22::transfer",
+        (&eve_acc, 10 * DEPOSIT / 1000, Vec::<u8>::new()),
+    )
+    .await;
+    pay.call(&eve, "PSP22::approve", (&pool.address, 10 * DEPOSIT / 1000))
+        .await;
+
+    // The owner pauses two days before the window closes: claims and sweeps stop.
+    travel(&chain, MAR_1 - 2 * DAY).await.unwrap();
+    pool.call(&alice, "pause", ()).await;
+    pool.call_fails(&eve, "claim", first.args(&ferdie_acc), "Paused")
+        .await;
+    // Past the original close, still paused: no sweep, and the getter already counts the pause.
+    travel(&chain, MAR_1 + DAY).await.unwrap();
+    pool.call_fails(&bob, "sweep", JANUARY_2026, "Paused").await;
+    let (_, close_now) = window(pool.clone()).await.unwrap();
+    assert!(
+        close_now > MAR_1 as u64 + 2 * DAY as u64,
+        "a running pause counts as ending now: close {close_now}"
+    );
+
+    // Unpaused ten days after the original close.
+    travel(&chain, MAR_1 + 10 * DAY).await.unwrap();
+    pool.call(&alice, "unpause", ()).await;
+    let pauses: Vec<PauseRecord> = pool.query("pauses", ()).await;
+    assert_eq!(pauses.len(), 1);
+    let pause = &pauses[0];
+    let end = pause.end.expect("the pause has ended");
+    assert_eq!(pause.paused_before, 0);
+    assert!(pause.start >= (MAR_1 - 2 * DAY) as u64 * 1000 && pause.start < MAR_1 as u64 * 1000);
+    assert!(end >= (MAR_1 + 10 * DAY) as u64 * 1000);
+    // The window is open for February's length of unpaused time: the close moves by the pause.
+    let close_ms = MAR_1 as u64 * 1000 + (end - pause.start);
+    assert_eq!(
+        window(pool.clone()).await,
+        Some((FEB_1 as u64, close_ms / 1000)),
+        "close = original close + paused time"
+    );
+    assert!(close_ms > (MAR_1 + 11 * DAY) as u64 * 1000);
+
+    // Inside the extension: the original close has passed, yet a claim succeeds and the sweep
+    // is refused.
+    pool.call_fails(&bob, "sweep", JANUARY_2026, "SweepTooEarly")
+        .await;
+    let before = flexe.balance_of(&ferdie_acc).await.unwrap();
+    pool.call(&eve, "claim", first.args(&ferdie_acc)).await;
+    assert_eq!(
+        flexe.balance_of(&ferdie_acc).await.unwrap(),
+        before + first.amount
+    );
+
+    // A minute before the extended close: a claim still succeeds, the sweep is still early.
+    travel(&chain, (close_ms / 1000) as i64 - 60).await.unwrap();
+    pool.call_fails(&bob, "sweep", JANUARY_2026, "SweepTooEarly")
+        .await;
+    pool.call(&eve, "claim", second.args(&ferdie_acc)).await;
+
+    // After it: claims are refused, the sweep moves the unclaimed rest, once.
+    travel(&chain, (close_ms / 1000) as i64 + 60).await.unwrap();
+    pool.call_fails(&eve, "claim", third.args(&ferdie_acc), "ClaimWindowClosed")
+        .await;
+    let treasury_before = flexe.balance_of(&treasury).await.unwrap();
+    pool.call(&bob, "sweep", JANUARY_2026).await;
+    let rest = distributed - first.amount - second.amount;
+    assert_eq!(
+        pool.query::<Option<u128>>("swept", JANUARY_2026).await,
+        Some(rest)
+    );
+    assert_eq!(
+        flexe.balance_of(&treasury).await.unwrap(),
+        treasury_before + rest,
+        "only the unclaimed rest reaches the treasury"
+    );
+    assert_eq!(
+        flexe.balance_of(&ferdie_acc).await.unwrap(),
+        before + first.amount + second.amount
+    );
+    pool.call_fails(&bob, "sweep", JANUARY_2026, "AlreadySwept").await;
 }

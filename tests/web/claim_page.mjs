@@ -1,6 +1,7 @@
 // Drives the keeper's claimer page in headless Chromium (Debian's /usr/bin/chromium, Playwright's
 // playwright-core). Run by keeper/cli/tests/web_page.rs with a JSON job in $FLEX_WEB_JOB:
-// { base, wallet, key, scores, epochs, month, beneficiary, beneficiary_ss58, message, out }. Prints one JSON line.
+// { base, wallet, key, scores, epochs, month, beneficiary, beneficiary_ss58, message, window_close, out }.
+// Prints one JSON line.
 import { chromium } from "playwright-core";
 import { Wallet, getBytes } from "ethers";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -77,6 +78,13 @@ try {
   const detail = await page.textContent("#cell-detail");
   if (!detail.startsWith("Epoch " + job.epochs[1 % job.epochs.length] + " (")) fail("focus detail: " + detail);
   result.focus_detail = detail;
+  // The window's close as the pool computes it (a pause extended it), not the calendar's.
+  const windowCell = `#months tr[data-month="${job.month}"] .window`;
+  const closeAttr = await page.getAttribute(windowCell, "data-close");
+  if (closeAttr !== String(job.window_close)) fail("window close " + closeAttr + " != the pool's " + job.window_close);
+  result.window = await page.textContent(windowCell);
+  const closeMinute = new Date(job.window_close * 1000).toISOString().slice(0, 16).replace("T", " ");
+  if (!result.window.includes("before " + closeMinute + " UTC, extended by pauses (open)")) fail("window text " + result.window);
   const monthRow = `#months tr[data-month="${job.month}"] .claim-status`;
   if ((await page.textContent(monthRow)) !== "unclaimed") fail("month status before: " + (await page.textContent(monthRow)));
 

@@ -35,6 +35,20 @@ pub(crate) struct Claim {
     proof: Vec<String>,
     root_status: &'static str,
     wallet: String,
+    /// The claim window as the pool computes it (pauses extend it); `null` when the chain is
+    /// unreachable.
+    window: Option<Window>,
+}
+
+/// A month's claim window on chain: claims from `open` to before `close` (unix seconds).
+/// `calendar_close` is the close without pauses (the 1st of month m+2); `close` is later by the
+/// paused time inside the window; while `paused`, `close` is computed as if the pause ended now.
+#[derive(Serialize)]
+pub(crate) struct Window {
+    calendar_close: i64,
+    close: u64,
+    open: u64,
+    paused: bool,
 }
 
 pub(crate) async fn claim(
@@ -103,6 +117,12 @@ pub(crate) async fn claim(
         None => None,
     };
     let claimed = api.claimed_on_chain(m, wallet).await;
+    let window = api.window_on_chain(m).await.map(|w| Window {
+        calendar_close: flex_engine::calendar::month_start(m.saturating_add(2)),
+        close: w.close,
+        open: w.open,
+        paused: w.paused,
+    });
     Ok(Json(Claim {
         amount: amount.to_string(),
         beneficiary: beneficiary.map(hex::encode),
@@ -120,5 +140,6 @@ pub(crate) async fn claim(
         proof,
         root_status,
         wallet: wallet.to_string(),
+        window,
     }))
 }

@@ -1,12 +1,12 @@
 //! `GET /health`: liveness of the store and the chain connection, each source's state, the epoch
-//! the keeper waits on and its disagreements with the chain.
+//! the keeper waits on, its disagreements with the chain and the pool's pending governance changes.
 
 use std::sync::atomic::Ordering;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use flex_sources::{Disagreement, Hold, SourceState};
+use flex_sources::{Disagreement, Hold, PendingGovernance, SourceState};
 use serde::Serialize;
 
 use crate::Api;
@@ -20,6 +20,8 @@ pub(crate) struct Health {
     /// split so that no commitment can reach the quorum (`epoch_split`, `month_split`); each with
     /// both hashes.
     disagreements: Vec<Disagreement>,
+    /// The pool's time-locked changes announced by the owner and not yet executed or cancelled.
+    governance: HealthGovernance,
     /// The epoch the keeper waits to close and the source holding it back; `null` when none.
     holding: Option<Hold>,
     last_epoch: Option<u64>,
@@ -41,6 +43,14 @@ pub(crate) struct HealthChain {
     is_keeper: bool,
     next_epoch: u64,
     time_ms: u64,
+}
+
+#[derive(Serialize)]
+pub(crate) struct HealthGovernance {
+    /// Each change with its `id`, `action`, `target`, `eta` (block time from which the owner can
+    /// execute it, unix ms), `expires`, `announced_at` and whether it adds or removes this keeper
+    /// (`this_keeper`). A pending change does not degrade the status: it is the warning.
+    pending: Vec<PendingGovernance>,
 }
 
 /// 200 while the store answers (also without a chain: the API serves from the store), else 503.
@@ -69,6 +79,9 @@ pub(crate) async fn health(State(api): State<Api>) -> (StatusCode, Json<Health>)
             time_ms: st.chain_time_ms.load(Ordering::Relaxed),
         },
         disagreements,
+        governance: HealthGovernance {
+            pending: st.governance(),
+        },
         holding: st.hold(),
         last_epoch: last.ok().flatten(),
         sources,

@@ -168,6 +168,24 @@ fn sources_and_disagreements(api: &Api, out: &mut String) {
     }
 }
 
+/// The pool's pending governance changes by action, and the earliest time one can take effect.
+fn governance(api: &Api, out: &mut String) {
+    let pending = api.inner.status.governance();
+    out.push_str("# HELP flex_governance_pending Announced governance changes not yet executed or cancelled, by action.\n# TYPE flex_governance_pending gauge\n");
+    for action in ["add_keeper", "remove_keeper", "set_min_threshold", "set_treasury"] {
+        let n = pending.iter().filter(|p| p.action == action).count();
+        let _ = writeln!(out, "flex_governance_pending{{action=\"{action}\"}} {n}");
+    }
+    if let Some(eta) = pending.iter().map(|p| p.eta).min() {
+        let _ = write!(
+            out,
+            "# HELP flex_governance_next_eta_seconds Earliest block time a pending governance change can be executed.\n\
+             # TYPE flex_governance_next_eta_seconds gauge\nflex_governance_next_eta_seconds {}\n",
+            eta / 1000
+        );
+    }
+}
+
 fn kind_label(k: SourceKind) -> &'static str {
     match k {
         SourceKind::File => "file",
@@ -269,6 +287,7 @@ pub(crate) async fn metrics(State(api): State<Api>) -> Response {
         u64::from(hold.is_some()),
     );
     sources_and_disagreements(&api, &mut out);
+    governance(&api, &mut out);
     api.inner.metrics.render(&mut out);
     api.inner.relay.render(&mut out);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()

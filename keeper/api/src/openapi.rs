@@ -72,7 +72,9 @@ pub fn document() -> Value {
                 "contract": hash, "beneficiary": {"type": ["string", "null"]},
                 "chain": {"type": ["string", "null"], "description": "the chain's genesis hash (the message's chain line); null until the keeper connected"},
                 "message": {"type": ["string", "null"], "description": "the exact claim message of docs/PROTOCOL.md"},
-                "claim_status": {"type": "string", "enum": ["claimed", "unclaimed", "unknown (chain unreachable)"]}}},
+                "claim_status": {"type": "string", "enum": ["claimed", "unclaimed", "unknown (chain unreachable)"]},
+                "window": {"type": ["object", "null"], "description": "the claim window as the pool computes it (unix seconds; pauses extend close beyond calendar_close; while paused, close is computed as if the pause ended now); null when the chain is unreachable",
+                    "properties": {"open": {"type": "integer"}, "close": {"type": "integer"}, "calendar_close": {"type": "integer"}, "paused": {"type": "boolean"}}}}},
             "Epoch": {"type": "object", "properties": {
                 "epoch": {"type": "integer"}, "month_index": {"type": "integer"}, "status": {"type": "string"}, "finalized": {"type": "boolean"},
                 "voted": {"type": "boolean"}, "commitment_hash": hash, "commitment": {"type": "string", "description": "SCALE bytes, hex"},

@@ -25,6 +25,8 @@ pub(crate) struct Inner {
     pub(crate) genesis: Option<i64>,
     months: RwLock<HashMap<u32, Arc<MonthCache>>>,
     pub(crate) claimed: Mutex<ClaimedCache>,
+    /// Month -> (its claim window on chain, when asked).
+    pub(crate) windows: Mutex<HashMap<u32, (ChainWindow, Instant)>>,
     pub(crate) metrics: Metrics,
     pub(crate) relay: crate::relay_stats::RelayStats,
     pub(crate) started: Instant,
@@ -32,6 +34,16 @@ pub(crate) struct Inner {
     pub(crate) relayer: OnceLock<flex_chain::Keypair>,
     /// Accepts signed off-chain batches (`offchain`).
     pub(crate) offchain: OnceLock<flex_sources::offchain::Intake>,
+}
+
+/// A month's claim window as the pool computes it: pauses extend it (`docs/PROTOCOL.md`, "Pauses
+/// and claim windows"). Unix seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ChainWindow {
+    pub(crate) open: u64,
+    pub(crate) close: u64,
+    /// Whether the pool is paused now (its close then moves later as long as the pause lasts).
+    pub(crate) paused: bool,
 }
 
 /// `(month, wallet)` -> (claimed, when asked).
@@ -62,6 +74,7 @@ impl Api {
                 genesis,
                 months: RwLock::new(HashMap::new()),
                 claimed: Mutex::new(HashMap::new()),
+                windows: Mutex::new(HashMap::new()),
                 metrics: Metrics::default(),
                 relay: Default::default(),
                 started: Instant::now(),
@@ -150,6 +163,34 @@ impl Api {
                  that claim messages bind; try again later",
             )
         })
+    }
+
+    /// Month `m`'s claim window as the pool answers it (`claim_window`, `is_paused`), asked at
+    /// most every two seconds (a pause moves it); `None` when the chain is unreachable or the
+    /// month has no window (before genesis).
+    pub(crate) async fn window_on_chain(&self, m: u32) -> Option<ChainWindow> {
+        if let Ok(map) = self.inner.windows.lock() {
+            if let Some((w, at)) = map.get(&m) {
+                if at.elapsed() < Duration::from_secs(2) {
+                    return Some(*w);
+                }
+            }
+        }
+        let client = self.inner.status.client()?;
+        let ask = async {
+            let window = client.claim_window(m).await.ok()??;
+            let paused: bool = client.query("is_paused", ()).await.ok()?;
+            Some(ChainWindow {
+                open: window.0,
+                close: window.1,
+                paused,
+            })
+        };
+        let w = tokio::time::timeout(Duration::from_secs(2), ask).await.ok()??;
+        if let Ok(mut map) = self.inner.windows.lock() {
+            map.insert(m, (w, Instant::now()));
+        }
+        Some(w)
     }
 
     /// The claim's status on chain: `Some(claimed)`, or `None` when the chain is unreachable.

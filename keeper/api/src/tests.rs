@@ -407,12 +407,12 @@ async fn response_bodies_are_pinned_byte_for_byte() {
         (
             &with_beneficiary,
             StatusCode::OK,
-            r#"{"amount":"42","beneficiary":"0x2222222222222222222222222222222222222222222222222222222222222222","chain":"0x3333333333333333333333333333333333333333333333333333333333333333","claim_status":"unknown (chain unreachable)","claims_root":"0x6101efd49bd93b269ce5b7d64b27cb959d80068ec9da14ac206b0fe9232331ea","contract":"0x1111111111111111111111111111111111111111111111111111111111111111","message":"Flex reward claim\nchain: 0x3333333333333333333333333333333333333333333333333333333333333333\ncontract: 0x1111111111111111111111111111111111111111111111111111111111111111\nmonth: 24312 (2026-01)\nwallet: 0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\namount: 42\nbeneficiary: 0x2222222222222222222222222222222222222222222222222222222222222222","month":"2026-01","month_index":24312,"proof":["0xb82b6fe304e042e7744a5bb4ac710b77361e4682ec07811a1640c26e2e965478"],"root_status":"finalized","wallet":"0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#,
+            r#"{"amount":"42","beneficiary":"0x2222222222222222222222222222222222222222222222222222222222222222","chain":"0x3333333333333333333333333333333333333333333333333333333333333333","claim_status":"unknown (chain unreachable)","claims_root":"0x6101efd49bd93b269ce5b7d64b27cb959d80068ec9da14ac206b0fe9232331ea","contract":"0x1111111111111111111111111111111111111111111111111111111111111111","message":"Flex reward claim\nchain: 0x3333333333333333333333333333333333333333333333333333333333333333\ncontract: 0x1111111111111111111111111111111111111111111111111111111111111111\nmonth: 24312 (2026-01)\nwallet: 0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\namount: 42\nbeneficiary: 0x2222222222222222222222222222222222222222222222222222222222222222","month":"2026-01","month_index":24312,"proof":["0xb82b6fe304e042e7744a5bb4ac710b77361e4682ec07811a1640c26e2e965478"],"root_status":"finalized","wallet":"0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","window":null}"#,
         ),
         (
             "/v1/claims/24312/0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
             StatusCode::OK,
-            r#"{"amount":"42","beneficiary":null,"chain":"0x3333333333333333333333333333333333333333333333333333333333333333","claim_status":"unknown (chain unreachable)","claims_root":"0x6101efd49bd93b269ce5b7d64b27cb959d80068ec9da14ac206b0fe9232331ea","contract":"0x1111111111111111111111111111111111111111111111111111111111111111","message":null,"month":"2026-01","month_index":24312,"proof":["0xb82b6fe304e042e7744a5bb4ac710b77361e4682ec07811a1640c26e2e965478"],"root_status":"finalized","wallet":"0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#,
+            r#"{"amount":"42","beneficiary":null,"chain":"0x3333333333333333333333333333333333333333333333333333333333333333","claim_status":"unknown (chain unreachable)","claims_root":"0x6101efd49bd93b269ce5b7d64b27cb959d80068ec9da14ac206b0fe9232331ea","contract":"0x1111111111111111111111111111111111111111111111111111111111111111","message":null,"month":"2026-01","month_index":24312,"proof":["0xb82b6fe304e042e7744a5bb4ac710b77361e4682ec07811a1640c26e2e965478"],"root_status":"finalized","wallet":"0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","window":null}"#,
         ),
         (
             "/v1/epochs/0",
@@ -450,7 +450,7 @@ async fn response_bodies_are_pinned_byte_for_byte() {
     let (head, uptime) = body.split_once(r#""uptime_s":"#).unwrap_or((&body, ""));
     assert_eq!(
         head,
-        r#"{"chain":{"connected":false,"is_keeper":false,"next_epoch":0,"time_ms":0},"disagreements":[],"holding":null,"last_epoch":0,"sources":[],"status":"degraded","store":"ok","#
+        r#"{"chain":{"connected":false,"is_keeper":false,"next_epoch":0,"time_ms":0},"disagreements":[],"governance":{"pending":[]},"holding":null,"last_epoch":0,"sources":[],"status":"degraded","store":"ok","#
     );
     let secs = uptime.strip_suffix('}').and_then(|n| n.parse::<u64>().ok());
     assert!(secs.is_some(), "{body}");
@@ -635,4 +635,98 @@ async fn sources_holds_and_disagreements_are_shown_and_mismatched_proofs_refused
         msg.contains(&ours) && msg.contains(&chain) && msg.contains("resync"),
         "{msg}"
     );
+}
+
+/// `/health` lists the pool's pending governance changes (id, action, target, eta) and whether
+/// one adds or removes this keeper; `/metrics` counts them by action with the earliest eta. A
+/// change that is no longer pending disappears from both.
+#[tokio::test]
+async fn pending_governance_changes_are_shown() {
+    use flex_pool::{GovernanceAction, PendingChange};
+    use flex_sources::PendingGovernance;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("k.db")).unwrap();
+    let status = Arc::new(Status::default());
+    let me = [0x0a; 32];
+    let day_ms = 86_400_000u64;
+    let announced = 1_772_323_200_000u64;
+    let change = |action, at: u64| PendingChange {
+        action,
+        announced_at: at,
+        executable_at: at + 2 * day_ms,
+        expires_at: at + 16 * day_ms,
+    };
+    let pending = vec![
+        PendingGovernance::new(
+            0,
+            &change(GovernanceAction::AddKeeper([0xee; 32]), announced),
+            &me,
+        ),
+        PendingGovernance::new(
+            1,
+            &change(GovernanceAction::RemoveKeeper(me), announced + 1000),
+            &me,
+        ),
+        PendingGovernance::new(
+            2,
+            &change(GovernanceAction::SetTreasury([7; 32]), announced + 2000),
+            &me,
+        ),
+    ];
+    assert_eq!(status.set_governance(pending), 3);
+    let app = Api::new(
+        Arc::new(store),
+        status.clone(),
+        flex_types::AccountId([0x11; 32]),
+        Some(1_769_644_800),
+    )
+    .router();
+
+    let (s, v) = get(&app, "/health").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let shown = v["governance"]["pending"].as_array().unwrap();
+    assert_eq!(shown.len(), 3, "{v}");
+    assert_eq!(
+        shown[1],
+        serde_json::json!({
+            "action": "remove_keeper",
+            "announced_at": announced + 1000,
+            "eta": announced + 1000 + 2 * day_ms,
+            "expires": announced + 1000 + 16 * day_ms,
+            "id": 1,
+            "target": format!("0x{}", "0a".repeat(32)),
+            "this_keeper": true,
+        })
+    );
+    assert_eq!(
+        (shown[0]["action"].as_str(), shown[0]["this_keeper"].as_bool()),
+        (Some("add_keeper"), Some(false))
+    );
+    assert_eq!(shown[2]["target"], format!("0x{}", "07".repeat(32)));
+
+    let (_, m) = get(&app, "/metrics").await;
+    let text = m.as_str().unwrap();
+    for line in [
+        "flex_governance_pending{action=\"add_keeper\"} 1",
+        "flex_governance_pending{action=\"remove_keeper\"} 1",
+        "flex_governance_pending{action=\"set_min_threshold\"} 0",
+        "flex_governance_pending{action=\"set_treasury\"} 1",
+        &format!(
+            "flex_governance_next_eta_seconds {}",
+            (announced + 2 * day_ms) / 1000
+        ),
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+    }
+
+    // The owner cancelled or executed them all.
+    status.set_governance(Vec::new());
+    let (_, v) = get(&app, "/health").await;
+    assert_eq!(v["governance"]["pending"], serde_json::json!([]));
+    let (_, m) = get(&app, "/metrics").await;
+    let text = m.as_str().unwrap();
+    assert!(text
+        .lines()
+        .any(|l| l == "flex_governance_pending{action=\"remove_keeper\"} 0"));
+    assert!(!text.contains("flex_governance_next_eta_seconds"), "{text}");
 }

@@ -108,6 +108,16 @@
     }
   }
 
+  // "2026-02-01 to 2026-02-28": the last day of a window closing at midnight UTC; a close that a
+  // pause moved is given to the minute. `w`: the chain's window (null: the calendar's, unconfirmed).
+  function windowText(open, close, w) {
+    let text = isoDay(open) + " to " + (close % DAY_MS === 0 ? isoDay(close - DAY_MS) : "before " + isoMinute(close) + " UTC");
+    if (w && w.paused) text += ", extended for as long as the pool is paused";
+    else if (w && w.close > w.calendar_close) text += ", extended by pauses";
+    else if (!w) text += ", per the calendar (a pause on chain may extend it)";
+    return text;
+  }
+
   function monthsOf(w) {
     const totals = new Map();
     for (const ep of w.epochs) {
@@ -127,9 +137,11 @@
     current.months = new Map();
     months.forEach((m, i) => {
       const r = claims[i];
-      const [open, close] = C.claimWindow(m);
+      // The window as the pool computes it (pauses extend it), else the calendar's.
+      const w = r.ok && r.body.window ? r.body.window : null;
+      const [open, close] = w ? [w.open * 1000, w.close * 1000] : C.claimWindow(m);
       const now = chainNow();
-      const windowState = now < open ? "not open yet" : now < close ? "open" : "closed";
+      const windowState = w && w.paused ? "paused" : now < open ? "not open yet" : now < close ? "open" : "closed";
       let root = "not closed yet", status = "—";
       if (r.ok) {
         root = r.body.root_status;
@@ -144,7 +156,7 @@
       const tr = el("tr", { "data-month": String(m) });
       tr.append(el("td", {}, C.monthName(m) + " (" + m + ")"), el("td", { class: "mono" }, totals.get(m).toString()),
         el("td", {}, root), el("td", { class: "claim-status" }, status),
-        el("td", {}, isoDay(open) + " to " + isoDay(close - DAY_MS) + " (" + windowState + ")"));
+        el("td", { class: "window", "data-close": String(close / 1000) }, windowText(open, close, w) + " (" + windowState + ")"));
       tbody.append(tr);
     });
     const claimable = select.options.length;

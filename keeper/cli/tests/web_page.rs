@@ -2,7 +2,8 @@
 //! keepers on a devnet: a wallet's score array renders as one cell per epoch, the page builds the
 //! `docs/PROTOCOL.md` claim message, an injected EIP-1193 provider signs it with a real secp256k1
 //! key, the claim goes through the keeper's relay (`POST /v1/claims/{month}/{address}/relay`) and
-//! the page shows it claimed. Also: the page's JS claim message against `flex_evm::claim_message`
+//! the page shows it claimed; after a pause inside the claim window, the page shows the pool's
+//! extended close; the owner's announcement of a keeper removal shows in every keeper's /health. Also: the page's JS claim message against `flex_evm::claim_message`
 //! vectors, and the relay's 4xx answers.
 //!
 //! Needs Debian's `chromium` and `npm ci` in `tests/web` (both installed by `scripts/setup.sh`);
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use flex_chain::{AccountId32, Chain};
 use flex_e2e::deploy::{deploy, DeployOptions, Deployment};
-use flex_e2e::scenario::{CLAIM_PRICE, DAY, DEPOSIT, FEB_1, GENESIS, JANUARY_2026 as JAN};
+use flex_e2e::scenario::{CLAIM_PRICE, DAY, DEPOSIT, FEB_1, GENESIS, JANUARY_2026 as JAN, MAR_1};
 use flex_e2e::{account, bundle_path, dev, free_port, http, Devnet};
 use flex_pool::MonthInfo;
 use serde_json::{json, Value};
@@ -231,6 +232,20 @@ async fn claimer_page_in_headless_chromium() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     travel(&chain, FEB_1 + 3600).await;
+    // A four-hour pause inside January's window: the pool extends it, and the page must show the
+    // pool's close, not the calendar's (1 March).
+    pool.call(&dev("alice"), "pause", ()).await;
+    travel(&chain, FEB_1 + 5 * 3600).await;
+    pool.call(&dev("alice"), "unpause", ()).await;
+    let (open, window_close) = pool
+        .query::<Option<(u64, u64)>>("claim_window", JAN)
+        .await
+        .expect("January's window");
+    assert_eq!(open, FEB_1 as u64);
+    assert!(
+        window_close >= MAR_1 as u64 + 4 * 3600 - 60 && window_close < MAR_1 as u64 + 4 * 3600 + 120,
+        "extended by the pause: {window_close}"
+    );
     let eve = account(&dev("eve"));
     pay.call(
         &dev("alice"),
@@ -278,6 +293,11 @@ async fn claimer_page_in_headless_chromium() {
         &ferdie.0,
     );
     assert_eq!(c["message"], message.as_str());
+    assert_eq!(
+        c["window"],
+        json!({"calendar_close": MAR_1, "close": window_close, "open": FEB_1, "paused": false}),
+        "the API answers the pool's window"
+    );
 
     // The relay's input checks (4xx JSON, nothing submitted).
     let good_sig = format!(
@@ -451,6 +471,7 @@ async fn claimer_page_in_headless_chromium() {
         "beneficiary": beneficiary,
         "beneficiary_ss58": ferdie.to_string(),
         "message": message,
+        "window_close": window_close,
         "out": out.display().to_string(),
     });
     let run =
@@ -499,4 +520,62 @@ async fn claimer_page_in_headless_chromium() {
         println!("screenshot: {path}");
     }
     println!("browser result: {result}");
+
+    // The keepers' view of governance: the owner announces Charlie's removal; every keeper's
+    // /health lists it with the chain's eta (Charlie's as touching itself), its metrics count it,
+    // and each keeper logs the announcement at warn level.
+    let charlie = account(&dev("charlie"));
+    pool.call(
+        &dev("alice"),
+        "announce",
+        flex_pool::GovernanceAction::RemoveKeeper(charlie.0),
+    )
+    .await;
+    let on_chain: Vec<(u64, flex_pool::PendingChange)> = pool.query("pending_changes", ()).await;
+    assert_eq!(on_chain.len(), 1);
+    let (id, change) = &on_chain[0];
+    let until = Instant::now() + Duration::from_secs(60);
+    for k in &keepers {
+        let pending = loop {
+            let (_, h) = http(k.port, "GET", "/health", None).unwrap();
+            let p = h["governance"]["pending"].clone();
+            if p.as_array().is_some_and(|a| !a.is_empty()) {
+                break p;
+            }
+            assert!(
+                Instant::now() < until,
+                "{}'s /health shows no pending change: {h}",
+                k.name
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert_eq!(
+            pending,
+            json!([{
+                "action": "remove_keeper",
+                "announced_at": change.announced_at,
+                "eta": change.executable_at,
+                "expires": change.expires_at,
+                "id": id,
+                "target": flex_types::hex::encode(charlie.0),
+                "this_keeper": k.name == "charlie",
+            }]),
+            "{}",
+            k.name
+        );
+        let (_, m) = http(k.port, "GET", "/metrics", None).unwrap();
+        let text = m.as_str().unwrap_or_default();
+        assert!(
+            text.lines()
+                .any(|l| l == "flex_governance_pending{action=\"remove_keeper\"} 1"),
+            "{text}"
+        );
+        let log = k.log_text();
+        assert!(
+            log.lines()
+                .any(|l| l.contains("WARN") && l.contains("governance change announced")),
+            "{}'s log has no warning:\n{log}",
+            k.name
+        );
+    }
 }

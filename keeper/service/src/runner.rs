@@ -395,6 +395,20 @@ impl Keeper {
         Ok(())
     }
 
+    /// Re-reads the pool's pending governance changes for `/health` and the metrics; a newly
+    /// announced one is logged at warn level ([`flex_sources::Status::set_governance`]).
+    async fn refresh_governance(&mut self, pool: &PoolClient) -> Result<(), ServiceError> {
+        let me = pool.me().0;
+        let pending = pool.pending_changes().await?;
+        self.status.set_governance(
+            pending
+                .iter()
+                .map(|(id, change)| flex_sources::PendingGovernance::new(*id, change, &me))
+                .collect(),
+        );
+        Ok(())
+    }
+
     /// One pass of the loop.
     pub async fn tick(&mut self) -> Result<(), ServiceError> {
         let check = Instant::now();
@@ -408,6 +422,7 @@ impl Keeper {
         let next = pool.next_epoch().await?;
         self.status.next_epoch.store(next, Ordering::Relaxed);
         self.refresh_membership(&pool).await?;
+        self.refresh_governance(&pool).await?;
 
         // New input while some epoch differs from the chain's: recompute those (automatic resync).
         let imported = self.status.imported_actions.load(Ordering::Relaxed);

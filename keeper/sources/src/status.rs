@@ -1,6 +1,7 @@
 //! What the running keeper shares with its API: chain connection, progress, counters, each
-//! source's state ([`SourceState`]), the epoch the keeper waits on ([`Hold`]) and the
-//! disagreements with the chain it found ([`Disagreement`]).
+//! source's state ([`SourceState`]), the epoch the keeper waits on ([`Hold`]), the
+//! disagreements with the chain it found ([`Disagreement`]) and the pool's pending governance
+//! changes ([`PendingGovernance`]).
 //!
 //! A source's failure is logged here once per change (a new error, or a recovery), not on every
 //! pass, and counted in [`Status::errors`] and in its own [`SourceState::failures`].
@@ -9,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock};
 
-use flex_pool::PoolClient;
+use flex_pool::{GovernanceAction, PendingChange, PoolClient};
 use serde::Serialize;
 
 #[derive(Debug, Default)]
@@ -37,6 +38,8 @@ pub struct Status {
     sources: RwLock<BTreeMap<String, SourceState>>,
     hold: RwLock<Option<Hold>>,
     disagreements: RwLock<BTreeMap<(DisagreementKind, u64), Disagreement>>,
+    /// The pool's announced governance changes, by id (re-read every tick).
+    governance: RwLock<BTreeMap<u64, PendingGovernance>>,
 }
 
 /// What a source is.
@@ -123,6 +126,48 @@ pub struct Disagreement {
     /// The chain's: the finalised hash, or (a split) every hash voted, with its votes.
     pub chain: Vec<String>,
     pub note: String,
+}
+
+/// An announced governance change of the pool, not yet executed or cancelled (the contract's
+/// `pending_changes`), as `/health` shows it (fields in alphabetical order). Block times are unix
+/// milliseconds, like `chain.time_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PendingGovernance {
+    /// `add_keeper`, `remove_keeper`, `set_min_threshold` or `set_treasury`.
+    pub action: &'static str,
+    /// When the owner announced it.
+    pub announced_at: u64,
+    /// From this block time on the owner can execute it (announcement + the pool's delay).
+    pub eta: u64,
+    /// It can be executed only before this block time; after it, only cancelled.
+    pub expires: u64,
+    pub id: u64,
+    /// The keeper or treasury account (`0x` + 64 hex digits), or the minimum threshold (decimal).
+    pub target: String,
+    /// Whether the change adds or removes this keeper's own account.
+    pub this_keeper: bool,
+}
+
+impl PendingGovernance {
+    /// Change `id` as the pool reports it, seen by the keeper whose account is `me`.
+    pub fn new(id: u64, change: &PendingChange, me: &[u8; 32]) -> Self {
+        let account = |a: &[u8; 32]| flex_types::hex::encode(a);
+        let (action, target, this_keeper) = match &change.action {
+            GovernanceAction::AddKeeper(k) => ("add_keeper", account(k), k == me),
+            GovernanceAction::RemoveKeeper(k) => ("remove_keeper", account(k), k == me),
+            GovernanceAction::SetMinThreshold(t) => ("set_min_threshold", t.to_string(), false),
+            GovernanceAction::SetTreasury(t) => ("set_treasury", account(t), false),
+        };
+        Self {
+            action,
+            announced_at: change.announced_at,
+            eta: change.executable_at,
+            expires: change.expires_at,
+            id,
+            target,
+            this_keeper,
+        }
+    }
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -289,6 +334,46 @@ impl Status {
     pub fn disagreements(&self) -> Vec<Disagreement> {
         read(&self.disagreements).values().cloned().collect()
     }
+
+    /// The pool's pending governance changes as just read from the chain. Each newly announced
+    /// one is logged at warn level (every action changes the keeper set, the threshold or the
+    /// treasury: operators should look before its eta); one that is gone (executed or cancelled)
+    /// at info level. Returns how many are new.
+    pub fn set_governance(&self, pending: Vec<PendingGovernance>) -> usize {
+        let mut map = write(&self.governance);
+        let mut new = 0;
+        for p in &pending {
+            if !map.contains_key(&p.id) {
+                new += 1;
+                tracing::warn!(
+                    id = p.id,
+                    action = p.action,
+                    target = %p.target,
+                    eta_ms = p.eta,
+                    expires_ms = p.expires,
+                    this_keeper = p.this_keeper,
+                    "governance change announced: the owner can execute it from its eta on"
+                );
+            }
+        }
+        for (id, old) in map.iter() {
+            if !pending.iter().any(|p| p.id == *id) {
+                tracing::info!(
+                    id,
+                    action = old.action,
+                    target = %old.target,
+                    "governance change no longer pending (executed or cancelled)"
+                );
+            }
+        }
+        *map = pending.into_iter().map(|p| (p.id, p)).collect();
+        new
+    }
+
+    /// The pending governance changes, by id (announcement order).
+    pub fn governance(&self) -> Vec<PendingGovernance> {
+        read(&self.governance).values().cloned().collect()
+    }
 }
 
 #[cfg(test)]
@@ -338,5 +423,51 @@ mod tests {
         assert_eq!(s.disagreements(), vec![d]);
         s.resolve(DisagreementKind::EpochMismatch, 4);
         assert!(s.disagreements().is_empty());
+    }
+
+    #[test]
+    fn pending_governance_changes_are_named_and_counted_once() {
+        let me = [9u8; 32];
+        let change = |action, at: u64| PendingChange {
+            action,
+            announced_at: at,
+            executable_at: at + 172_800_000,
+            expires_at: at + 172_800_000 + 1_209_600_000,
+        };
+        let remove_me = PendingGovernance::new(3, &change(GovernanceAction::RemoveKeeper(me), 1_000), &me);
+        assert_eq!(
+            remove_me,
+            PendingGovernance {
+                action: "remove_keeper",
+                announced_at: 1_000,
+                eta: 172_801_000,
+                expires: 1_382_401_000,
+                id: 3,
+                target: format!("0x{}", "09".repeat(32)),
+                this_keeper: true,
+            }
+        );
+        let add_other = PendingGovernance::new(4, &change(GovernanceAction::AddKeeper([1; 32]), 2_000), &me);
+        assert_eq!((add_other.action, add_other.this_keeper), ("add_keeper", false));
+        let threshold = PendingGovernance::new(5, &change(GovernanceAction::SetMinThreshold(4), 0), &me);
+        assert_eq!(
+            (threshold.action, threshold.target.as_str()),
+            ("set_min_threshold", "4")
+        );
+        let treasury = PendingGovernance::new(6, &change(GovernanceAction::SetTreasury(me), 0), &me);
+        assert_eq!((treasury.action, treasury.this_keeper), ("set_treasury", false));
+
+        let s = Status::default();
+        assert_eq!(s.set_governance(vec![remove_me.clone(), add_other.clone()]), 2);
+        assert_eq!(
+            s.set_governance(vec![remove_me.clone(), add_other.clone()]),
+            0,
+            "seen already"
+        );
+        // 3 executed or cancelled, 5 announced.
+        assert_eq!(s.set_governance(vec![add_other.clone(), threshold.clone()]), 1);
+        assert_eq!(s.governance(), vec![add_other, threshold]);
+        assert_eq!(s.set_governance(vec![]), 0);
+        assert!(s.governance().is_empty());
     }
 }
