@@ -398,6 +398,24 @@ impl Chain {
         Ok((block_hash, events))
     }
 
+    /// The code hash of the contract at `contract` (`Contracts::ContractInfoOf`), `None` when no
+    /// contract lives there. `ContractInfo` starts with the trie id (a byte vector) and the code
+    /// hash, in every pallet-contracts release this chain can run.
+    pub async fn contract_code_hash(&self, contract: &AccountId32) -> Result<Option<[u8; 32]>, ChainError> {
+        let addr =
+            subxt::dynamic::storage("Contracts", "ContractInfoOf", vec![Value::from_bytes(contract.0)]);
+        let Some(info) = self.api.storage().at_latest().await?.fetch(&addr).await? else {
+            return Ok(None);
+        };
+        let mut input = info.encoded();
+        let dec = |source| ChainError::Decode {
+            what: "the contract's info",
+            source,
+        };
+        let _trie_id = Vec::<u8>::decode(&mut input).map_err(dec)?;
+        <[u8; 32]>::decode(&mut input).map(Some).map_err(dec)
+    }
+
     async fn code_exists(&self, code_hash: &[u8; 32]) -> Result<bool, ChainError> {
         let addr = subxt::dynamic::storage("Contracts", "PristineCode", vec![Value::from_bytes(code_hash)]);
         Ok(self

@@ -63,6 +63,19 @@ pub enum ServiceError {
     DatabaseGenesis { stored: String, chain: i64 },
     #[error("the contract's genesis {0} is out of range")]
     GenesisOutOfRange(u64),
+    #[error(
+        "chain.contract {contract} runs code {deployed}, but chain.bundle {bundle} is code {expected}: \
+         the keeper would encode and decode with the wrong messages; point chain.bundle at the \
+         deployed code's .contract file (or chain.contract at the pool deployed from this bundle)"
+    )]
+    CodeMismatch {
+        contract: String,
+        bundle: String,
+        deployed: String,
+        expected: String,
+    },
+    #[error("chain.contract {contract}: no contract at this account on the chain")]
+    NoContract { contract: String },
     #[error("{file}: {source}")]
     OffchainPolicy {
         file: String,
@@ -109,6 +122,8 @@ impl ServiceError {
                 | ServiceError::DatabaseGenesis { .. }
                 | ServiceError::GenesisOutOfRange(_)
                 | ServiceError::OffchainPolicy { .. }
+                | ServiceError::CodeMismatch { .. }
+                | ServiceError::NoContract { .. }
         )
     }
 }

@@ -339,6 +339,27 @@ impl Keeper {
             address: AccountId32(self.config.contract.0),
             signer: self.signer.clone(),
         };
+        // The bundle decodes every call and event: it must be the deployed code's.
+        let contract = flex_types::hex::encode(self.config.contract.0);
+        match client
+            .chain
+            .contract_code_hash(&client.address)
+            .await
+            .map_err(|e| ServiceError::Connect {
+                url: flex_types::url::redact(&url),
+                message: e.to_string(),
+            })? {
+            None => return Err(ServiceError::NoContract { contract }),
+            Some(deployed) if deployed != self.bundle.code_hash => {
+                return Err(ServiceError::CodeMismatch {
+                    contract,
+                    bundle: self.config.bundle.display().to_string(),
+                    deployed: flex_types::hex::encode(deployed),
+                    expected: flex_types::hex::encode(self.bundle.code_hash),
+                })
+            }
+            Some(_) => {}
+        }
         let on_chain = client.genesis().await?;
         let on_chain = i64::try_from(on_chain).map_err(|_| ServiceError::GenesisOutOfRange(on_chain))?;
         match self.genesis {
