@@ -15,6 +15,7 @@ use flex_chain::{Chain, ContractBundle, Keypair};
 
 pub mod deploy;
 pub mod evm_node;
+pub mod proxy;
 pub mod scenario;
 pub mod tls;
 

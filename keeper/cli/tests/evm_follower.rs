@@ -24,9 +24,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use flex_e2e::evm_node::{calldata, quantity, Arg, Hardhat, Rpc, CHAIN_ID};
+use flex_e2e::proxy::Proxy;
 use flex_store::{ActionRow, SqliteStore, Store};
 use serde_json::{json, Value};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 const KEEPER: &str = env!("CARGO_BIN_EXE_flex-keeper");
 const CONFIRMATIONS: u64 = 3;
@@ -411,57 +411,6 @@ async fn follows_confirmed_logs_and_resumes_without_reading_twice() {
     assert_ok(&out);
     assert_eq!(sum3[0]["batches"], json!(0), "{}", sum3[0]);
     assert_store_is(&s.db(), &want2, "third run");
-}
-
-/// A TCP proxy in front of the node that the test can cut and restore on the same port.
-struct Proxy {
-    addr: SocketAddr,
-    target: SocketAddr,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Proxy {
-    async fn start(target: SocketAddr) -> Proxy {
-        let l = TcpListener::bind("127.0.0.1:0").await.expect("proxy bind");
-        let addr = l.local_addr().expect("proxy addr");
-        let mut p = Proxy {
-            addr,
-            target,
-            task: None,
-        };
-        p.serve(l);
-        p
-    }
-
-    fn serve(&mut self, l: TcpListener) {
-        let target = self.target;
-        self.task = Some(tokio::spawn(async move {
-            // Dropping the set (when this task is aborted) aborts every open connection.
-            let mut conns = tokio::task::JoinSet::new();
-            while let Ok((mut inbound, _)) = l.accept().await {
-                conns.spawn(async move {
-                    if let Ok(mut out) = TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
-                    }
-                });
-            }
-        }));
-    }
-
-    /// Refuses connections and cuts the open ones.
-    async fn down(&mut self) {
-        if let Some(t) = self.task.take() {
-            t.abort();
-            let _ = t.await;
-        }
-    }
-
-    async fn up(&mut self) {
-        let sock = TcpSocket::new_v4().expect("socket");
-        sock.set_reuseaddr(true).expect("reuseaddr");
-        sock.bind(self.addr).expect("rebind the proxy port");
-        self.serve(sock.listen(64).expect("listen"));
-    }
 }
 
 /// `flex-keeper follow-evm` following the head in the background; stopped by SIGINT.

@@ -24,13 +24,13 @@ use std::time::{Duration, Instant};
 
 use flex_e2e::deploy::{deploy, DeployOptions, Deployment};
 use flex_e2e::evm_node::{calldata, Arg, Hardhat, Rpc, CHAIN_ID};
+use flex_e2e::proxy::Proxy;
 use flex_e2e::scenario::{Contract as Deployed, CLAIM_PRICE, DAY, GENESIS};
 use flex_e2e::{account, bundle_path, dev, free_port, http_get, Devnet};
 use flex_evm::EvmKey;
 use flex_pool::{EpochCommitment, EpochInfo};
 use flex_store::{Phase, Store};
 use serde_json::{json, Value};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 /// `epoch_votes`: each commitment hash with the commitment and its voters.
 type EpochVotes = Vec<([u8; 32], (EpochCommitment, Vec<flex_e2e::AccountId32>))>;
@@ -336,57 +336,6 @@ fn holding(k: &KeeperProc) -> Option<(u64, String, String)> {
         h["source"].as_str()?.to_string(),
         h["reason"].as_str()?.to_string(),
     ))
-}
-
-/// A TCP proxy in front of the EVM node that the test cuts and restores on the same port.
-struct Proxy {
-    addr: SocketAddr,
-    target: SocketAddr,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Proxy {
-    async fn start(target: SocketAddr) -> Proxy {
-        let l = TcpListener::bind("127.0.0.1:0").await.expect("proxy bind");
-        let addr = l.local_addr().expect("proxy addr");
-        let mut p = Proxy {
-            addr,
-            target,
-            task: None,
-        };
-        p.serve(l);
-        p
-    }
-
-    fn serve(&mut self, l: TcpListener) {
-        let target = self.target;
-        self.task = Some(tokio::spawn(async move {
-            // Dropping the set (when this task is aborted) aborts every open connection.
-            let mut conns = tokio::task::JoinSet::new();
-            while let Ok((mut inbound, _)) = l.accept().await {
-                conns.spawn(async move {
-                    if let Ok(mut out) = TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
-                    }
-                });
-            }
-        }));
-    }
-
-    /// Refuses connections and cuts the open ones.
-    async fn down(&mut self) {
-        if let Some(t) = self.task.take() {
-            t.abort();
-            let _ = t.await;
-        }
-    }
-
-    async fn up(&mut self) {
-        let sock = TcpSocket::new_v4().expect("socket");
-        sock.set_reuseaddr(true).expect("reuseaddr");
-        sock.bind(self.addr).expect("rebind the proxy port");
-        self.serve(sock.listen(64).expect("listen"));
-    }
 }
 
 /// Whether `k`'s store holds a stake of `wallet` at `at` (the EVM action, by its content).
