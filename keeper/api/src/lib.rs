@@ -1,10 +1,12 @@
 //! The keeper's HTTP API (axum). Read-only apart from the relay and the attester intake; served
 //! while the keeper runs, also when the chain is unreachable.
 //!
-//! - `GET /v1/wallets/{address}`: connection, score array, per-epoch score, weight, reward.
+//! - `GET /v1/wallets/{address}`: connection, score array, per-epoch score, weight, reward;
+//!   `GET /v1/wallets/{address}/claims`: every month the wallet can claim, with amount and status.
 //! - `GET /v1/claims/{month}/{address}[?beneficiary=0x…]`: amount, merkle proof, the exact message
 //!   to sign (with a beneficiary), the month's status and the claim's status on chain.
 //! - `GET /v1/epochs/{e}`: the commitment, its figures and finalisation status.
+//! - `GET /v1/months/{m}/tree`: a finalised month's whole claim tree (OpenZeppelin's dump).
 //! - `GET /health`, `GET /metrics` (Prometheus text), `GET /v1/openapi.json`.
 //! - `GET /` (the claimer page), `GET /v1/info`, `POST /v1/claims/{month}/{address}/relay`.
 //! - `POST /v1/actions`, `GET /v1/offchain`: signed off-chain action batches.
@@ -17,8 +19,8 @@
 //! Where things are:
 //! - `routes`: the `Router`: every path with its handler, the fallback, the metrics middleware.
 //! - `state`: [`Api`], what the handlers share (store, chain status, month and claim caches).
-//! - `wallets`, `claims`, `epochs`, `health`: the read handlers, one module per resource, each
-//!   with its typed response.
+//! - `wallets`, `claims`, `epochs`, `months`, `health`: the read handlers, one module per
+//!   resource, each with its typed response.
 //! - `web`: the claimer page, `/v1/info` and the claim relay; `relay_stats`: its queue and counts.
 //! - `offchain`: the attester intake (`POST /v1/actions`, `GET /v1/offchain`).
 //! - `error`: [`ApiError`] and the JSON shape of every error answer.
@@ -33,6 +35,7 @@ mod error;
 mod format;
 mod health;
 mod metrics;
+mod months;
 mod offchain;
 mod openapi;
 mod relay_stats;
@@ -44,6 +47,7 @@ mod web;
 
 pub use error::ApiError;
 pub use format::u64f64_decimal;
+pub use months::{stored_claim_tree, TreeError};
 pub use state::Api;
 
 #[cfg(test)]

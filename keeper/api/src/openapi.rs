@@ -94,5 +94,6 @@ pub(crate) async fn openapi() -> axum::Json<Value> {
     let mut doc = document();
     crate::web::openapi_extend(&mut doc);
     crate::offchain::openapi_extend(&mut doc);
+    crate::months::openapi_extend(&mut doc);
     axum::Json(doc)
 }

@@ -6,7 +6,7 @@ use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 
 use crate::error::ApiError;
-use crate::{claims, epochs, health, metrics, offchain, openapi, wallets, web, Api};
+use crate::{claims, epochs, health, metrics, months, offchain, openapi, wallets, web, Api};
 
 /// `(path template, handlers)`. The template is also the `route` label of the path's metrics.
 fn table() -> Vec<(&'static str, MethodRouter<Api>)> {
@@ -14,7 +14,9 @@ fn table() -> Vec<(&'static str, MethodRouter<Api>)> {
         // Read API.
         ("/v1/wallets/{address}", get(wallets::wallet)),
         ("/v1/claims/{month}/{address}", get(claims::claim)),
+        ("/v1/wallets/{address}/claims", get(wallets::claims)),
         ("/v1/epochs/{epoch}", get(epochs::epoch)),
+        ("/v1/months/{month}/tree", get(months::tree)),
         ("/health", get(health::health)),
         ("/metrics", get(metrics::metrics)),
         ("/v1/openapi.json", get(openapi::openapi)),

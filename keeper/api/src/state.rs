@@ -34,6 +34,8 @@ pub(crate) struct Inner {
     pub(crate) relayer: OnceLock<flex_chain::Keypair>,
     /// Accepts signed off-chain batches (`offchain`).
     pub(crate) offchain: OnceLock<flex_sources::offchain::Intake>,
+    /// Permits for `GET /v1/months/{m}/tree` (`months`).
+    pub(crate) tree_downloads: Arc<tokio::sync::Semaphore>,
 }
 
 /// A month's claim window as the pool computes it: pauses extend it (`docs/PROTOCOL.md`, "Pauses
@@ -80,6 +82,7 @@ impl Api {
                 started: Instant::now(),
                 relayer: OnceLock::new(),
                 offchain: OnceLock::new(),
+                tree_downloads: crate::months::tree_downloads(),
             }),
         }
     }

@@ -730,3 +730,145 @@ async fn pending_governance_changes_are_shown() {
         .any(|l| l == "flex_governance_pending{action=\"remove_keeper\"} 0"));
     assert!(!text.contains("flex_governance_next_eta_seconds"), "{text}");
 }
+
+/// A finalised month's tree is published as the exact dump `flex-keeper merkle dump` writes for
+/// its leaves; months not finalised, unknown or with a corrupted stored tree are not.
+#[tokio::test]
+async fn month_trees_are_published_once_finalised_and_checked() {
+    let (dir, app) = fixture();
+    let leaves = vec![
+        flex_merkle::ClaimLeaf {
+            month_index: 24312,
+            wallet: Address([0xaa; 20]),
+            amount: 42,
+        },
+        flex_merkle::ClaimLeaf {
+            month_index: 24312,
+            wallet: Address([0xbb; 20]),
+            amount: 8,
+        },
+    ];
+    let tree = flex_merkle::StandardMerkleTree::of(leaves).unwrap();
+    let mut expected = Vec::new();
+    tree.write_dump(&mut expected).unwrap();
+    // Streamed (chunked): read with a real HTTP client.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = app.clone();
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let answer = reqwest::get(format!("http://{addr}/v1/months/24312/tree"))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let root = flex_types::hex::encode(tree.root());
+    assert_eq!(answer.headers()["etag"], format!("\"{root}\"").as_str());
+    assert_eq!(
+        answer.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let body = answer.bytes().await.unwrap();
+    server.abort();
+    assert_eq!(body.as_ref(), expected.as_slice());
+    let loaded = flex_merkle::load_any(body.as_ref()).unwrap();
+    assert_eq!(loaded.root(), tree.root());
+
+    // Another month, voted but not finalised, and one whose stored tree was tampered with.
+    let store = SqliteStore::open(dir.path().join("k.db")).unwrap();
+    let month = store.month(24312).unwrap().unwrap();
+    let stored = store.claim_tree(24312).unwrap().unwrap();
+    let voted = flex_store::MonthRecord {
+        month_index: 24313,
+        phase: Phase::Voted,
+        ..month.clone()
+    };
+    store.save_month(&voted, &stored).unwrap();
+    let mut tampered = stored.clone();
+    tampered.leaves[0].amount = 4200;
+    let finalised = flex_store::MonthRecord {
+        month_index: 24314,
+        ..month.clone()
+    };
+    store.save_month(&finalised, &tampered).unwrap();
+    for (uri, status, code) in [
+        ("/v1/months/24313/tree", StatusCode::CONFLICT, "not_finalized"),
+        (
+            "/v1/months/24314/tree",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+        ),
+        ("/v1/months/24399/tree", StatusCode::NOT_FOUND, "unknown_month"),
+        ("/v1/months/jan/tree", StatusCode::BAD_REQUEST, "bad_month"),
+    ] {
+        let (s, v) = get(&app, uri).await;
+        assert_eq!(s, status, "{uri}: {v}");
+        assert_eq!(v["error"]["code"], code, "{uri}: {v}");
+    }
+    // The month tree the CLI writes from a store is checked the same way.
+    let err = crate::stored_claim_tree(&store, 24314).unwrap_err();
+    assert!(
+        matches!(err, crate::TreeError::Invalid { month: 24314, .. }),
+        "{err}"
+    );
+    assert!(crate::stored_claim_tree(&store, 24312).unwrap().is_some());
+}
+
+/// A wallet's claims: every month it earned something in, with amount, status and where its
+/// proof is.
+#[tokio::test]
+async fn wallet_claims_list_every_month() {
+    let (dir, app) = fixture();
+    let store = SqliteStore::open(dir.path().join("k.db")).unwrap();
+    let month = store.month(24312).unwrap().unwrap();
+    let stored = store.claim_tree(24312).unwrap().unwrap();
+    store
+        .save_month(
+            &flex_store::MonthRecord {
+                month_index: 24314,
+                phase: Phase::Voted,
+                ..month
+            },
+            &stored,
+        )
+        .unwrap();
+    let (s, v) = get(
+        &app,
+        "/v1/wallets/0xAAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/claims",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["wallet"], "0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    let claims = v["claims"].as_array().unwrap();
+    let months: Vec<(&str, &str, &str)> = claims
+        .iter()
+        .map(|c| {
+            (
+                c["month"].as_str().unwrap(),
+                c["amount"].as_str().unwrap(),
+                c["root_status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        months,
+        [("2026-01", "42", "finalized"), ("2026-03", "42", "voted")]
+    );
+    assert_eq!(
+        claims[0]["url"],
+        "/v1/claims/24312/0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    );
+    assert_eq!(claims[0]["claim_status"], "unknown (chain unreachable)");
+    let (s, v) = get(
+        &app,
+        "/v1/wallets/0xcccccccccccccccccccccccccccccccccccccccc/claims",
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_wallet"))
+    );
+    let (s, v) = get(&app, "/v1/wallets/0xcc/claims").await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_address"))
+    );
+}

@@ -29,14 +29,23 @@ enum LeafKind {
 
 #[derive(Subcommand)]
 enum MerkleCommand {
-    /// Build a tree from a JSON array of leaf objects and write OpenZeppelin's standard-v1 dump.
+    /// Build a tree from a JSON array of leaf objects and write OpenZeppelin's standard-v1 dump;
+    /// or, with --store and --month, write a month's claim tree as a keeper's store holds it (the
+    /// same bytes as the API's GET /v1/months/{month}/tree).
     Dump {
-        #[arg(long, value_enum)]
-        leaf: LeafKind,
+        #[arg(long, value_enum, required_unless_present = "store")]
+        leaf: Option<LeafKind>,
         /// JSON array of objects: claims {"month_index","wallet","amount"}, scores
         /// {"epoch","wallet","score","weight_bits","reward"}; integers as numbers or decimal strings.
-        #[arg(long)]
-        input: PathBuf,
+        #[arg(long, required_unless_present = "store", conflicts_with = "store")]
+        input: Option<PathBuf>,
+        /// A keeper's SQLite store (its `store.path`); every node and leaf is checked before
+        /// anything is written.
+        #[arg(long, requires = "month", conflicts_with = "leaf")]
+        store: Option<PathBuf>,
+        /// The month of --store: YYYY-MM (2026-01) or its index (24312).
+        #[arg(long, requires = "store")]
+        month: Option<flex_engine::calendar::Month>,
         /// Where to write the dump (written whole or not at all).
         #[arg(long)]
         output: PathBuf,
@@ -69,10 +78,24 @@ enum MerkleCommand {
 
 pub fn run(args: MerkleArgs) -> Result<()> {
     match args.command {
-        MerkleCommand::Dump { leaf, input, output } => match leaf {
+        MerkleCommand::Dump {
+            store: Some(store),
+            month: Some(month),
+            output,
+            ..
+        } => dump_store(&store, month, &output),
+        MerkleCommand::Dump {
+            leaf: Some(leaf),
+            input: Some(input),
+            output,
+            ..
+        } => match leaf {
             LeafKind::Claim => dump::<ClaimLeaf>(&input, &output),
             LeafKind::Score => dump::<ScoreLeaf>(&input, &output),
         },
+        MerkleCommand::Dump { .. } => {
+            bail!("merkle dump needs --leaf and --input, or --store and --month")
+        }
         MerkleCommand::Proof { dump, wallet } => proof(&dump, &wallet),
         MerkleCommand::Verify { dump: Some(dump), .. } => validate(&dump),
         MerkleCommand::Verify {
@@ -104,6 +127,31 @@ fn dump<L: Leaf>(input: &Path, output: &Path) -> Result<()> {
     println!(
         "{}",
         json!({"root": to_hex(&tree.root()), "leaves": tree.len(), "output": output.display().to_string()})
+    );
+    Ok(())
+}
+
+/// A month's claim tree from a keeper's store, checked, written as the API publishes it.
+fn dump_store(path: &Path, month: flex_engine::calendar::Month, output: &Path) -> Result<()> {
+    // Opening creates a missing database: refuse a path that is not one.
+    if !path.is_file() {
+        bail!("--store {}: no such database file", path.display());
+    }
+    let store = flex_store::SqliteStore::open(path).with_context(|| format!("--store {}", path.display()))?;
+    let m = month.0;
+    let Some((record, tree)) =
+        flex_api::stored_claim_tree(&store, m).with_context(|| format!("--store {}", path.display()))?
+    else {
+        bail!(
+            "--store {}: month {month} ({m}) has no claim tree there (not closed yet, before genesis, or no claims)",
+            path.display()
+        );
+    };
+    write_atomically(output, |w| tree.write_dump(w))?;
+    println!(
+        "{}",
+        json!({"root": to_hex(&tree.root()), "leaves": tree.len(), "month": month.to_string(), "month_index": m,
+               "phase": record.phase.as_str(), "output": output.display().to_string()})
     );
     Ok(())
 }

@@ -213,3 +213,139 @@ fn bad_input_names_file_index_and_field_and_writes_nothing() {
     assert_eq!(entries.len(), 5, "left temporary files behind: {entries:?}");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// `merkle dump --store DB --month 2026-01` writes the month's tree as the keeper stored it: the
+/// same bytes as `merkle dump --input` of its leaves; a tampered store, a missing file or month
+/// write nothing.
+#[test]
+fn dump_from_a_keepers_store() {
+    use flex_store::{ClaimRow, MonthRecord, Phase, SqliteStore, Store, StoredTree};
+    let d = tempdir("store");
+    let db = d.join("keeper.db");
+    let store = SqliteStore::open(&db).unwrap();
+    // The keeper's leaf order: by wallet.
+    let mut rows: Vec<(flex_merkle::Address, u128)> = [(W2, 456u128), (W1, u128::MAX), (W3, 7)]
+        .iter()
+        .map(|(w, a)| (w.parse().unwrap(), *a))
+        .collect();
+    rows.sort();
+    let leaves: Vec<flex_merkle::ClaimLeaf> = rows
+        .iter()
+        .map(|(wallet, amount)| flex_merkle::ClaimLeaf {
+            month_index: 24312,
+            wallet: *wallet,
+            amount: *amount,
+        })
+        .collect();
+    let tree = flex_merkle::StandardMerkleTree::of(leaves.clone()).unwrap();
+    let stored = StoredTree {
+        root: tree.root(),
+        nodes: tree.tree().to_vec(),
+        leaves: leaves
+            .iter()
+            .enumerate()
+            .map(|(i, l)| ClaimRow {
+                wallet: l.wallet,
+                amount: l.amount,
+                tree_index: tree.tree_index(i).unwrap() as u32,
+            })
+            .collect(),
+    };
+    let record = MonthRecord {
+        month_index: 24312,
+        phase: Phase::Finalized,
+        root: vec![],
+        root_hash: [3; 32],
+        claims_root: tree.root(),
+        total: 0,
+        claim_price: 0,
+        first_epoch: 0,
+        end_epoch: 31,
+        claims: 3,
+        voted: true,
+        note: String::new(),
+        updated_at: 0,
+    };
+    store.save_month(&record, &stored).unwrap();
+    let mut tampered = stored.clone();
+    tampered.nodes[0][0] ^= 1;
+    store
+        .save_month(
+            &MonthRecord {
+                month_index: 24313,
+                ..record.clone()
+            },
+            &tampered,
+        )
+        .unwrap();
+    drop(store);
+
+    let input = d.join("leaves.json");
+    let values: Vec<Value> = rows
+        .iter()
+        .map(|(w, a)| json!({"month_index": 24312, "wallet": w.to_string(), "amount": a.to_string()}))
+        .collect();
+    std::fs::write(&input, Value::Array(values).to_string()).unwrap();
+    let from_input = d.join("from-input.json");
+    let out = keeper(&[
+        "merkle",
+        "dump",
+        "--leaf",
+        "claim",
+        "--input",
+        s(&input),
+        "--output",
+        s(&from_input),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let from_store = d.join("from-store.json");
+    for month in ["2026-01", "24312"] {
+        let _ = std::fs::remove_file(&from_store);
+        let out = keeper(&[
+            "merkle",
+            "dump",
+            "--store",
+            s(&db),
+            "--month",
+            month,
+            "--output",
+            s(&from_store),
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            std::fs::read(&from_store).unwrap(),
+            std::fs::read(&from_input).unwrap()
+        );
+        let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(summary["month"], "2026-01");
+        assert_eq!(summary["leaves"], 3);
+    }
+
+    let refused = d.join("refused.json");
+    for (args, says) in [
+        (vec!["--store", s(&db), "--month", "2026-02"], "not a valid tree"),
+        (vec!["--store", s(&db), "--month", "2026-05"], "has no claim tree"),
+        (
+            vec!["--store", s(&d.join("none.db")), "--month", "2026-01"],
+            "no such database file",
+        ),
+        (vec!["--store", s(&db), "--month", "2026-13"], "is not a month"),
+        (vec!["--store", s(&db)], "--month"),
+    ] {
+        let mut all = vec!["merkle", "dump"];
+        all.extend(args.iter().copied());
+        all.extend(["--output", s(&refused)]);
+        let out = keeper(&all);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!refused.exists(), "{args:?} wrote {}", refused.display());
+    }
+    assert!(
+        !d.join("none.db").exists(),
+        "a missing --store must not be created"
+    );
+}
+
+const W3: &str = "0x00000000000000000000000000000000000000ff";

@@ -90,13 +90,10 @@ impl<L: Leaf> StandardMerkleTree<L> {
         })
     }
 
-    /// Assembles a tree from a dump's parts, checking everything OZ's `load` + `validate` check,
-    /// and more: every value sits on its own leaf and every leaf has a value.
-    pub(crate) fn from_parts(
-        tree: Vec<Hash>,
-        values: Vec<L>,
-        tree_index: Vec<usize>,
-    ) -> Result<Self, MerkleError> {
+    /// Assembles a tree from a dump's parts (or a store's: nodes, values and their tree indexes),
+    /// checking everything OZ's `load` + `validate` check, and more: every value sits on its own
+    /// leaf and every leaf has a value.
+    pub fn from_parts(tree: Vec<Hash>, values: Vec<L>, tree_index: Vec<usize>) -> Result<Self, MerkleError> {
         let bad = |m: String| Err(MerkleError::InvalidDump(m));
         if tree.is_empty() {
             return bad("the tree is empty".into());
