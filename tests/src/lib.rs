@@ -147,11 +147,29 @@ pub fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> Option<(
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     let code = buf.get(9..12)?.parse().ok()?;
-    let body = buf.split_once("\r\n\r\n")?.1;
+    let (head, body) = buf.split_once("\r\n\r\n")?;
+    let chunked = head
+        .lines()
+        .any(|l| l.eq_ignore_ascii_case("transfer-encoding: chunked"));
+    let body = if chunked { dechunk(body)? } else { body.to_string() };
     Some((
         code,
-        serde_json::from_str(body).unwrap_or(serde_json::Value::String(body.to_string())),
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)),
     ))
+}
+
+/// The payload of a `Transfer-Encoding: chunked` body (streamed answers: month trees).
+fn dechunk(mut rest: &str) -> Option<String> {
+    let mut out = String::new();
+    loop {
+        let (size, after) = rest.split_once("\r\n")?;
+        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
+        if size == 0 {
+            return Some(out);
+        }
+        out.push_str(after.get(..size)?);
+        rest = after.get(size..)?.strip_prefix("\r\n")?;
+    }
 }
 
 /// `GET path` with [`http`].

@@ -283,6 +283,58 @@ async fn claimer_page_in_headless_chromium() {
     assert_eq!(s, 200, "{c}");
     let amount: u128 = c["amount"].as_str().unwrap().parse().unwrap();
     let genesis_hash = chain.api().genesis_hash().0;
+    // The published distribution: every keeper serves the same tree, and OpenZeppelin's own
+    // loader (tests/oz) validates it, checks every proof and finds the root finalised on chain.
+    let month = pool
+        .query::<Option<MonthInfo>>("month", JAN)
+        .await
+        .expect("January is finalised");
+    let tree_path = format!("/v1/months/{JAN}/tree");
+    // Each keeper serves it once it has seen the chain finalise its root (a tick at most).
+    let published = |port: u16| {
+        let until = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (s, tree) = http(port, "GET", &tree_path, None).unwrap();
+            if s == 200 || Instant::now() > until {
+                return (s, tree);
+            }
+            assert_eq!(
+                (s, &tree["error"]["code"]),
+                (409, &json!("not_finalized")),
+                "{tree}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    let (s, tree) = published(port);
+    assert_eq!(s, 200, "{tree}");
+    for k in &keepers[1..] {
+        assert_eq!(published(k.port), (200, tree.clone()));
+    }
+    let dump_file = out.join("january-tree.json");
+    std::fs::write(&dump_file, tree.to_string()).unwrap();
+    let oz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/oz/oz.js");
+    let checked = Command::new("node")
+        .arg(&oz)
+        .arg("validate")
+        .arg(&dump_file)
+        .output()
+        .expect("run node tests/oz/oz.js");
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    let checked: Value = serde_json::from_slice(&checked.stdout).unwrap();
+    assert_eq!(checked["root"], flex_types::hex::encode(month.root.claims_root));
+    let leaves = tree["values"].as_array().map(Vec::len).unwrap_or(0) as u64;
+    assert!(leaves > 0);
+    assert_eq!(checked["proofs"].as_u64(), Some(leaves));
+    let (s, listed) = http(port, "GET", &format!("/v1/wallets/{wallet}/claims"), None).unwrap();
+    assert_eq!(s, 200, "{listed}");
+    assert_eq!(listed["claims"][0]["month_index"], JAN);
+    assert_eq!(listed["claims"][0]["amount"], amount.to_string());
+    assert_eq!(listed["claims"][0]["root_status"], "finalized");
     assert_eq!(c["chain"], flex_types::hex::encode(genesis_hash));
     let message = flex_evm::claim_message(
         &genesis_hash,
