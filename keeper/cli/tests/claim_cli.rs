@@ -177,6 +177,14 @@ async fn claim_cli_checks_before_paying_and_shows_units() {
             .await;
     }
     let api = format!("http://127.0.0.1:{}", keeper.port);
+    // The keeper's /v1/info names the same units (the claimer page shows amounts in them).
+    let (_, info) = http_get(keeper.port, "/v1/info").unwrap();
+    assert_eq!(
+        info["tokens"]["reward"],
+        serde_json::json!({"address": flex_types::hex::encode(flexe.address.0), "decimals": TOKEN_DECIMALS, "symbol": "FLEXE"}),
+        "{info}"
+    );
+    assert_eq!(info["tokens"]["payment"]["symbol"], "PAY", "{info}");
     let ferdie = account(&dev("ferdie"));
     let args = |wallet: u8, beneficiary: &str, extra: &[&str]| -> Vec<String> {
         let mut a: Vec<String> = vec![
