@@ -3,6 +3,7 @@
 //! - [`bundle`]: ink! `.contract` bundles (code, constructor/message selectors, event topics).
 //! - [`client`]: a subxt client for pallet-contracts: upload + instantiate, dry-run queries, calls,
 //!   and the contract events a call emitted.
+//! - [`deploy`]: the Flex contracts from their bundles (tokens, the pool, its funding), for the CLI and tests.
 //! - [`dev`]: chopsticks' `dev_*` RPCs that move a local chain's time and blocks.
 //! - [`follow`]: a finalized-block follower with a cursor, backfill and reconnect/backoff.
 //! - [`signer`]: sr25519 keys from a secret URI in an owner-only key file or an environment variable.
@@ -13,6 +14,7 @@
 
 pub mod bundle;
 pub mod client;
+pub mod deploy;
 pub mod dev;
 pub mod follow;
 pub mod signer;
