@@ -98,14 +98,6 @@ impl ClaimArgs {
     }
 }
 
-pub fn default_bundle() -> PathBuf {
-    let dir = std::env::var_os("FLEX_INK_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(|t| PathBuf::from(t).join("ink")))
-        .unwrap_or_else(|| PathBuf::from("target/ink"));
-    dir.join("flex_reward_pool/flex_reward_pool.contract")
-}
-
 fn hex_bytes<const N: usize>(v: &Value, what: &str) -> anyhow::Result<[u8; N]> {
     let s = v
         .as_str()
@@ -176,7 +168,10 @@ pub fn run(args: ClaimArgs) -> anyhow::Result<()> {
     let key = EvmKey::from_file(&args.wallet_key)?;
     let beneficiary = parse_beneficiary(&args.beneficiary)?;
     let month = args.month.0;
-    let bundle_path = args.bundle.clone().unwrap_or_else(default_bundle);
+    let bundle_path = args
+        .bundle
+        .clone()
+        .unwrap_or_else(|| crate::contract_args::default_bundle("flex_reward_pool"));
     let bundle = ContractBundle::load(&bundle_path)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
