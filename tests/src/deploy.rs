@@ -10,6 +10,7 @@
 //! let pool = tokens.deploy_pool(&keepers, b"pool-2", DEPOSIT).await?;   // as many pools as needed
 //! ```
 //!
+//! The instantiations themselves are `flex_chain::deploy`'s (what `flex-keeper deploy` runs).
 //! Everything is deployed and paid by Alice: FLEXE with salt `flexe`, PAY with salt `pay`, the pool
 //! (salt `pool` unless told otherwise) with treasury [`TREASURY`]; funding is Alice's
 //! `PSP22::approve` of the deposit to the pool, then `deposit`.
@@ -22,7 +23,7 @@ use crate::scenario::{
     travel, Contract, ScenarioError, DAY, DEPOSIT, GENESIS, GOVERNANCE_DELAY, TOKEN_DECIMALS, TOKEN_SUPPLY,
     TREASURY,
 };
-use crate::{account, call_data, dev, ink_dir};
+use crate::{account, dev, ink_dir};
 
 type Result<T, E = ScenarioError> = std::result::Result<T, E>;
 
@@ -191,25 +192,18 @@ impl Tokens {
         let alice = dev("alice");
         let bundle = &self.bundles.pool;
         let chain = &self.flexe.chain;
-        let data = call_data(
-            bundle.constructor("new")?,
-            (
-                &self.flexe.address,
-                &self.pay.address,
-                &self.treasury,
-                GENESIS as u64,
-                keepers,
-                governance_delay,
-                chain.api().genesis_hash().0,
-            ),
-        );
-        let deployed = chain
-            .instantiate(&alice, bundle, &data, salt)
+        let spec = flex_chain::deploy::PoolSpec {
+            reward_token: self.flexe.address.clone(),
+            payment_token: self.pay.address.clone(),
+            treasury: self.treasury.clone(),
+            genesis: GENESIS as u64,
+            keepers: keepers.to_vec(),
+            governance_delay,
+            chain: chain.api().genesis_hash().0,
+        };
+        let deployed = flex_chain::deploy::deploy_pool(chain, &alice, bundle, &spec, salt)
             .await
-            .map_err(|source| ScenarioError::Chain {
-                what: "deploy the reward pool".into(),
-                source,
-            })?;
+            .map_err(deploy_err)?;
         let pool = Contract::new(chain, bundle, deployed.address);
         if deposit > 0 {
             self.flexe
@@ -218,6 +212,17 @@ impl Tokens {
             pool.try_call(&alice, "deposit", deposit).await?;
         }
         Ok(pool)
+    }
+}
+
+/// A [`flex_chain::deploy::DeployError`] as the scenario reports errors.
+fn deploy_err(e: flex_chain::deploy::DeployError) -> ScenarioError {
+    use flex_chain::deploy::DeployError;
+    match e {
+        DeployError::Bundle(e) => ScenarioError::Bundle(e),
+        DeployError::Chain { what, source } => ScenarioError::Chain { what, source },
+        DeployError::Refused { what, error } => ScenarioError::Reverted { what, error },
+        other => ScenarioError::Unexpected(other.to_string()),
     }
 }
 
@@ -256,22 +261,15 @@ pub async fn token(
     spec: &TokenSpec,
     salt: &[u8],
 ) -> Result<Instance> {
-    let data = call_data(
-        bundle.constructor("new")?,
-        (
-            spec.supply,
-            Some(spec.name.clone()),
-            Some(spec.symbol.clone()),
-            spec.decimals,
-        ),
-    );
-    let deployed = chain
-        .instantiate(signer, bundle, &data, salt)
+    let token = flex_chain::deploy::TokenSpec {
+        supply: spec.supply,
+        name: Some(spec.name.clone()),
+        symbol: Some(spec.symbol.clone()),
+        decimals: spec.decimals,
+    };
+    let deployed = flex_chain::deploy::deploy_token(chain, signer, bundle, &token, salt)
         .await
-        .map_err(|source| ScenarioError::Chain {
-            what: format!("deploy {}", spec.symbol),
-            source,
-        })?;
+        .map_err(deploy_err)?;
     Ok(Instance {
         contract: Contract::new(chain, bundle, deployed.address),
         events: deployed.events,

@@ -13,8 +13,13 @@ vm.createContext(ctx);
 vm.runInContext(readFileSync(here + "../../keeper/api/web/claim.js", "utf8"), ctx, { filename: "claim.js" });
 const C = ctx.FlexClaim;
 
-const { messages: vectors, ss58 } = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const { messages: vectors, ss58, units } = JSON.parse(readFileSync(process.argv[2], "utf8"));
 let failed = 0;
+// Amounts in a token's units (flex_chain::format_units, as the CLI writes them).
+for (const u of units || []) {
+  const got = C.formatUnits(u.amount, u.decimals);
+  if (got !== u.text) { failed++; console.error("formatUnits(" + u.amount + ", " + u.decimals + ") -> " + got + ", expected " + u.text); }
+}
 // SS58 addresses (from subxt's AccountId32, prefix 42) decode to their accounts.
 for (const v of ss58) {
   let got;
@@ -56,4 +61,4 @@ for (const [name, ok] of checks) if (!ok) { failed++; console.error("check faile
 if (failed) { console.error(failed + " failure(s)"); process.exit(1); }
 console.log("claim message: " + vectors.length + " vectors match flex_evm::claim_message, " + ethersVectors.length +
   " docs/vectors (ethers.js); " + ss58.length +
-  " SS58 addresses decode; " + checks.length + " input checks pass");
+   " SS58 addresses decode; " + (units || []).length + " amounts in units match; " + checks.length + " input checks pass");

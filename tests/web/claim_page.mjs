@@ -107,6 +107,8 @@ try {
   await page.waitForSelector("#claim-outcome", { timeout: 120000 });
   result.outcome = await page.textContent("#claim-outcome");
   if (!result.outcome.startsWith("Claimed: ")) fail("outcome " + result.outcome + " / " + (await page.textContent("#claim-err")));
+  // In the reward token's units (symbol and decimals from /v1/info), as `flex-keeper claim` shows them.
+  if (job.amount_display && !result.outcome.startsWith("Claimed: " + job.amount_display + " to ")) fail("outcome units: " + result.outcome);
   await page.waitForFunction((sel) => document.querySelector(sel)?.textContent === "claimed", monthRow);
   result.month_status = await page.textContent(monthRow);
   await page.focus("#cells .cell");

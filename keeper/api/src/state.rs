@@ -36,6 +36,24 @@ pub(crate) struct Inner {
     pub(crate) offchain: OnceLock<flex_sources::offchain::Intake>,
     /// Permits for `GET /v1/months/{m}/tree` (`months`).
     pub(crate) tree_downloads: Arc<tokio::sync::Semaphore>,
+    /// The pool's reward and payment tokens with their metadata, read once from the chain (both
+    /// fixed at the pool's and the tokens' construction).
+    pub(crate) tokens: OnceLock<PoolTokens>,
+}
+
+/// The pool's tokens as `/v1/info` shows them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct PoolTokens {
+    pub(crate) payment: TokenUnit,
+    pub(crate) reward: TokenUnit,
+}
+
+/// A token's address and the units amounts are shown in (fields in alphabetical order).
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct TokenUnit {
+    pub(crate) address: String,
+    pub(crate) decimals: u8,
+    pub(crate) symbol: Option<String>,
 }
 
 /// A month's claim window as the pool computes it: pauses extend it (`docs/PROTOCOL.md`, "Pauses
@@ -83,6 +101,7 @@ impl Api {
                 relayer: OnceLock::new(),
                 offchain: OnceLock::new(),
                 tree_downloads: crate::months::tree_downloads(),
+                tokens: OnceLock::new(),
             }),
         }
     }
@@ -194,6 +213,42 @@ impl Api {
             map.insert(m, (w, Instant::now()));
         }
         Some(w)
+    }
+
+    /// The pool's tokens and their symbols and decimals (`PSP22Metadata`), read from the chain on
+    /// first success; `None` while the chain is unreachable.
+    pub(crate) async fn tokens_on_chain(&self) -> Option<PoolTokens> {
+        if let Some(t) = self.inner.tokens.get() {
+            return Some(t.clone());
+        }
+        let client = self.inner.status.client()?;
+        let ask = async {
+            let me = client.me();
+            let unit = |t: flex_chain::TokenInfo| TokenUnit {
+                address: flex_types::hex::encode(t.address.0),
+                decimals: t.decimals,
+                symbol: t.symbol,
+            };
+            let reward: flex_chain::AccountId32 = client.query("reward_token", ()).await.ok()?;
+            let payment: flex_chain::AccountId32 = client.query("payment_token", ()).await.ok()?;
+            Some(PoolTokens {
+                payment: unit(client.chain.token_info(&me, &payment).await.ok()?),
+                reward: unit(client.chain.token_info(&me, &reward).await.ok()?),
+            })
+        };
+        // Four dry runs, once per keeper run: a busy node gets more time than for the claim status.
+        let tokens = tokio::time::timeout(Duration::from_secs(10), ask).await;
+        match tokens {
+            Ok(Some(tokens)) => Some(self.inner.tokens.get_or_init(|| tokens).clone()),
+            Ok(None) => {
+                tracing::warn!("cannot read the pool's tokens and their metadata from the chain");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("reading the pool's tokens from the chain took over 10 s");
+                None
+            }
+        }
     }
 
     /// The claim's status on chain: `Some(claimed)`, or `None` when the chain is unreachable.

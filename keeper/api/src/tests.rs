@@ -422,7 +422,7 @@ async fn response_bodies_are_pinned_byte_for_byte() {
         (
             "/v1/info",
             StatusCode::OK,
-            r#"{"chain":{"connected":false,"time_ms":0},"contract":"0x1111111111111111111111111111111111111111111111111111111111111111","genesis":1769644800,"last_epoch":0,"relayer":null}"#,
+            r#"{"chain":{"connected":false,"time_ms":0},"contract":"0x1111111111111111111111111111111111111111111111111111111111111111","genesis":1769644800,"last_epoch":0,"relayer":null,"tokens":null}"#,
         ),
         (
             "/v1/wallets/0x12",

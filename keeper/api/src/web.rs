@@ -98,6 +98,9 @@ pub(crate) struct Info {
     last_epoch: Option<u64>,
     /// The relayer's account; `null` without one (the relay answers 503).
     relayer: Option<String>,
+    /// The reward and payment tokens with the symbol and decimals amounts are shown in; `null`
+    /// until the keeper has read them from the chain.
+    tokens: Option<crate::state::PoolTokens>,
 }
 
 #[derive(Serialize)]
@@ -122,6 +125,7 @@ pub(crate) async fn info(State(api): State<Api>) -> Json<Info> {
             .relayer
             .get()
             .map(|k| hex::encode(flex_chain::account_of(k).0)),
+        tokens: api.tokens_on_chain().await,
     })
 }
 
@@ -491,7 +495,11 @@ pub(crate) fn openapi_extend(doc: &mut serde_json::Value) {
         schemas.insert("Info".into(), json!({"type": "object", "properties": {
             "contract": {"type": "string"}, "genesis": {"type": ["integer", "null"]}, "relayer": {"type": ["string", "null"]},
             "chain": {"type": "object", "properties": {"connected": {"type": "boolean"}, "time_ms": {"type": "integer"}}},
-            "last_epoch": {"type": ["integer", "null"]}}}));
+            "last_epoch": {"type": ["integer", "null"]},
+            "tokens": {"type": ["object", "null"], "description": "the pool's tokens; amounts are base units, shown as amount / 10^decimals symbol",
+                "properties": {"reward": {"$ref": "#/components/schemas/TokenUnit"}, "payment": {"$ref": "#/components/schemas/TokenUnit"}}}}}));
+        schemas.insert("TokenUnit".into(), json!({"type": "object", "properties": {
+            "address": {"type": "string"}, "decimals": {"type": "integer"}, "symbol": {"type": ["string", "null"]}}}));
         schemas.insert("RelayRequest".into(), json!({"type": "object", "required": ["signature", "beneficiary"], "properties": {
             "signature": {"type": "string", "pattern": "^0x[0-9a-fA-F]{130}$", "description": "65 bytes r || s || v, EIP-191 personal_sign over the claim message"},
             "beneficiary": {"type": "string", "pattern": "^(0[xX][0-9a-fA-F]{64}|[1-9A-HJ-NP-Za-km-z]{46,50})$", "description": "the 32-byte account to pay: 0x + 64 hex digits, or SS58 of any network"}}}));

@@ -29,6 +29,14 @@
   function monthOfMs(ms) { const d = new Date(ms); return d.getUTCFullYear() * 12 + d.getUTCMonth(); }
   function chainNow() { return info && info.chain && info.chain.time_ms ? info.chain.time_ms : Date.now(); }
 
+  // An amount of the reward (or payment) token in its units, as /v1/info names them ("12.5
+  // FLEXE"); base units while the keeper has not read the tokens from the chain.
+  function units(amount, which) {
+    const t = info && info.tokens && info.tokens[which || "reward"];
+    if (!t) return String(amount) + " (base units)";
+    return C.formatUnits(amount, t.decimals) + " " + (t.symbol || "units of " + t.address);
+  }
+
   // Score 0..15 -> background and a text colour with enough contrast (WCAG AA on both).
   function scoreColour(score) {
     const l = 94 - score * 4.6; // lightness 94% .. 25%
@@ -148,13 +156,13 @@
         status = r.body.claim_status;
         current.months.set(m, r.body);
         if (r.body.claim_status === "unclaimed") {
-          select.append(el("option", { value: String(m) }, C.monthName(m) + " (" + m + "): " + r.body.amount));
+          select.append(el("option", { value: String(m) }, C.monthName(m) + " (" + m + "): " + units(r.body.amount)));
         }
       } else if (r.body && r.body.error && r.body.error.code === "no_claim") {
         root = "closed"; status = "nothing to claim";
       }
       const tr = el("tr", { "data-month": String(m) });
-      tr.append(el("td", {}, C.monthName(m) + " (" + m + ")"), el("td", { class: "mono" }, totals.get(m).toString()),
+      tr.append(el("td", {}, C.monthName(m) + " (" + m + ")"), el("td", { class: "mono" }, units(totals.get(m))),
         el("td", {}, root), el("td", { class: "claim-status" }, status),
         el("td", { class: "window", "data-close": String(close / 1000) }, windowText(open, close, w) + " (" + windowState + ")"));
       tbody.append(tr);
@@ -180,7 +188,7 @@
     const first = w.epochs.length ? w.epochs[0].epoch : w.connection_epoch;
     $("wallet-summary").textContent = w.address + ": connected " + isoMinute(w.connected_at * 1000) + " UTC (epoch " +
       (w.connection_epoch === null ? "?" : w.connection_epoch) + "); " + w.epochs.length + " epochs scored" +
-      (w.epochs.length ? " from epoch " + first : "") + "; scores " + (w.scores || "none yet") + "; total reward " + w.total_reward + ".";
+      (w.epochs.length ? " from epoch " + first : "") + "; scores " + (w.scores || "none yet") + "; total reward " + units(w.total_reward) + ".";
     renderCells(w);
     await renderMonths(wallet, monthsOf(w));
   }
@@ -227,7 +235,8 @@
       if (!r.ok) { $("claim-result").textContent = ""; throw new Error(errText(r)); }
       const res = $("claim-result");
       res.replaceChildren(el("p", { class: "ok", id: "claim-outcome" },
-        (r.body.claimed ? "Claimed: " : "Submitted: ") + r.body.amount + " to " + r.body.beneficiary + " in block " + r.body.block + "."),
+        (r.body.claimed ? "Claimed: " : "Submitted: ") + units(r.body.amount) + " to " + r.body.beneficiary + " in block " + r.body.block +
+        "; claim cost " + units(r.body.cost, "payment") + ", paid by the relay."),
         el("pre", {}, JSON.stringify(r.body, null, 2)));
       await renderMonths(current.address, monthsOf(current.wallet));
       $("claim").hidden = false;

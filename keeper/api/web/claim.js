@@ -134,6 +134,19 @@
     return BigInt(s).toString();
   }
 
+  // `amount` base units (a decimal string or BigInt) with `decimals` fractional digits, exact,
+  // trailing zeros dropped: formatUnits("12500", 3) is "12.5" (flex_chain::format_units).
+  function formatUnits(amount, decimals) {
+    const digits = BigInt(parseAmount(amount)).toString();
+    const d = Number(decimals);
+    if (!Number.isInteger(d) || d < 0 || d > 255) throw new Error("decimals must be 0..255");
+    if (d === 0) return digits;
+    const padded = digits.length <= d ? "0".repeat(d + 1 - digits.length) + digits : digits;
+    const int = padded.slice(0, padded.length - d);
+    const frac = padded.slice(padded.length - d).replace(/0+$/, "");
+    return frac ? int + "." + frac : int;
+  }
+
   // A 65-byte signature r || s || v; v in {0, 1} is written as {27, 28}.
   function parseSignature(s) {
     s = String(s || "").trim();
@@ -176,6 +189,7 @@
   }
 
   root.FlexClaim = {
+    formatUnits,
     monthName,
     parseWallet,
     parseAccount,

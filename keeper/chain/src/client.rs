@@ -125,6 +125,8 @@ pub struct ContractEvent {
 #[derive(Debug, Clone)]
 pub struct CallOutcome {
     pub block_hash: H256,
+    /// The extrinsic's hash (what explorers and `author_*` RPCs know it by).
+    pub extrinsic_hash: H256,
     pub dry_run: DryRun,
     pub events: Vec<ContractEvent>,
 }
@@ -134,6 +136,7 @@ pub struct CallOutcome {
 pub struct Instantiated {
     pub address: AccountId32,
     pub block_hash: H256,
+    pub extrinsic_hash: H256,
     pub dry_run: DryRun,
     pub events: Vec<ContractEvent>,
 }
@@ -244,20 +247,19 @@ impl Chain {
                 output: dry_run.output,
             });
         }
-        let (block_hash, events) = self
-            .submit_call(
-                signer,
-                contract,
-                value,
-                data,
-                gas_limit(&dry_run),
-                deposit_limit(&dry_run),
-            )
-            .await?;
+        let tx = call_tx(
+            contract,
+            value,
+            data,
+            gas_limit(&dry_run),
+            deposit_limit(&dry_run),
+        );
+        let (block_hash, in_block) = self.submit(&tx, signer).await?;
         Ok(CallOutcome {
             block_hash,
+            extrinsic_hash: in_block.extrinsic_hash(),
             dry_run,
-            events,
+            events: contract_events(&in_block)?,
         })
     }
 
@@ -271,17 +273,7 @@ impl Chain {
         gas_limit: Weight,
         storage_deposit_limit: Option<u128>,
     ) -> Result<(H256, Vec<ContractEvent>), ChainError> {
-        let tx = subxt::dynamic::tx(
-            "Contracts",
-            "call",
-            vec![
-                Value::unnamed_variant("Id", [Value::from_bytes(contract.0)]),
-                Value::u128(value),
-                weight_value(gas_limit),
-                option_u128(storage_deposit_limit),
-                Value::from_bytes(data),
-            ],
-        );
+        let tx = call_tx(contract, value, data, gas_limit, storage_deposit_limit);
         let (block_hash, events) = self.submit(&tx, signer).await?;
         Ok((block_hash, contract_events(&events)?))
     }
@@ -370,6 +362,7 @@ impl Chain {
         Ok(Instantiated {
             address,
             block_hash,
+            extrinsic_hash: events.extrinsic_hash(),
             dry_run,
             events: contract_events(&events)?,
         })
@@ -416,7 +409,30 @@ impl Chain {
         <[u8; 32]>::decode(&mut input).map(Some).map_err(dec)
     }
 
-    async fn code_exists(&self, code_hash: &[u8; 32]) -> Result<bool, ChainError> {
+    /// The number of block `hash`.
+    pub async fn block_number(&self, hash: H256) -> Result<u64, ChainError> {
+        let block = self.api.blocks().at(hash).await?;
+        Ok(u64::from(block.number()))
+    }
+
+    /// The hash of the first extrinsic in block `hash` whose bytes contain `needle` (e.g. a
+    /// signature only one transaction carries); `None` when none does.
+    pub async fn find_extrinsic(&self, hash: H256, needle: &[u8]) -> Result<Option<H256>, ChainError> {
+        if needle.is_empty() {
+            return Ok(None);
+        }
+        let block = self.api.blocks().at(hash).await?;
+        let extrinsics = block.extrinsics().await?;
+        for ext in extrinsics.iter() {
+            if ext.bytes().windows(needle.len()).any(|w| w == needle) {
+                return Ok(Some(ext.hash()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether the chain stores code with this hash (`Contracts::PristineCode`).
+    pub async fn code_exists(&self, code_hash: &[u8; 32]) -> Result<bool, ChainError> {
         let addr = subxt::dynamic::storage("Contracts", "PristineCode", vec![Value::from_bytes(code_hash)]);
         Ok(self
             .api
@@ -480,6 +496,27 @@ impl Chain {
             }
         }
     }
+}
+
+/// `Contracts::call` with explicit limits.
+fn call_tx(
+    contract: &AccountId32,
+    value: u128,
+    data: &[u8],
+    gas_limit: Weight,
+    storage_deposit_limit: Option<u128>,
+) -> subxt::tx::DynamicPayload {
+    subxt::dynamic::tx(
+        "Contracts",
+        "call",
+        vec![
+            Value::unnamed_variant("Id", [Value::from_bytes(contract.0)]),
+            Value::u128(value),
+            weight_value(gas_limit),
+            option_u128(storage_deposit_limit),
+            Value::from_bytes(data),
+        ],
+    )
 }
 
 /// The chain account of a keypair.

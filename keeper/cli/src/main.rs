@@ -2,8 +2,11 @@
 
 use clap::{Parser, Subcommand};
 
+mod admin_cmd;
 mod balance_cmd;
 mod claim_cmd;
+mod contract_args;
+mod deploy_cmd;
 mod follow_cmd;
 mod forecast_cmd;
 mod http;
@@ -37,6 +40,12 @@ enum Command {
     Import(import_cmd::ImportArgs),
     /// Claim a month's reward for an EVM wallet: proof from a keeper's API, signed, submitted.
     Claim(claim_cmd::ClaimArgs),
+    /// Deploy the tokens (or take existing ones) and the reward pool from their bundles; prints
+    /// addresses (SS58 and hex), code hashes and transactions.
+    Deploy(deploy_cmd::DeployArgs),
+    /// The pool owner's messages: governance announce/execute/cancel, pause, deposit, ownership;
+    /// `status` reads the pool.
+    Admin(admin_cmd::AdminArgs),
     /// Forecasts (prediction layer): train, predict, evaluate an LSTM against naive baselines.
     Forecast(forecast_cmd::ForecastArgs),
     /// Assign tasks to validators minimising the variance of their load factor.
@@ -63,6 +72,8 @@ fn main() -> anyhow::Result<()> {
         Command::Resync(args) => resync_cmd::run(args),
         Command::Import(args) => import_cmd::run(args),
         Command::Claim(args) => claim_cmd::run(args),
+        Command::Deploy(args) => deploy_cmd::run(args),
+        Command::Admin(args) => admin_cmd::run(args),
         Command::Merkle(args) => merkle_cmd::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Forecast(args) => forecast_cmd::run(args),

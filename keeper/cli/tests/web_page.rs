@@ -114,9 +114,29 @@ fn the_pages_claim_message_matches_flex_evm() {
         .iter()
         .map(|a| json!({"ss58": a.to_string(), "hex": flex_types::hex::encode(a.0)}))
         .collect();
+    // Amounts in a token's units: the page's formatUnits against flex_chain::format_units (the CLI's).
+    let units: Vec<Value> = [
+        (0u128, 12u8),
+        (1, 12),
+        (1_500_000_000_000, 12),
+        (2_000_000_000_000, 12),
+        (123, 0),
+        (1230, 3),
+        (999_999_999_999_999, 12),
+        (u128::MAX, 18),
+        (u128::MAX, 0),
+        (7, 40),
+    ]
+    .iter()
+    .map(|(a, d)| json!({"amount": a.to_string(), "decimals": d, "text": flex_chain::format_units(*a, *d)}))
+    .collect();
     let dir = out_dir("claim-message");
     let file = dir.join("vectors.json");
-    std::fs::write(&file, json!({"messages": vectors, "ss58": ss58}).to_string()).unwrap();
+    std::fs::write(
+        &file,
+        json!({"messages": vectors, "ss58": ss58, "units": units}).to_string(),
+    )
+    .unwrap();
     let out = node(&["claim_message.mjs", &file.display().to_string()], &[]);
     assert!(
         out.status.success(),
@@ -520,7 +540,19 @@ async fn claimer_page_in_headless_chromium() {
     // The browser: render, sign with the injected provider, claim through the relay.
     let before: u128 = flexe.query("PSP22::balance_of", &ferdie).await;
     let pay_before: u128 = pay.query("PSP22::balance_of", &eve).await;
+    // /v1/info names the tokens' units, read from the tokens; the page shows amounts in them.
+    let (s, info) = http(port, "GET", "/v1/info", None).unwrap();
+    assert_eq!(s, 200, "{info}");
+    assert_eq!(
+        info["tokens"]["reward"],
+        json!({"address": flex_types::hex::encode(flexe.address.0), "decimals": 12, "symbol": "FLEXE"})
+    );
+    assert_eq!(
+        info["tokens"]["payment"],
+        json!({"address": flex_types::hex::encode(pay.address.0), "decimals": 12, "symbol": "PAY"})
+    );
     let job = json!({
+        "amount_display": format!("{} FLEXE", flex_chain::format_units(amount, 12)),
         "base": format!("http://127.0.0.1:{port}"),
         "wallet": wallet,
         "key": flex_types::hex::encode([1u8; 32]),
