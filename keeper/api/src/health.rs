@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use flex_sources::{Disagreement, Hold, PendingGovernance, SourceState};
+use flex_sources::{Disagreement, Hold, MonthHold, PendingGovernance, SourceState};
 use serde::Serialize;
 
 use crate::Api;
@@ -25,11 +25,14 @@ pub(crate) struct Health {
     /// The epoch the keeper waits to close and the source holding it back; `null` when none.
     holding: Option<Hold>,
     last_epoch: Option<u64>,
+    /// The earliest month whose root waits (its claim price is missing from the price table) and
+    /// why; `null` when none. Degrades the status.
+    month_holding: Option<MonthHold>,
     /// Every source: its kind, state (`ok`, `failed`, `stopped`), last error, failures counted,
     /// and (chain followers) the block read up to and its time.
     sources: Vec<SourceState>,
-    /// `ok`; `degraded` (no chain, a source failed or stopped, or a disagreement with the
-    /// chain); `down` (no store).
+    /// `ok`; `degraded` (no chain, a source failed or stopped, a disagreement with the chain, or
+    /// a month's root waiting); `down` (no store).
     status: &'static str,
     /// `ok`, or the store's error.
     store: String,
@@ -64,9 +67,14 @@ pub(crate) async fn health(State(api): State<Api>) -> (StatusCode, Json<Health>)
     };
     let sources = st.sources();
     let disagreements = st.disagreements();
+    let month_holding = st.month_hold();
     let status = if code != StatusCode::OK {
         "down"
-    } else if connected && disagreements.is_empty() && sources.iter().all(|s| s.state == "ok") {
+    } else if connected
+        && disagreements.is_empty()
+        && month_holding.is_none()
+        && sources.iter().all(|s| s.state == "ok")
+    {
         "ok"
     } else {
         "degraded"
@@ -84,6 +92,7 @@ pub(crate) async fn health(State(api): State<Api>) -> (StatusCode, Json<Health>)
         },
         holding: st.hold(),
         last_epoch: last.ok().flatten(),
+        month_holding,
         sources,
         status,
         store,

@@ -286,6 +286,13 @@ pub(crate) async fn metrics(State(api): State<Api>) -> Response {
         "gauge",
         u64::from(hold.is_some()),
     );
+    let month_hold = st.month_hold();
+    gauge(
+        "flex_month_root_held",
+        "1 while a month's root waits for its claim price (see /health month_holding).",
+        "gauge",
+        u64::from(month_hold.is_some()),
+    );
     sources_and_disagreements(&api, &mut out);
     governance(&api, &mut out);
     api.inner.metrics.render(&mut out);

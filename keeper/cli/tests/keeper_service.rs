@@ -912,3 +912,104 @@ async fn a_wiped_keeper_resyncs_to_the_chains_commitments() {
         }
     }
 }
+
+/// A keeper whose month prices come from the table `prices.toml` (`protocol.claim_prices`).
+fn start_with_price_table(w: &World, name: &str) -> KeeperProc {
+    let port = free_port();
+    let cfg = KeeperProc::config_with(w, name, &w.devnet.url, port, "pool = \"pool.json\"\n");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        &format!("claim_price = \"{CLAIM_PRICE}\""),
+        "claim_prices = \"prices.toml\"",
+    );
+    assert!(text.contains("claim_prices"), "{text}");
+    std::fs::write(&cfg, text).unwrap();
+    let mut k = KeeperProc {
+        name: name.into(),
+        child: None,
+        log: w.dir.join(format!("{name}.log")),
+        port,
+        db: w.dir.join(format!("{name}.db")),
+    };
+    k.spawn(&cfg, None);
+    k
+}
+
+/// Claim prices from a table by month (issue 16 item 4): January is missing from the table when
+/// its epochs finalise, so no keeper builds or votes its root (never a default price); each says
+/// so in `/health` (`month_holding` names the month and the file) and in its metrics. Once the
+/// operators add January's line, every keeper reads the table again, votes the root with that
+/// price and reports healthy again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_month_missing_from_the_price_table_waits_and_is_voted_once_priced() {
+    const PRICE: u128 = 123_456_789_000;
+    let w = world("prices").await;
+    let table = w.dir.join("prices.toml");
+    write_atomically(&table, "\"2025-12\" = \"1\"\n");
+    let keepers: Vec<KeeperProc> = ["alice", "bob", "charlie"]
+        .iter()
+        .map(|n| start_with_price_table(&w, n))
+        .collect();
+    let refs: Vec<&KeeperProc> = keepers.iter().collect();
+    travel(&w.chain, GENESIS + 3 * DAY + 120).await;
+    wait_until(
+        "every keeper to hold January for its price",
+        240,
+        &refs,
+        || async {
+            keepers
+                .iter()
+                .all(|k| health(k).is_some_and(|v| v["month_holding"]["month"] == "2026-01"))
+        },
+    )
+    .await;
+    assert!(
+        w.pool.query::<Option<EpochInfo>>("epoch", 2u64).await.is_some(),
+        "January's epochs are finalised"
+    );
+    for k in &keepers {
+        let v = health(k).unwrap();
+        assert_eq!(v["status"], "degraded", "{}: {v}", k.name);
+        assert_eq!(v["month_holding"]["month_index"], JAN, "{v}");
+        let reason = v["month_holding"]["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("prices.toml") && reason.contains("2026-01"),
+            "{reason}"
+        );
+        assert_eq!(metric(k.port, "flex_month_root_held"), 1, "{}", k.name);
+        use flex_store::Store;
+        assert!(
+            k.store().month(JAN).unwrap().is_none(),
+            "{}: no root built",
+            k.name
+        );
+        assert_eq!(
+            count_in_log(k, "the month's root waits"),
+            1,
+            "{}: logged once",
+            k.name
+        );
+    }
+    // Give them a few more ticks: still nothing is voted.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(w.pool.query::<Option<MonthInfo>>("month", JAN).await.is_none());
+
+    write_atomically(&table, "\"2025-12\" = \"1\"\n\"2026-01\" = \"123456789000\"\n");
+    wait_until("January's root, priced from the table", 120, &refs, || async {
+        w.pool.query::<Option<MonthInfo>>("month", JAN).await.is_some()
+    })
+    .await;
+    let month: MonthInfo = w.pool.query::<Option<MonthInfo>>("month", JAN).await.unwrap();
+    assert_eq!(month.root.claim_price, PRICE);
+    wait_until("every keeper healthy again", 60, &refs, || async {
+        keepers
+            .iter()
+            .all(|k| health(k).is_some_and(|v| v["status"] == "ok" && v["month_holding"].is_null()))
+    })
+    .await;
+    for k in &keepers {
+        assert_eq!(metric(k.port, "flex_month_root_held"), 0, "{}", k.name);
+        use flex_store::Store;
+        let m = k.store().month(JAN).unwrap().expect("stored month");
+        assert_eq!(m.claim_price, PRICE, "{}", k.name);
+    }
+}

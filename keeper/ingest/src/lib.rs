@@ -1,11 +1,13 @@
 //! Parsers for the keeper's inputs: the transaction pool JSON, JSON-lines action logs, signed
-//! off-chain batches, the weight table (JSON or TOML) and the keys of config sections.
+//! off-chain batches, the weight table (JSON or TOML), the claim price table and the keys of config
+//! sections.
 //!
 //! - [`pool`](parse_pool): the docs' transaction pool JSON, streamed into a compact form.
 //! - [`lines`]: JSON-lines logs, straight into the store's import batches.
 //! - [`ids`]: the action id namespaces of the sources (`evm:`, `sub:`, `off:`, the files' ids).
 //! - [`offchain`]: the signed off-chain batch: canonical bytes, signature, JSON envelope.
 //! - [`weights`](parse_weight_table): weight tables and their versions by epoch.
+//! - [`prices`](ClaimPriceTable): the claim price of each month.
 //! - [`section`]: serde-derived config sections: one error type naming the key, one copy of the
 //!   checks every section uses.
 //!
@@ -27,6 +29,7 @@ pub mod ids;
 pub mod lines;
 pub mod offchain;
 mod pool;
+mod prices;
 pub mod section;
 mod timestamp;
 mod weights;
@@ -34,6 +37,7 @@ mod weights;
 use std::fmt;
 
 pub use pool::{parse_pool, parse_pool_with_ids, read_pool, read_pool_with_ids, ActionIds, ParsedPool, Side};
+pub use prices::{ClaimPriceTable, PriceError};
 pub use timestamp::{parse_rfc3339, TimestampError};
 pub use weights::{
     parse_weight_table, read_weight_table, WeightError, WeightFormat, WeightSchedule, WeightVersion,

@@ -78,8 +78,8 @@ pub struct Config {
     pub bonus: ConnectionBonus,
     /// Seconds after an epoch's end before it is closed (late actions).
     pub grace_seconds: u64,
-    /// The month roots' claim price (`docs/PROTOCOL.md`: 18-decimal fixed point).
-    pub claim_price: u128,
+    /// Where the month roots' claim prices come from (`docs/PROTOCOL.md`: 18-decimal fixed point).
+    pub claim_prices: ClaimPrices,
     // [input]
     pub pool_files: Vec<PathBuf>,
     pub action_files: Vec<PathBuf>,
@@ -110,6 +110,26 @@ pub struct Config {
     pub substrate: Vec<SubstrateConfig>,
 }
 
+/// Where the month roots' claim prices come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimPrices {
+    /// `protocol.claim_price`: one price for every month (0, free claims, when neither key is set).
+    Flat(u128),
+    /// `protocol.claim_prices`: a price table by month (`flex_ingest::ClaimPriceTable`), read
+    /// again at each month close so that next month's price is added without a restart.
+    Table(PathBuf),
+}
+
+impl ClaimPrices {
+    /// Month `m`'s price; a table without the month is an error naming the month and the file.
+    pub fn price(&self, m: u32) -> Result<u128, flex_ingest::PriceError> {
+        match self {
+            ClaimPrices::Flat(p) => Ok(*p),
+            ClaimPrices::Table(path) => flex_ingest::ClaimPriceTable::read(path)?.price(m),
+        }
+    }
+}
+
 /// The keys an environment variable `FLEX_<SECTION>_<KEY>` overrides, and how its text is read.
 const ENV_KEYS: &[(&str, &str, EnvKind)] = &[
     ("chain", "url", EnvKind::Str),
@@ -122,6 +142,7 @@ const ENV_KEYS: &[(&str, &str, EnvKind)] = &[
     ("protocol", "connection_bonus", EnvKind::Str),
     ("protocol", "grace_seconds", EnvKind::Int),
     ("protocol", "claim_price", EnvKind::Str),
+    ("protocol", "claim_prices", EnvKind::Str),
     ("input", "pool", EnvKind::List),
     ("input", "actions", EnvKind::List),
     ("store", "path", EnvKind::Str),
@@ -192,6 +213,7 @@ struct ProtocolSection {
     connection_bonus: Option<String>,
     grace_seconds: Option<i64>,
     claim_price: Option<String>,
+    claim_prices: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -378,14 +400,27 @@ fn check(
             ))
         }
     };
-    let claim_price = match &protocol.claim_price {
-        None => 0,
-        Some(s) => s.trim().parse::<u128>().map_err(|_| {
+    let claim_prices = match (&protocol.claim_price, &protocol.claim_prices) {
+        (Some(_), Some(_)) => {
+            return Err(KeyError::new(
+                "protocol.claim_prices",
+                "give either protocol.claim_price (one price for every month) or protocol.claim_prices (a table by month), not both",
+            ))
+        }
+        (None, None) => ClaimPrices::Flat(0),
+        (Some(s), None) => ClaimPrices::Flat(s.trim().parse::<u128>().map_err(|_| {
             KeyError::new(
                 "protocol.claim_price",
                 format!("{s:?} is not a non-negative integer (18-decimal fixed point, as a string)"),
             )
-        })?,
+        })?),
+        (None, Some(file)) => {
+            let path = base.join(file);
+            // Read once now so a bad table stops the start; read again at each month close.
+            flex_ingest::ClaimPriceTable::read(&path)
+                .map_err(|e| KeyError::new("protocol.claim_prices", e.to_string()))?;
+            ClaimPrices::Table(path)
+        }
     };
     let listen = match api.listen.as_deref().map(str::trim) {
         None | Some("" | "off") => None,
@@ -466,7 +501,7 @@ fn check(
         weight_versions,
         bonus,
         grace_seconds: int("protocol.grace_seconds", protocol.grace_seconds)?.unwrap_or(300),
-        claim_price,
+        claim_prices,
         pool_files: paths(input.pool),
         action_files: paths(input.actions),
         store_path: store
@@ -648,6 +683,44 @@ pool = "pool.json"
     }
 
     #[test]
+    fn claim_prices_by_month_from_a_table_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = dir.path().join("prices.toml");
+        std::fs::write(&table, "\"2026-01\" = \"7\"\n").unwrap();
+        let flat = GOOD.replace("claim_price = \"500000000000000000\"\n", "");
+        let with_table = flat.replace(
+            "[input]",
+            &format!("claim_prices = {:?}\n[input]", table.display().to_string()),
+        );
+        let c = parse(&with_table, &[]).unwrap();
+        assert_eq!(c.claim_prices, ClaimPrices::Table(table.clone()));
+        assert_eq!(c.claim_prices.price(24312).unwrap(), 7);
+        let missing = c.claim_prices.price(24313).unwrap_err().to_string();
+        assert!(
+            missing.contains("2026-02") && missing.contains("prices.toml"),
+            "{missing}"
+        );
+        // The month is added without a restart: the file is read again.
+        std::fs::write(&table, "\"2026-01\" = \"7\"\n\"2026-02\" = \"9\"\n").unwrap();
+        assert_eq!(c.claim_prices.price(24313).unwrap(), 9);
+        // Neither key: free claims; both: refused; a bad table stops the start, naming the line.
+        assert_eq!(parse(&flat, &[]).unwrap().claim_prices, ClaimPrices::Flat(0));
+        let both = with_table.replace("[input]", "claim_price = \"1\"\n[input]");
+        let e = parse(&both, &[]).unwrap_err().to_string();
+        assert!(e.contains("not both"), "{e}");
+        std::fs::write(&table, "\"2026-01\" = \"7\"\n\"2026-02\" = 0.5\n").unwrap();
+        let e = parse(&with_table, &[]).unwrap_err().to_string();
+        assert!(
+            e.contains("protocol.claim_prices") && e.contains("prices.toml:2"),
+            "{e}"
+        );
+        // From the environment.
+        std::fs::write(&table, "\"2026-01\" = \"7\"\n").unwrap();
+        let c = parse(&flat, &[("FLEX_PROTOCOL_CLAIM_PRICES", table.to_str().unwrap())]).unwrap();
+        assert_eq!(c.claim_prices, ClaimPrices::Table(table));
+    }
+
+    #[test]
     fn api_tls_needs_both_files_resolved_against_the_config() {
         let c = parse(
             &format!("{GOOD}\n[api]\nlisten = \"0.0.0.0:8443\"\ntls_cert = \"tls/cert.pem\"\ntls_key = \"/keys/k.pem\"\n"),
@@ -687,7 +760,7 @@ pool = "pool.json"
         .unwrap();
         assert_eq!(c.chain_url, "ws://node:9944");
         assert_eq!(c.grace_seconds, 5);
-        assert_eq!(c.claim_price, 500_000_000_000_000_000);
+        assert_eq!(c.claim_prices, ClaimPrices::Flat(500_000_000_000_000_000));
         assert_eq!(c.pool_files, vec![PathBuf::from("/etc/flex/pool.json")]);
         assert_eq!(c.store_path, PathBuf::from("/etc/flex/keeper.db"));
         assert_eq!(c.contract, AccountId([0x11; 32]));

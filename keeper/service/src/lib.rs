@@ -19,13 +19,16 @@ pub mod runner;
 
 use flex_pool::CallError;
 
-pub use config::{Config, ConfigError, LogFormat};
+pub use config::{ClaimPrices, Config, ConfigError, LogFormat};
 pub use runner::Keeper;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A month's claim price is missing from the price table, or the table is unreadable.
+    #[error("protocol.claim_prices: {0}")]
+    ClaimPrice(flex_ingest::PriceError),
     #[error(transparent)]
     Store(#[from] flex_store::StoreError),
     #[error(transparent)]

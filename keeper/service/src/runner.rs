@@ -36,13 +36,13 @@ use flex_ingest::WeightSchedule;
 use flex_store::{Phase, Store};
 use subxt_signer::SecretUri;
 
-use flex_engine::calendar::month_index_of;
+use flex_engine::calendar::{month_index_of, Month};
 
 use crate::compute::{self, epoch_bounds, PoolFigures};
 use crate::forecast::{self, EpochFigures};
 use flex_sources::files::{InputFile, InputFiles};
 use flex_sources::offchain::{Intake, Policy, SignedFiles};
-use flex_sources::{Disagreement, DisagreementKind, Hold, SourceKind, Status};
+use flex_sources::{Disagreement, DisagreementKind, Hold, MonthHold, SourceKind, Status};
 
 use crate::{Config, ServiceError};
 use flex_pool::{CallError, EpochCommitment, MonthRoot, PoolClient};
@@ -637,7 +637,11 @@ impl Keeper {
                 continue;
             }
             let store = self.store.clone();
-            let price = self.config.claim_price;
+            let price = self
+                .config
+                .claim_prices
+                .price(m.month_index)
+                .map_err(ServiceError::ClaimPrice)?;
             let closed = tokio::task::block_in_place(|| {
                 compute::close_month(&*store, m.month_index, m.first_epoch, m.end_epoch, price)
             })?;
@@ -887,6 +891,7 @@ impl Keeper {
         let g = self.genesis()?;
         let first_month = month_index_of(g.unix_seconds());
         let last_month = month_index_of(epoch_bounds(g, last)?.0);
+        let mut held = None;
         for m in first_month..=last_month {
             if self.store.month(m)?.is_some() {
                 continue;
@@ -920,8 +925,19 @@ impl Keeper {
             if !complete {
                 continue;
             }
+            let price = match self.config.claim_prices.price(m) {
+                Ok(p) => p,
+                Err(e) => {
+                    // Never a default price: the month's root waits, loudly, until the table has it.
+                    held.get_or_insert(MonthHold {
+                        month: Month(m).to_string(),
+                        month_index: m,
+                        reason: e.to_string(),
+                    });
+                    continue;
+                }
+            };
             let store = self.store.clone();
-            let price = self.config.claim_price;
             let closed = tokio::task::block_in_place(|| compute::close_month(&*store, m, first, end, price))?;
             tokio::task::block_in_place(|| self.store.save_month(&closed.record, &closed.tree))?;
             tracing::info!(
@@ -933,6 +949,7 @@ impl Keeper {
             );
             self.drive_month(pool, m, now).await?;
         }
+        self.status.set_month_hold(held);
         Ok(())
     }
 

@@ -24,4 +24,6 @@ pub mod substrate;
 
 pub use error::SourceError;
 pub use follower::{FollowSummary, Follower, Position, Until};
-pub use status::{Disagreement, DisagreementKind, Hold, PendingGovernance, SourceKind, SourceState, Status};
+pub use status::{
+    Disagreement, DisagreementKind, Hold, MonthHold, PendingGovernance, SourceKind, SourceState, Status,
+};

@@ -1,5 +1,6 @@
 //! What the running keeper shares with its API: chain connection, progress, counters, each
-//! source's state ([`SourceState`]), the epoch the keeper waits on ([`Hold`]), the
+//! source's state ([`SourceState`]), the epoch the keeper waits on ([`Hold`]), the month whose
+//! root waits ([`MonthHold`]), the
 //! disagreements with the chain it found ([`Disagreement`]) and the pool's pending governance
 //! changes ([`PendingGovernance`]).
 //!
@@ -37,6 +38,7 @@ pub struct Status {
     pub client: RwLock<Option<PoolClient>>,
     sources: RwLock<BTreeMap<String, SourceState>>,
     hold: RwLock<Option<Hold>>,
+    month_hold: RwLock<Option<MonthHold>>,
     disagreements: RwLock<BTreeMap<(DisagreementKind, u64), Disagreement>>,
     /// The pool's announced governance changes, by id (re-read every tick).
     governance: RwLock<BTreeMap<u64, PendingGovernance>>,
@@ -80,6 +82,16 @@ pub struct Hold {
     pub epoch: u64,
     pub reason: String,
     pub source: String,
+}
+
+/// The earliest month whose root the keeper cannot build yet, and why (its claim price is
+/// missing from the price table).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MonthHold {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub month_index: u32,
+    pub reason: String,
 }
 
 /// How this keeper disagrees with the chain.
@@ -301,6 +313,28 @@ impl Status {
 
     pub fn hold(&self) -> Option<Hold> {
         read(&self.hold).clone()
+    }
+
+    /// Sets (or clears) the month whose root waits. Logged once per change, at error level: an
+    /// operator has to act (add the month's price).
+    pub fn set_month_hold(&self, hold: Option<MonthHold>) {
+        let mut slot = write(&self.month_hold);
+        if *slot == hold {
+            return;
+        }
+        match &hold {
+            Some(h) => tracing::error!(month = %h.month, reason = %h.reason, "the month's root waits"),
+            None => {
+                if let Some(old) = slot.as_ref() {
+                    tracing::info!(month = %old.month, "the month's root can be built");
+                }
+            }
+        }
+        *slot = hold;
+    }
+
+    pub fn month_hold(&self) -> Option<MonthHold> {
+        read(&self.month_hold).clone()
     }
 
     /// Reports a disagreement with the chain: logged at error level the first time (or when it
