@@ -31,7 +31,7 @@ fi
 
 apt_packages() {
     local pkgs=(rustc-web cargo-web rust-web-src rust-web-clippy lld-22 binaryen wabt
-        pkg-config libssl-dev nodejs wrk sqlite3 ca-certificates curl chromium)
+        pkg-config libssl-dev nodejs wrk sqlite3 ca-certificates curl chromium prometheus)
     local missing=()
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

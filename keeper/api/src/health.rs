@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use flex_sources::{Disagreement, Hold, MonthHold, PendingGovernance, SourceState};
+use flex_sources::{Disagreement, Hold, KeyBalance, MonthHold, PendingGovernance, SourceState};
 use serde::Serialize;
 
 use crate::Api;
@@ -25,6 +25,9 @@ pub(crate) struct Health {
     /// The epoch the keeper waits to close and the source holding it back; `null` when none.
     holding: Option<Hold>,
     last_epoch: Option<u64>,
+    /// The keeper key's free native balance, `chain.min_balance` and whether it is below it (which
+    /// degrades the status); `null` before the first read.
+    key_balance: Option<KeyBalance>,
     /// The earliest month whose root waits (its claim price is missing from the price table) and
     /// why; `null` when none. Degrades the status.
     month_holding: Option<MonthHold>,
@@ -32,7 +35,7 @@ pub(crate) struct Health {
     /// and (chain followers) the block read up to and its time.
     sources: Vec<SourceState>,
     /// `ok`; `degraded` (no chain, a source failed or stopped, a disagreement with the chain, or
-    /// a month's root waiting); `down` (no store).
+    /// a month's root waiting, the keeper key's balance below its floor); `down` (no store).
     status: &'static str,
     /// `ok`, or the store's error.
     store: String,
@@ -68,11 +71,13 @@ pub(crate) async fn health(State(api): State<Api>) -> (StatusCode, Json<Health>)
     let sources = st.sources();
     let disagreements = st.disagreements();
     let month_holding = st.month_hold();
+    let key_balance = st.key_balance();
     let status = if code != StatusCode::OK {
         "down"
     } else if connected
         && disagreements.is_empty()
         && month_holding.is_none()
+        && !key_balance.is_some_and(|b| b.low)
         && sources.iter().all(|s| s.state == "ok")
     {
         "ok"
@@ -92,6 +97,7 @@ pub(crate) async fn health(State(api): State<Api>) -> (StatusCode, Json<Health>)
         },
         holding: st.hold(),
         last_epoch: last.ok().flatten(),
+        key_balance,
         month_holding,
         sources,
         status,

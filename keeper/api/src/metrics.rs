@@ -1,20 +1,26 @@
-//! Request counts and handling time per route, recorded by one middleware ([`track`]) for every
-//! request, and the `/metrics` text (Prometheus exposition format, written by hand for now).
+//! `/metrics` through the Prometheus client crate (`prometheus`, classic text format 0.0.4,
+//! `promtool check metrics` clean): per route request counts and a latency histogram recorded by
+//! one middleware ([`track`]), the process's own series (RSS, file descriptors, CPU), and the
+//! keeper's status read at each scrape (chain, epochs, votes, sources and their lag, holds,
+//! disagreements, governance, the keeper key's balance, the relay).
 //!
 //! Routes are labelled by their matched path template (`/v1/wallets/{address}`), never by the URI:
 //! one series per route whatever the address asked, so the label set stays small. Requests no
-//! route matched share the label [`UNMATCHED`].
+//! route matched share the label [`UNMATCHED`]. Units are in the names (`_seconds`, `_bytes`);
+//! counters end in `_total`.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use prometheus::proto::MetricFamily;
+use prometheus::{
+    Encoder as _, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+    TextEncoder,
+};
 
 use flex_sources::{DisagreementKind, SourceKind};
 
@@ -23,93 +29,83 @@ use crate::Api;
 /// The `route` label of requests no route matched (the 404 fallback).
 pub(crate) const UNMATCHED: &str = "unmatched";
 
-/// Status classes counted per route, in label order.
+/// Status classes counted per route.
 const CLASSES: [&str; 3] = ["2xx", "4xx", "5xx"];
 
-#[derive(Default)]
-struct RouteStats {
-    /// Per class of [`CLASSES`].
-    requests: [AtomicU64; 3],
-    /// Total handling time, microseconds.
-    micros: AtomicU64,
-}
+/// Latency buckets, seconds: proofs answer in well under a millisecond, the relay takes blocks.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0,
+];
 
-/// Per route label. Counters are atomics, so a request takes only the read lock; the write lock
-/// is for registering routes (once, when the router is built).
+/// The API's own series and the process collector, in one registry.
 pub(crate) struct Metrics {
-    routes: RwLock<BTreeMap<String, RouteStats>>,
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut routes = BTreeMap::new();
-        routes.insert(UNMATCHED.to_string(), RouteStats::default());
-        Self {
-            routes: RwLock::new(routes),
-        }
+        let registry = Registry::new();
+        // Names, labels and buckets are constants: these cannot fail.
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "flex_api_requests_total",
+                "API requests by route and status class.",
+            ),
+            &["route", "status"],
+        )
+        .expect("valid metric");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "flex_api_request_duration_seconds",
+                "Time to answer an API request, by route.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["route"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(requests.clone()))
+            .expect("registered once");
+        registry
+            .register(Box::new(latency.clone()))
+            .expect("registered once");
+        #[cfg(target_os = "linux")]
+        registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("registered once");
+        let m = Self {
+            registry,
+            requests,
+            latency,
+        };
+        m.register(UNMATCHED);
+        m
     }
 }
 
 impl Metrics {
     /// Lists `route` with zero counts, so that every route is exported before its first request.
     pub(crate) fn register(&self, route: &str) {
-        // Counters stay valid whatever panicked while holding the lock: poisoning is ignored.
-        let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
-        routes.entry(route.to_string()).or_default();
+        for class in CLASSES {
+            self.requests.with_label_values(&[route, class]);
+        }
+        self.latency.with_label_values(&[route]);
     }
 
-    fn record(&self, route: &str, status: StatusCode, took: Duration) {
+    fn record(&self, route: &str, status: StatusCode, took: std::time::Duration) {
         let class = match status.as_u16() {
-            200..=399 => 0,
-            400..=499 => 1,
-            _ => 2,
+            200..=399 => CLASSES[0],
+            400..=499 => CLASSES[1],
+            _ => CLASSES[2],
         };
-        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        let add = |s: &RouteStats| {
-            s.requests[class].fetch_add(1, Ordering::Relaxed);
-            s.micros.fetch_add(micros, Ordering::Relaxed);
-        };
-        {
-            let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some(s) = routes.get(route) {
-                add(s);
-                return;
-            }
-        }
-        // A route the router did not register (none today): listed from its first request.
-        let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
-        add(routes.entry(route.to_string()).or_default());
-    }
-
-    /// The `flex_api_*` series, routes in path order.
-    fn render(&self, out: &mut String) {
-        let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
-        out.push_str(
-            "# HELP flex_api_requests_total API requests by route and status class.\n\
-             # TYPE flex_api_requests_total counter\n",
-        );
-        for (route, s) in routes.iter() {
-            for (class, n) in CLASSES.iter().zip(&s.requests) {
-                let n = n.load(Ordering::Relaxed);
-                let _ = writeln!(
-                    out,
-                    "flex_api_requests_total{{route=\"{route}\",status=\"{class}\"}} {n}"
-                );
-            }
-        }
-        out.push_str(
-            "# HELP flex_api_request_seconds_sum Time spent handling API requests.\n\
-             # TYPE flex_api_request_seconds_sum counter\n",
-        );
-        for (route, s) in routes.iter() {
-            let us = s.micros.load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "flex_api_request_seconds_sum{{route=\"{route}\"}} {}.{:06}",
-                us / 1_000_000,
-                us % 1_000_000
-            );
-        }
+        self.requests.with_label_values(&[route, class]).inc();
+        self.latency
+            .with_label_values(&[route])
+            .observe(took.as_secs_f64());
     }
 }
 
@@ -124,64 +120,145 @@ pub(crate) async fn track(State(api): State<Api>, req: Request, next: Next) -> R
     resp
 }
 
-/// Per source: up (1 ok, 0 failed or stopped), failures, cursor time; per kind of disagreement
-/// with the chain: how many, and the epoch (or month) of the latest.
-fn sources_and_disagreements(api: &Api, out: &mut String) {
-    let st = &api.inner.status;
-    let sources = st.sources();
-    out.push_str("# HELP flex_source_up 1 when the source imports cleanly (0: failed or stopped).\n# TYPE flex_source_up gauge\n");
-    for s in &sources {
-        let _ = writeln!(
-            out,
-            "flex_source_up{{source=\"{}\",kind=\"{}\"}} {}",
-            label(&s.name),
-            kind_label(s.kind),
-            u64::from(s.state == "ok")
-        );
+/// Families built at each scrape from values the keeper maintains elsewhere (its [`Status`]
+/// atomics, the relay's counts): each made with the crate's own types, so names, types and
+/// escaping are the crate's.
+///
+/// [`Status`]: flex_sources::Status
+#[derive(Default)]
+pub(crate) struct Scrape {
+    families: Vec<MetricFamily>,
+}
+
+impl Scrape {
+    pub(crate) fn gauge(&mut self, name: &str, help: &str, v: f64) {
+        let g = Gauge::new(name, help).expect("valid metric");
+        g.set(v);
+        self.families.extend(prometheus::core::Collector::collect(&g));
     }
-    out.push_str("# HELP flex_source_failures_total Source failures (each change of error counts once).\n# TYPE flex_source_failures_total counter\n");
-    for s in &sources {
-        let _ = writeln!(
-            out,
-            "flex_source_failures_total{{source=\"{}\",kind=\"{}\"}} {}",
-            label(&s.name),
-            kind_label(s.kind),
-            s.failures
-        );
+
+    pub(crate) fn counter(&mut self, name: &str, help: &str, v: u64) {
+        let c = IntCounter::new(name, help).expect("valid metric");
+        c.inc_by(v);
+        self.families.extend(prometheus::core::Collector::collect(&c));
     }
-    out.push_str("# HELP flex_source_cursor_time_seconds Block time a chain follower has read up to.\n# TYPE flex_source_cursor_time_seconds gauge\n");
-    for s in &sources {
-        if let Some(t) = s.cursor_time {
-            let _ = writeln!(
-                out,
-                "flex_source_cursor_time_seconds{{source=\"{}\",kind=\"{}\"}} {t}",
-                label(&s.name),
-                kind_label(s.kind)
-            );
+
+    /// A gauge with labels: one series per `(label values, value)`; none when `series` is empty.
+    pub(crate) fn gauges(&mut self, name: &str, help: &str, labels: &[&str], series: &[(Vec<&str>, f64)]) {
+        if series.is_empty() {
+            return;
         }
+        let g = GaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+        for (values, v) in series {
+            g.with_label_values(values).set(*v);
+        }
+        self.families.extend(prometheus::core::Collector::collect(&g));
     }
-    let disagreements = st.disagreements();
-    out.push_str("# HELP flex_disagreements Epochs or months where this keeper differs from the chain, by kind.\n# TYPE flex_disagreements gauge\n");
-    for kind in DisagreementKind::ALL {
-        let n = disagreements.iter().filter(|d| d.kind == kind).count();
-        let _ = writeln!(out, "flex_disagreements{{kind=\"{}\"}} {n}", kind.as_str());
+
+    /// The families in the text format (tests).
+    #[cfg(test)]
+    pub(crate) fn text(&self) -> String {
+        let mut s = String::new();
+        TextEncoder::new()
+            .encode_utf8(&self.families, &mut s)
+            .expect("encodable");
+        s
+    }
+
+    /// A counter with labels, as [`Scrape::gauges`].
+    pub(crate) fn counters(&mut self, name: &str, help: &str, labels: &[&str], series: &[(Vec<&str>, u64)]) {
+        if series.is_empty() {
+            return;
+        }
+        let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+        for (values, v) in series {
+            c.with_label_values(values).inc_by(*v);
+        }
+        self.families.extend(prometheus::core::Collector::collect(&c));
     }
 }
 
-/// The pool's pending governance changes by action, and the earliest time one can take effect.
-fn governance(api: &Api, out: &mut String) {
-    let pending = api.inner.status.governance();
-    out.push_str("# HELP flex_governance_pending Announced governance changes not yet executed or cancelled, by action.\n# TYPE flex_governance_pending gauge\n");
-    for action in ["add_keeper", "remove_keeper", "set_min_threshold", "set_treasury"] {
-        let n = pending.iter().filter(|p| p.action == action).count();
-        let _ = writeln!(out, "flex_governance_pending{{action=\"{action}\"}} {n}");
+/// Per source: up (1 ok, 0 failed or stopped), failures, cursor time and lag behind the chain's
+/// time; per kind of disagreement with the chain: how many.
+fn sources_and_disagreements(api: &Api, out: &mut Scrape) {
+    let st = &api.inner.status;
+    let sources = st.sources();
+    let chain_time = st.chain_time_ms.load(Ordering::Relaxed) / 1000;
+    fn label(s: &flex_sources::SourceState) -> Vec<&str> {
+        vec![s.name.as_str(), kind_label(s.kind)]
     }
+    out.gauges(
+        "flex_source_up",
+        "1 when the source imports cleanly (0: failed or stopped).",
+        &["source", "kind"],
+        &sources
+            .iter()
+            .map(|s| (label(s), f64::from(u8::from(s.state == "ok"))))
+            .collect::<Vec<_>>(),
+    );
+    out.counters(
+        "flex_source_failures_total",
+        "Source failures (each change of error counts once).",
+        &["source", "kind"],
+        &sources.iter().map(|s| (label(s), s.failures)).collect::<Vec<_>>(),
+    );
+    let followers: Vec<_> = sources
+        .iter()
+        .filter_map(|s| s.cursor_time.map(|t| (s, t)))
+        .collect();
+    out.gauges(
+        "flex_source_cursor_time_seconds",
+        "Block time a chain follower has read up to (unix seconds).",
+        &["source", "kind"],
+        &followers
+            .iter()
+            .map(|(s, t)| (label(s), *t as f64))
+            .collect::<Vec<_>>(),
+    );
+    out.gauges(
+        "flex_source_lag_seconds",
+        "How far a chain follower's block time is behind the reward pool chain's latest block time (0 when ahead); an epoch closes only once every source has passed its end.",
+        &["source", "kind"],
+        &followers
+            .iter()
+            .map(|(s, t)| (label(s), chain_time.saturating_sub(*t as u64) as f64))
+            .collect::<Vec<_>>(),
+    );
+    let disagreements = st.disagreements();
+    out.gauges(
+        "flex_disagreements",
+        "Epochs or months where this keeper differs from the chain, by kind.",
+        &["kind"],
+        &DisagreementKind::ALL
+            .iter()
+            .map(|k| {
+                let n = disagreements.iter().filter(|d| d.kind == *k).count();
+                (vec![k.as_str()], n as f64)
+            })
+            .collect::<Vec<_>>(),
+    );
+}
+
+/// The pool's pending governance changes by action, and the earliest time one can take effect.
+fn governance(api: &Api, out: &mut Scrape) {
+    let pending = api.inner.status.governance();
+    out.gauges(
+        "flex_governance_pending",
+        "Announced governance changes not yet executed or cancelled, by action.",
+        &["action"],
+        &["add_keeper", "remove_keeper", "set_min_threshold", "set_treasury"]
+            .iter()
+            .map(|a| {
+                let n = pending.iter().filter(|p| p.action == *a).count();
+                (vec![*a], n as f64)
+            })
+            .collect::<Vec<_>>(),
+    );
     if let Some(eta) = pending.iter().map(|p| p.eta).min() {
-        let _ = write!(
-            out,
-            "# HELP flex_governance_next_eta_seconds Earliest block time a pending governance change can be executed.\n\
-             # TYPE flex_governance_next_eta_seconds gauge\nflex_governance_next_eta_seconds {}\n",
-            eta / 1000
+        out.gauge(
+            "flex_governance_next_eta_seconds",
+            "Earliest block time a pending governance change can be executed (unix seconds).",
+            (eta / 1000) as f64,
         );
     }
 }
@@ -195,107 +272,118 @@ fn kind_label(k: SourceKind) -> &'static str {
     }
 }
 
-/// A label value with `\\`, `"` and newlines escaped (Prometheus text format).
-fn label(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
-}
-
 /// `GET /metrics`: the keeper's status and the API's request series.
 pub(crate) async fn metrics(State(api): State<Api>) -> Response {
     let st = &api.inner.status;
-    let mut out = String::new();
-    let mut gauge = |name: &str, help: &str, kind: &str, v: u64| {
-        let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n");
-    };
-    gauge(
+    let mut out = Scrape::default();
+    let flag = |b: bool| f64::from(u8::from(b));
+    out.gauge(
         "flex_chain_connected",
         "1 when the keeper is connected to the chain.",
-        "gauge",
-        u64::from(st.chain_connected.load(Ordering::Relaxed)),
+        flag(st.chain_connected.load(Ordering::Relaxed)),
     );
-    gauge(
+    out.gauge(
         "flex_chain_time_seconds",
-        "Latest block time seen.",
-        "gauge",
-        st.chain_time_ms.load(Ordering::Relaxed) / 1000,
+        "Latest block time seen (unix seconds).",
+        (st.chain_time_ms.load(Ordering::Relaxed) / 1000) as f64,
     );
-    gauge(
+    let next = st.next_epoch.load(Ordering::Relaxed);
+    out.gauge(
         "flex_next_epoch",
         "The contract's next unfinalised epoch.",
-        "gauge",
-        st.next_epoch.load(Ordering::Relaxed),
+        next as f64,
     );
-    gauge(
+    if next > 0 {
+        out.gauge(
+            "flex_last_finalized_epoch",
+            "The contract's latest finalised epoch.",
+            (next - 1) as f64,
+        );
+    }
+    out.counter(
         "flex_epochs_closed_total",
         "Epochs computed and stored.",
-        "counter",
         st.epochs_closed.load(Ordering::Relaxed),
     );
-    gauge(
+    out.counter(
         "flex_epoch_votes_total",
         "Epoch commitments voted.",
-        "counter",
         st.epoch_votes.load(Ordering::Relaxed),
     );
-    gauge(
+    out.counter(
         "flex_month_votes_total",
         "Month roots voted.",
-        "counter",
         st.month_votes.load(Ordering::Relaxed),
     );
-    gauge(
+    out.counter(
         "flex_chain_reconnects_total",
         "Chain reconnect attempts.",
-        "counter",
         st.reconnects.load(Ordering::Relaxed),
     );
-    gauge(
+    out.counter(
         "flex_errors_total",
         "Failed keeper steps.",
-        "counter",
         st.errors.load(Ordering::Relaxed),
     );
-    gauge(
+    out.counter(
         "flex_imported_actions_total",
         "Actions newly imported.",
-        "counter",
         st.imported_actions.load(Ordering::Relaxed),
     );
-    gauge(
-        "flex_last_epoch_close_milliseconds",
+    out.gauge(
+        "flex_last_epoch_close_seconds",
         "Duration of the last epoch close (compute + store).",
-        "gauge",
-        st.last_close_ms.load(Ordering::Relaxed),
+        st.last_close_ms.load(Ordering::Relaxed) as f64 / 1e3,
     );
-    gauge(
-        "flex_completeness_check_microseconds",
+    out.gauge(
+        "flex_completeness_check_seconds",
         "Duration of the last tick's completeness check (input files' fingerprints, every source's position).",
-        "gauge",
-        st.last_check_us.load(Ordering::Relaxed),
+        st.last_check_us.load(Ordering::Relaxed) as f64 / 1e6,
     );
-    gauge(
+    out.gauge(
         "flex_is_keeper",
         "1 when this account is in the contract's keeper set.",
-        "gauge",
-        u64::from(st.is_keeper.load(Ordering::Relaxed)),
+        flag(st.is_keeper.load(Ordering::Relaxed)),
     );
-    let hold = st.hold();
-    gauge(
+    out.gauge(
         "flex_epoch_close_held",
         "1 while an epoch due to close waits for a source (see /health holding).",
-        "gauge",
-        u64::from(hold.is_some()),
+        flag(st.hold().is_some()),
     );
-    let month_hold = st.month_hold();
-    gauge(
+    out.gauge(
         "flex_month_root_held",
         "1 while a month's root waits for its claim price (see /health month_holding).",
-        "gauge",
-        u64::from(month_hold.is_some()),
+        flag(st.month_hold().is_some()),
     );
+    if let Some(b) = st.key_balance() {
+        // Native base units; f64 keeps 53 bits, plenty for an alert threshold.
+        out.gauge(
+            "flex_key_balance",
+            "The keeper key's free native balance (base units); it pays every vote's fee.",
+            b.free as f64,
+        );
+        out.gauge(
+            "flex_key_balance_floor",
+            "chain.min_balance: the keeper key's balance floor (base units, 0 = none).",
+            b.floor as f64,
+        );
+        out.gauge(
+            "flex_key_balance_low",
+            "1 when the keeper key's balance is below chain.min_balance.",
+            flag(b.low),
+        );
+    }
     sources_and_disagreements(&api, &mut out);
     governance(&api, &mut out);
-    api.inner.metrics.render(&mut out);
-    api.inner.relay.render(&mut out);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+    api.inner.relay.families(&mut out);
+    let mut families = api.inner.metrics.registry.gather();
+    families.append(&mut out.families);
+    families.sort_by(|a, b| a.name().cmp(b.name()));
+    let encoder = TextEncoder::new();
+    let mut body = Vec::new();
+    if let Err(e) = encoder.encode(&families, &mut body) {
+        tracing::error!(error = %e, "encoding the metrics");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    ([(header::CONTENT_TYPE, encoder.format_type().to_string())], body).into_response()
 }

@@ -3,7 +3,6 @@
 //! `/metrics`.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
@@ -82,21 +81,33 @@ impl RelayStats {
     }
 
     /// `flex_relay_*` series.
-    pub(crate) fn render(&self, out: &mut String) {
-        let _ = write!(
-            out,
-            "# HELP flex_relay_claims_total Claims the relay submitted on chain.\n\
-             # TYPE flex_relay_claims_total counter\nflex_relay_claims_total {}\n\
-             # HELP flex_relay_queue Relays waiting or running.\n\
-             # TYPE flex_relay_queue gauge\nflex_relay_queue {}\n\
-             # HELP flex_relay_refused_total Relays refused, by error code (nothing paid unless the code is claim_refused or chain_error).\n\
-             # TYPE flex_relay_refused_total counter\n",
+    pub(crate) fn families(&self, out: &mut crate::metrics::Scrape) {
+        out.counter(
+            "flex_relay_claims_total",
+            "Claims the relay submitted on chain.",
             self.submitted.load(Ordering::Relaxed),
-            self.queued.load(Ordering::Relaxed),
         );
-        for (code, n) in self.refused.lock().unwrap_or_else(PoisonError::into_inner).iter() {
-            let _ = writeln!(out, "flex_relay_refused_total{{reason=\"{code}\"}} {n}");
+        out.gauge(
+            "flex_relay_queue",
+            "Relays waiting or running.",
+            self.queued.load(Ordering::Relaxed) as f64,
+        );
+        // The two reasons that cost the relayer a fee are listed from the start (alerts rate them).
+        let mut refused = self
+            .refused
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for paid in ["chain_error", "claim_refused"] {
+            refused.entry(paid).or_default();
         }
+        let refused: Vec<(Vec<&str>, u64)> = refused.iter().map(|(code, n)| (vec![*code], *n)).collect();
+        out.counters(
+            "flex_relay_refused_total",
+            "Relays refused, by error code (nothing paid unless the code is claim_refused or chain_error).",
+            &["reason"],
+            &refused,
+        );
     }
 }
 
@@ -126,8 +137,9 @@ mod tests {
         stats.count(Ok(()));
         stats.count(Err(&full));
         stats.count(Err(&full));
-        let mut text = String::new();
-        stats.render(&mut text);
+        let mut scrape = crate::metrics::Scrape::default();
+        stats.families(&mut scrape);
+        let text = scrape.text();
         assert!(text.contains("flex_relay_claims_total 1\n"), "{text}");
         assert!(
             text.contains("flex_relay_refused_total{reason=\"relay_busy\"} 2\n"),

@@ -450,7 +450,7 @@ async fn response_bodies_are_pinned_byte_for_byte() {
     let (head, uptime) = body.split_once(r#""uptime_s":"#).unwrap_or((&body, ""));
     assert_eq!(
         head,
-        r#"{"chain":{"connected":false,"is_keeper":false,"next_epoch":0,"time_ms":0},"disagreements":[],"governance":{"pending":[]},"holding":null,"last_epoch":0,"sources":[],"status":"degraded","store":"ok","#
+        r#"{"chain":{"connected":false,"is_keeper":false,"next_epoch":0,"time_ms":0},"disagreements":[],"governance":{"pending":[]},"holding":null,"last_epoch":0,"key_balance":null,"month_holding":null,"sources":[],"status":"degraded","store":"ok","#
     );
     let secs = uptime.strip_suffix('}').and_then(|n| n.parse::<u64>().ok());
     assert!(secs.is_some(), "{body}");
@@ -497,10 +497,19 @@ async fn every_route_is_measured_under_its_template() {
         assert!(text.lines().any(|l| l == line), "{line}\n{text}");
     }
     for route in ["/v1/claims/{month}/{address}/relay", "/v1/actions", "unmatched"] {
-        let prefix = format!("flex_api_request_seconds_sum{{route=\"{route}\"}} ");
-        let secs = text.lines().find_map(|l| l.strip_prefix(&prefix));
+        // A latency histogram per route: its count is the route's requests.
+        let prefix = format!("flex_api_request_duration_seconds_count{{route=\"{route}\"}} ");
+        let n = text.lines().find_map(|l| l.strip_prefix(&prefix));
+        let want = if route == "unmatched" { "2" } else { "1" };
+        assert_eq!(n, Some(want), "{route}\n{text}");
+        let sum = format!("flex_api_request_duration_seconds_sum{{route=\"{route}\"}} ");
+        let secs = text.lines().find_map(|l| l.strip_prefix(&sum));
         assert!(secs.is_some_and(|s| s.parse::<f64>().is_ok()), "{route}\n{text}");
+        let inf = format!("flex_api_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} ");
+        assert!(text.lines().any(|l| l.starts_with(&inf)), "{route}\n{text}");
     }
+    // The exposition is what Prometheus' own checker accepts (names, units, types, help).
+    promtool_check_metrics(text);
     // One series per template, never per URI.
     assert!(!text.contains("0xaaaa"), "{text}");
     assert!(!text.contains("/v2/nothing"), "{text}");
@@ -555,6 +564,12 @@ async fn sources_holds_and_disagreements_are_shown_and_mismatched_proofs_refused
         "line 7: wallet: not an address",
     );
     status.source_cursor("evm:main", SourceKind::Evm, 120, 1_769_731_000);
+    // The pool chain is 10 minutes ahead of the follower; the keeper key is below its floor.
+    status
+        .chain_time_ms
+        .store(1_769_731_600_000, std::sync::atomic::Ordering::Relaxed);
+    status.set_key_balance(5, 1_000_000_000_000_000_000_000);
+    status.next_epoch.store(3, std::sync::atomic::Ordering::Relaxed);
     status.set_hold(Some(Hold {
         epoch: 1,
         reason: "not imported cleanly: line 7: wallet: not an address".into(),
@@ -589,6 +604,10 @@ async fn sources_holds_and_disagreements_are_shown_and_mismatched_proofs_refused
     assert_eq!(v["disagreements"][1]["kind"], "month_split", "{v}");
     assert_eq!(v["disagreements"][1]["index"], 24313, "{v}");
     assert_eq!(v["holding"]["epoch"], 1);
+    assert_eq!(
+        v["key_balance"],
+        serde_json::json!({"free": "5", "floor": "1000000000000000000000", "low": true})
+    );
     assert_eq!(v["holding"]["source"], "/in/actions.jsonl");
     let sources = v["sources"].as_array().unwrap();
     assert_eq!(sources.len(), 2, "{v}");
@@ -611,17 +630,23 @@ async fn sources_holds_and_disagreements_are_shown_and_mismatched_proofs_refused
     let (_, m) = get(&app, "/metrics").await;
     let text = m.as_str().unwrap();
     for line in [
-        "flex_source_up{source=\"/in/actions.jsonl\",kind=\"file\"} 0",
-        "flex_source_failures_total{source=\"/in/actions.jsonl\",kind=\"file\"} 1",
-        "flex_source_up{source=\"evm:main\",kind=\"evm\"} 1",
-        "flex_source_cursor_time_seconds{source=\"evm:main\",kind=\"evm\"} 1769731000",
+        "flex_source_up{kind=\"file\",source=\"/in/actions.jsonl\"} 0",
+        "flex_source_failures_total{kind=\"file\",source=\"/in/actions.jsonl\"} 1",
+        "flex_source_up{kind=\"evm\",source=\"evm:main\"} 1",
+        "flex_source_cursor_time_seconds{kind=\"evm\",source=\"evm:main\"} 1769731000",
         "flex_disagreements{kind=\"month_mismatch\"} 1",
         "flex_disagreements{kind=\"month_split\"} 1",
         "flex_disagreements{kind=\"epoch_mismatch\"} 0",
         "flex_epoch_close_held 1",
+        "flex_source_lag_seconds{kind=\"evm\",source=\"evm:main\"} 600",
+        "flex_key_balance 5",
+        "flex_key_balance_floor 1000000000000000000000",
+        "flex_key_balance_low 1",
+        "flex_last_finalized_epoch 2",
     ] {
         assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
     }
+    promtool_check_metrics(text);
 
     let (s, v) = get(
         &app,
@@ -870,5 +895,108 @@ async fn wallet_claims_list_every_month() {
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("bad_address"))
+    );
+}
+
+/// The shipped alert rules (`ops/prometheus`) pass `promtool check rules` and their unit tests
+/// (`promtool test rules`), and they and the Grafana dashboard (`ops/grafana`) name only series
+/// the keeper exports: a renamed metric would otherwise leave an alert that can never fire.
+#[tokio::test]
+async fn alert_rules_and_dashboard_name_only_exported_series() {
+    use flex_sources::SourceKind;
+    let ops = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ops");
+    let rules = ops.join("prometheus/flex-alerts.yml");
+    for args in [vec!["check", "rules"], vec!["test", "rules"]] {
+        let file = if args[0] == "test" {
+            ops.join("prometheus/flex-alerts.test.yml")
+        } else {
+            rules.clone()
+        };
+        let out = std::process::Command::new("promtool")
+            .args(&args)
+            .arg(&file)
+            .output()
+            .expect("promtool (scripts/setup.sh installs Debian's prometheus package)");
+        assert!(
+            out.status.success(),
+            "promtool {args:?} {}:\n{}{}",
+            file.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let dashboard_text = std::fs::read_to_string(ops.join("grafana/flex-keeper.json")).unwrap();
+    let dashboard: Value = serde_json::from_str(&dashboard_text).expect("the dashboard is JSON");
+    assert_eq!(dashboard["uid"], "flex-keeper");
+
+    // A keeper with every kind of series: sources with a cursor, the key balance, an epoch.
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("k.db")).unwrap();
+    let status = Arc::new(Status::default());
+    status.register_source("/in/actions.jsonl", SourceKind::File);
+    status.source_cursor("evm:main", SourceKind::Evm, 120, 1_769_731_000);
+    status.set_key_balance(10, 1);
+    status.next_epoch.store(3, std::sync::atomic::Ordering::Relaxed);
+    let app = Api::new(Arc::new(store), status, flex_types::AccountId([0x11; 32]), None).router();
+    let (_, m) = get(&app, "/metrics").await;
+    let text = m.as_str().unwrap();
+    let exported: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    let rules_text = std::fs::read_to_string(&rules).unwrap();
+    let mut named = std::collections::BTreeSet::new();
+    for source in [&rules_text, &dashboard_text] {
+        let bytes = source.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let starts = source[i..].starts_with("flex_") || source[i..].starts_with("process_");
+            let word_start = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+            if starts && word_start {
+                let end = source[i..]
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .map_or(source.len(), |n| i + n);
+                named.insert(source[i..end].to_string());
+                i = end;
+            } else {
+                i += 1;
+            }
+        }
+    }
+    assert!(named.len() >= 15, "{named:?}");
+    for name in &named {
+        let family = ["_bucket", "_count", "_sum"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s).filter(|f| exported.contains(f)))
+            .unwrap_or(name);
+        assert!(
+            exported.contains(family),
+            "{name} is in ops/ but not exported:\n{text}"
+        );
+    }
+}
+
+/// `promtool check metrics` (Prometheus' linter, from Debian's `prometheus` package that
+/// `scripts/setup.sh` installs) finds nothing in `text`.
+pub(crate) fn promtool_check_metrics(text: &str) {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (scripts/setup.sh installs Debian's prometheus package)");
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "promtool check metrics:\n{said}\n{text}"
     );
 }

@@ -67,6 +67,9 @@ pub struct Config {
     pub bundle: PathBuf,
     /// File holding the keeper's secret URI (`//Alice`, a `0x` seed, or a mnemonic).
     pub key_file: Option<PathBuf>,
+    /// The keeper key's balance floor (native base units; 0 = none): below it `/health` is
+    /// `degraded` and the metrics' `flex_key_balance_low` is 1.
+    pub min_balance: u128,
     // [protocol]
     /// Unix seconds; when absent, read from the contract.
     pub genesis: Option<i64>,
@@ -136,6 +139,7 @@ const ENV_KEYS: &[(&str, &str, EnvKind)] = &[
     ("chain", "contract", EnvKind::Str),
     ("chain", "bundle", EnvKind::Str),
     ("chain", "key_file", EnvKind::Str),
+    ("chain", "min_balance", EnvKind::Str),
     ("protocol", "genesis", EnvKind::Int),
     ("protocol", "weights", EnvKind::Str),
     ("protocol", "weight_versions", EnvKind::Versions),
@@ -202,6 +206,7 @@ struct ChainSection {
     contract: Option<String>,
     bundle: Option<String>,
     key_file: Option<String>,
+    min_balance: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -496,6 +501,15 @@ fn check(
         contract,
         bundle: base.join(section::required("chain.bundle", chain.bundle.as_ref())?),
         key_file: chain.key_file.map(|p| base.join(p)),
+        min_balance: match &chain.min_balance {
+            None => 0,
+            Some(v) => v.trim().parse::<u128>().map_err(|_| {
+                KeyError::new(
+                    "chain.min_balance",
+                    format!("{v:?} is not a non-negative integer (native base units, as a string)"),
+                )
+            })?,
+        },
         genesis,
         weights: weight_versions[0].1.clone(),
         weight_versions,
@@ -680,6 +694,19 @@ pool = "pool.json"
     fn parse(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::parse(text, Path::new("/etc/flex/keeper.toml"), &env)
+    }
+
+    #[test]
+    fn min_balance_from_the_file_or_the_environment() {
+        assert_eq!(parse(GOOD, &[]).unwrap().min_balance, 0);
+        let with = GOOD.replace("[protocol]", "min_balance = \"5000000000000\"\n[protocol]");
+        assert_eq!(parse(&with, &[]).unwrap().min_balance, 5_000_000_000_000);
+        let c = parse(GOOD, &[("FLEX_CHAIN_MIN_BALANCE", "7")]).unwrap();
+        assert_eq!(c.min_balance, 7);
+        let e = parse(&with.replace("5000000000000", "-1"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("chain.min_balance"), "{e}");
     }
 
     #[test]

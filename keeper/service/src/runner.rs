@@ -444,6 +444,15 @@ impl Keeper {
         self.status.next_epoch.store(next, Ordering::Relaxed);
         self.refresh_membership(&pool).await?;
         self.refresh_governance(&pool).await?;
+        let free = pool
+            .chain
+            .native_free(&pool.me())
+            .await
+            .map_err(|source| CallError::Chain {
+                message: "reading the keeper key's balance".into(),
+                source,
+            })?;
+        self.status.set_key_balance(free, self.config.min_balance);
 
         // New input while some epoch differs from the chain's: recompute those (automatic resync).
         let imported = self.status.imported_actions.load(Ordering::Relaxed);

@@ -25,5 +25,6 @@ pub mod substrate;
 pub use error::SourceError;
 pub use follower::{FollowSummary, Follower, Position, Until};
 pub use status::{
-    Disagreement, DisagreementKind, Hold, MonthHold, PendingGovernance, SourceKind, SourceState, Status,
+    Disagreement, DisagreementKind, Hold, KeyBalance, MonthHold, PendingGovernance, SourceKind, SourceState,
+    Status,
 };

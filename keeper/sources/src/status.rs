@@ -39,6 +39,7 @@ pub struct Status {
     sources: RwLock<BTreeMap<String, SourceState>>,
     hold: RwLock<Option<Hold>>,
     month_hold: RwLock<Option<MonthHold>>,
+    key_balance: RwLock<Option<KeyBalance>>,
     disagreements: RwLock<BTreeMap<(DisagreementKind, u64), Disagreement>>,
     /// The pool's announced governance changes, by id (re-read every tick).
     governance: RwLock<BTreeMap<u64, PendingGovernance>>,
@@ -92,6 +93,25 @@ pub struct MonthHold {
     pub month: String,
     pub month_index: u32,
     pub reason: String,
+}
+
+/// The keeper key's free native balance (it pays every vote's fee) and the configured floor
+/// (`chain.min_balance`, 0 = none) below which `/health` degrades.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct KeyBalance {
+    /// Base units, as a decimal string (above 2^53).
+    #[serde(with = "u128_string")]
+    pub free: u128,
+    #[serde(with = "u128_string")]
+    pub floor: u128,
+    /// `free < floor`.
+    pub low: bool,
+}
+
+mod u128_string {
+    pub fn serialize<S: serde::Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
 }
 
 /// How this keeper disagrees with the chain.
@@ -335,6 +355,28 @@ impl Status {
 
     pub fn month_hold(&self) -> Option<MonthHold> {
         read(&self.month_hold).clone()
+    }
+
+    /// Records the keeper key's balance; crossing the floor is logged once each way.
+    pub fn set_key_balance(&self, free: u128, floor: u128) {
+        let now = KeyBalance {
+            free,
+            floor,
+            low: free < floor,
+        };
+        let mut slot = write(&self.key_balance);
+        let was_low = slot.is_some_and(|b| b.low);
+        if now.low && !was_low {
+            tracing::error!(free = %free, floor = %floor, "the keeper key's balance is below chain.min_balance: votes will fail once it cannot pay their fees");
+        } else if !now.low && was_low {
+            tracing::info!(free = %free, floor = %floor, "the keeper key's balance is above chain.min_balance again");
+        }
+        *slot = Some(now);
+    }
+
+    /// The keeper key's balance as last read; `None` before the first read.
+    pub fn key_balance(&self) -> Option<KeyBalance> {
+        *read(&self.key_balance)
     }
 
     /// Reports a disagreement with the chain: logged at error level the first time (or when it
