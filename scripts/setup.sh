@@ -111,7 +111,11 @@ npm_project() {
 }
 
 node_tooling() {
-    command -v node >/dev/null || die "node not found (Node.js 20+ is expected on the machine)"
+    command -v node >/dev/null || die "node not found (Node.js 20+ with npm is expected on the machine; Debian 12 ships 18)"
+    local major
+    major="$(node -p 'process.versions.node.split(".")[0]')"
+    [ "$major" -ge 20 ] || die "Node.js $(node --version) is too old: 20+ is expected (Debian 12 ships 18; install 20 from NodeSource or nvm)"
+    command -v npm >/dev/null || die "npm not found (it comes with Node.js 20+)"
     for dir in "${NPM_PROJECTS[@]}"; do npm_project "$dir"; done
 }
 
@@ -119,11 +123,25 @@ chain_artifacts() {
     "$ROOT/scripts/build-runtime.sh"
 }
 
+# What the machine must have before anything is installed (README, first lines).
+preflight() {
+    command -v apt-get >/dev/null || die "apt-get not found: Debian 12 (bookworm) is expected"
+    if ! grep -q '^12\.' /etc/debian_version 2>/dev/null; then
+        log "warning: Debian 12 is expected, found '$(cat /etc/debian_version 2>/dev/null || echo unknown)'; going on"
+    fi
+    command -v cargo >/dev/null || die "cargo not found: rustup with a stable Rust >= 1.95 is expected on PATH"
+    local v
+    v="$(cargo --version | awk '{print $2}')"
+    if [ "$(printf '%s\n1.95.0\n' "$v" | sort -V | head -1)" != "1.95.0" ]; then
+        die "cargo $v is too old: a stable Rust >= 1.95 is expected (rustup update stable)"
+    fi
+}
+
 case "${1:-all}" in
-    toolchain) apt_packages; debian_toolchain; cargo_contract ;;
+    toolchain) preflight; apt_packages; debian_toolchain; cargo_contract ;;
     node) node_tooling ;;
     chain) node_tooling; chain_artifacts ;;
-    all) apt_packages; debian_toolchain; cargo_contract; node_tooling; chain_artifacts ;;
+    all) preflight; apt_packages; debian_toolchain; cargo_contract; node_tooling; chain_artifacts ;;
     *) die "unknown step '$1' (all | toolchain | node | chain)" ;;
 esac
 log "done"
