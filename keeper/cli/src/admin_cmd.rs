@@ -5,6 +5,7 @@
 //! change exists and its delay has passed, ...) and dry-run, so a refusal costs nothing; the
 //! output (JSON) names the transaction and its block, and the pool's state after it.
 
+use crate::pool_reader::PoolReader as Pool;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context};
@@ -115,29 +116,7 @@ fn change_json(id: u64, c: &PendingChange) -> Value {
     })
 }
 
-/// The pool at an address, read as `origin`.
-struct Pool {
-    chain: Chain,
-    bundle: ContractBundle,
-    address: AccountId32,
-    origin: AccountId32,
-}
-
 impl Pool {
-    fn data(&self, message: &str, args: impl Encode) -> anyhow::Result<Vec<u8>> {
-        let mut data = self.bundle.message(message)?.to_vec();
-        args.encode_to(&mut data);
-        Ok(data)
-    }
-
-    async fn query<T: Decode>(&self, message: &str, args: impl Encode) -> anyhow::Result<T> {
-        let data = self.data(message, args)?;
-        self.chain
-            .query(&self.origin, &self.address, &data)
-            .await
-            .with_context(|| format!("the pool's {message}"))
-    }
-
     /// Dry-runs then submits `message`; a refusal names the contract's error (nothing sent).
     async fn call(
         &self,

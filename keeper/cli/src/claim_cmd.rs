@@ -6,12 +6,12 @@
 //! token (when its allowance is short) and submits the claim. With `--relay` a keeper's relay
 //! submits and pays instead. Amounts are shown in the tokens' units (their `PSP22Metadata`).
 
+use crate::pool_reader::PoolReader;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use clap::Args;
-use codec::{Decode, Encode};
 use flex_chain::{AccountId32, Chain, ChainError, ContractBundle, Keypair, TokenInfo, H256};
 use flex_engine::calendar::{month_name, utc, Month};
 use flex_evm::EvmKey;
@@ -113,29 +113,7 @@ fn parse_beneficiary(s: &str) -> anyhow::Result<[u8; 32]> {
         .map_err(|e| anyhow!("--beneficiary: {s:?} is {e}"))
 }
 
-/// Read-only pool messages, dry-run as `origin`.
-struct PoolReader {
-    chain: Chain,
-    bundle: ContractBundle,
-    address: AccountId32,
-    origin: AccountId32,
-}
-
 impl PoolReader {
-    fn data(&self, message: &str, args: impl Encode) -> anyhow::Result<Vec<u8>> {
-        let mut data = self.bundle.message(message)?.to_vec();
-        args.encode_to(&mut data);
-        Ok(data)
-    }
-
-    async fn query<T: Decode>(&self, message: &str, args: impl Encode) -> anyhow::Result<T> {
-        let data = self.data(message, args)?;
-        self.chain
-            .query(&self.origin, &self.address, &data)
-            .await
-            .with_context(|| format!("the pool's {message}"))
-    }
-
     /// A contract error's name from a reverted output.
     fn error_name(&self, output: &[u8]) -> String {
         self.bundle

@@ -13,6 +13,7 @@ mod http;
 mod import_cmd;
 mod merkle_cmd;
 mod offchain_cmd;
+mod pool_reader;
 mod replay;
 mod resync_cmd;
 mod run_cmd;
