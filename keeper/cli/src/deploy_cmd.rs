@@ -22,7 +22,7 @@ const DEFAULT_GOVERNANCE_DELAY: u64 = 2 * 86_400;
 pub struct DeployArgs {
     #[command(flatten)]
     chain: ChainArgs,
-    /// A TOML file with `[reward_token]`, `[payment_token]` and `[pool]` (README, "Deploying").
+    /// A TOML file with `[reward_token]`, `[payment_token]` and `[pool]` (docs/OPERATING.md, "Deploy").
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// The reward token: an existing PSP22 token's account, or `new:SYMBOL:DECIMALS:SUPPLY` to
@@ -41,7 +41,7 @@ pub struct DeployArgs {
     /// A keeper account (repeat for each; replaces the file's list).
     #[arg(long = "keeper", value_name = "ACCOUNT")]
     keepers: Vec<String>,
-    /// Seconds between a governance announcement and its execution (two days to thirty days).
+    /// Seconds between a governance announcement and its execution (two days to ninety days).
     #[arg(long, value_name = "SECONDS")]
     governance_delay: Option<u64>,
     /// Reward-token base units the signer approves and deposits into the new pool (0: none).
