@@ -988,7 +988,7 @@ async fn a_month_missing_from_the_price_table_waits_and_is_voted_once_priced() {
             k.name
         );
         assert_eq!(
-            count_in_log(k, "the month's root waits"),
+            count_in_log(k, "\"the month's root waits\""),
             1,
             "{}: logged once",
             k.name
