@@ -207,6 +207,37 @@ pub(crate) async fn metrics(State(api): State<Api>) -> Response {
     let mut gauge = |name: &str, help: &str, kind: &str, v: u64| {
         let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n");
     };
+    let conns = &api.inner.conns;
+    gauge(
+        "flex_api_connections_open",
+        "API connections open now.",
+        "gauge",
+        conns.open.load(Ordering::Relaxed),
+    );
+    gauge(
+        "flex_api_connections_refused_total",
+        "API connections refused at the connection cap (api.max_connections).",
+        "counter",
+        conns.refused.load(Ordering::Relaxed),
+    );
+    gauge(
+        "flex_api_connections_idle_closed_total",
+        "API connections closed by the idle timeout (api.idle_timeout_ms).",
+        "counter",
+        conns.idle_closed.load(Ordering::Relaxed),
+    );
+    gauge(
+        "flex_api_month_cache_bytes",
+        "Claim trees held in memory, bytes (at most api.month_cache_bytes, or the latest tree).",
+        "gauge",
+        api.inner.months.bytes() as u64,
+    );
+    gauge(
+        "flex_api_month_loads_total",
+        "Claim trees loaded from the store into the month cache.",
+        "counter",
+        api.inner.months.loads(),
+    );
     gauge(
         "flex_chain_connected",
         "1 when the keeper is connected to the chain.",

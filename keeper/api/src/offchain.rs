@@ -9,14 +9,12 @@
 //! - `GET /v1/offchain`: what a signer needs: the domain (chain genesis hash, contract), the
 //!   attesters with their highest accepted nonce, the kinds accepted and the limits.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use flex_sources::offchain::{OffchainError, SignedSubmission, MAX_ACTIONS, MAX_ENVELOPE_BYTES, VERSION};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::ApiError;
@@ -89,29 +87,70 @@ fn refused(e: &OffchainError) -> Response {
         };
         return error(e.status(), e.code(), message, None, None);
     }
-    tracing::info!(code = e.code(), error = %e, "off-chain submission refused");
-    error(e.status(), e.code(), e.to_string(), e.field(), e.index())
+    // Once and briefly: the message may quote what was sent, the log keeps a short prefix.
+    let message = e.to_string();
+    tracing::info!(
+        code = e.code(),
+        field = crate::format::prefix(e.field().as_deref().unwrap_or(""), 64),
+        error = crate::format::prefix(&message, 160),
+        "off-chain submission refused"
+    );
+    error(e.status(), e.code(), message, e.field(), e.index())
 }
 
-pub(crate) async fn submit(State(api): State<Api>, body: Result<Bytes, BytesRejection>) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return error(
-                413,
-                "too_large",
-                format!("the body is over {MAX_ENVELOPE_BYTES} bytes; split the batch"),
-                Some("body".into()),
-                None,
-            )
-        }
-        Err(r) => {
-            return error(400, "bad_request", r.body_text(), Some("body".into()), None);
-        }
-    };
+/// The attester a body names, read in one pass without building its JSON tree (`Ok(None)`: none
+/// that is an address, or not an object: the full parse names the fault). `Err`: not JSON.
+fn claimed_attester(body: &[u8]) -> Result<Option<flex_types::Address>, String> {
+    #[derive(Deserialize)]
+    struct Attester {
+        attester: Option<String>,
+    }
+    match serde_json::from_slice::<Attester>(body) {
+        Ok(a) => Ok(a.attester.and_then(|a| a.parse().ok())),
+        Err(e) if e.is_syntax() || e.is_eof() => Err(format!("field body: not JSON: {e}")),
+        Err(_) => Ok(None),
+    }
+}
+
+pub(crate) async fn submit(State(api): State<Api>, req: Request) -> Response {
+    // Cheap checks first, before a byte of the body is read: the media type, the intake, the
+    // announced length.
+    if let Err(e) = crate::format::require_json(req.headers()) {
+        return e.into_response();
+    }
     let Some(intake) = api.inner.offchain.get().cloned() else {
         return refused(&OffchainError::Disabled);
     };
+    let too_large = || {
+        error(
+            413,
+            "too_large",
+            format!("the body is over {MAX_ENVELOPE_BYTES} bytes; split the batch"),
+            Some("body".into()),
+            None,
+        )
+    };
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return too_large();
+    }
+    let body = match axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(_) => return too_large(),
+    };
+    // Who claims to sign, read without a JSON tree: an unknown attester is refused before the
+    // envelope is parsed.
+    match claimed_attester(&body) {
+        Err(m) => return error(400, "bad_request", m, Some("body".into()), None),
+        Ok(Some(a)) if !intake.policy().attesters.contains(&a) => {
+            return refused(&OffchainError::UnknownAttester(a.to_string()));
+        }
+        Ok(_) => {}
+    }
     let signed = match SignedSubmission::from_json(&body) {
         Ok(s) => s,
         Err(e) => return refused(&e),
@@ -159,20 +198,25 @@ pub(crate) async fn info(State(api): State<Api>) -> Response {
         })
         .into_response();
     };
-    let chain = match intake.chain() {
-        Ok(c) => c,
-        Err(e) => return refused(&e),
-    };
-    let mut attesters = Vec::new();
-    for a in &intake.policy().attesters {
-        match intake.last_nonce(a) {
-            Ok(n) => attesters.push(AttesterInfo {
+    let reading = intake.clone();
+    // Store reads off the async workers.
+    let read = tokio::task::spawn_blocking(move || {
+        let chain = reading.chain()?;
+        let mut attesters = Vec::new();
+        for a in &reading.policy().attesters {
+            attesters.push(AttesterInfo {
                 address: a.to_string(),
-                last_nonce: n,
-            }),
-            Err(e) => return refused(&e),
+                last_nonce: reading.last_nonce(a)?,
+            });
         }
-    }
+        Ok::<_, OffchainError>((chain, attesters))
+    })
+    .await;
+    let (chain, attesters) = match read {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return refused(&e),
+        Err(e) => return error(500, "internal", format!("the store task failed: {e}"), None, None),
+    };
     Json(OffchainInfo {
         enabled: !attesters.is_empty(),
         attesters,

@@ -44,8 +44,12 @@ const PSP22_ALLOWANCE: [u8; 4] = [0x4d, 0x47, 0xd9, 0x21];
 /// relayed: its transaction could land after the close, and the relayer would pay for a refusal.
 pub(crate) const WINDOW_MARGIN_SECS: u64 = 60;
 
+/// The largest relay body read (`routes` sets the limit): a signature and a beneficiary take
+/// about 250 bytes.
+pub(crate) const RELAY_BODY_BYTES: usize = 4096;
+
 /// How long a relayed claim may take on chain before the API answers 504.
-const RELAY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
+pub(crate) const RELAY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
 
 const INDEX_HTML: &str = include_str!("../web/index.html");
 const APP_JS: &str = include_str!("../web/app.js");
@@ -108,7 +112,7 @@ pub(crate) struct InfoChain {
 
 pub(crate) async fn info(State(api): State<Api>) -> Json<Info> {
     let st = &api.inner.status;
-    let last = api.inner.store.last_epoch().ok().flatten();
+    let last = api.with_store(|s| s.last_epoch()).await.ok().flatten();
     Json(Info {
         chain: InfoChain {
             connected: st.chain_connected.load(std::sync::atomic::Ordering::Relaxed),
@@ -179,11 +183,24 @@ async fn relay_checked(
 ) -> ApiResult<Json<RelayResult>> {
     let m = parse_month(&month)?;
     let wallet = parse_address(&address)?;
-    let Json(body) = body.map_err(|e| {
-        ApiError::bad(
+    let Json(body) = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the body is over {RELAY_BODY_BYTES} bytes (a signature and a beneficiary)"),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "the body must be JSON, sent with Content-Type: application/json",
+        ),
+        _ => ApiError::bad(
             "bad_body",
-            format!("expected JSON {{\"signature\": \"0x…\", \"beneficiary\": \"0x…\"}}: {e}"),
-        )
+            format!(
+                "expected JSON {{\"signature\": \"0x…\", \"beneficiary\": \"0x…\"}}: {}",
+                crate::format::prefix(&e.body_text(), 120)
+            ),
+        ),
     })?;
     let signature = parse_signature(body.signature.trim())?;
     flex_evm::check_signature_form(&signature).map_err(|e| {
@@ -193,7 +210,7 @@ async fn relay_checked(
         )
     })?;
     let beneficiary = parse_account(body.beneficiary.trim())?;
-    let Some(cache) = api.month_cache(m)? else {
+    let Some(cache) = api.month_cache(m).await? else {
         return Err(ApiError::not_found(
             "unknown_month",
             format!("month {m} ({}) has no claim root at this keeper", month_name(m)),
@@ -221,7 +238,7 @@ async fn relay_checked(
             format!("the claim root of month {m} is not finalised on chain yet"),
         ));
     }
-    let chain = api.chain_genesis_for_claims()?;
+    let chain = api.chain_genesis_for_claims().await?;
     let message = flex_evm::claim_message(&chain, &api.inner.contract.0, m, &wallet, amount, &beneficiary);
     let signer = flex_evm::recover_personal(message.as_bytes(), &signature)
         .map_err(|e| ApiError::bad("bad_signature", format!("the signature cannot be recovered: {e}")))?;
@@ -438,7 +455,7 @@ async fn submit(
     };
     let claimed = pool.is_claimed(m, wallet.0).await.unwrap_or(false);
     if let Ok(mut map) = api.inner.claimed.lock() {
-        map.insert((m, wallet), (claimed, std::time::Instant::now()));
+        map.insert((m, wallet), claimed, std::time::Instant::now());
     }
     tracing::info!(month = m, wallet = %wallet.to_string(), %block, "relayed a claim");
     Ok(Json(RelayResult {
