@@ -235,7 +235,8 @@ pub(crate) fn openapi_extend(doc: &mut serde_json::Value) {
     let err = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SubmissionError"}}}});
     if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
         paths.insert("/v1/actions".into(), json!({"post": {
-            "summary": "Submit a batch of off-chain actions signed by an attester (docs/PROTOCOL.md, \"Off-chain submissions\")",
+            "operationId": "submitActions",
+            "summary": "Submit a batch of off-chain actions signed by an attester (docs/PROTOCOL.md, \"Off-chain submissions\"). Same-origin only (no CORS). The media type, the intake and the announced length are checked before the body is read; an unknown attester is refused before the envelope is parsed",
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignedBatch"}}}},
             "responses": {
                 "200": {"description": "stored", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchAccepted"}}}},
@@ -244,10 +245,12 @@ pub(crate) fn openapi_extend(doc: &mut serde_json::Value) {
                 "403": err("unknown_attester, or offchain_disabled (no attesters configured)"),
                 "409": err("already_accepted: this very batch was accepted before (nothing changed; a client may count it as delivered), or replay: the attester's nonce was used by another batch"),
                 "413": err("too_large: the body is over max_body_bytes"),
+                "415": err("unsupported_media_type: the body is not sent as application/json"),
                 "422": err("expired (expires_at is before genesis or in an epoch this keeper has closed) or bad_action (index and field name the action: unknown kind, a closed epoch, a reserved action_id prefix, an action_id the attester gave before with other content, ...)"),
-                "503": err("not_ready: the keeper has not connected to its chain yet")
+                "503": err("not_ready: the keeper has not connected to its chain yet; or busy")
             }}}));
         paths.insert("/v1/offchain".into(), json!({"get": {
+            "operationId": "getOffchainInfo",
             "summary": "What an attester needs to sign: the domain, its highest accepted nonce, the kinds accepted, the limits",
             "responses": {"200": {"description": "the intake's settings", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OffchainInfo"}}}}}}}));
     }
@@ -256,38 +259,47 @@ pub(crate) fn openapi_extend(doc: &mut serde_json::Value) {
         .and_then(|p| p.as_object_mut())
     {
         let address = json!({"type": "string", "pattern": "^0[xX][0-9a-fA-F]{40}$"});
+        let lower_address = json!({"type": "string", "pattern": "^0x[0-9a-f]{40}$"});
         let hash = json!({"type": "string", "pattern": "^0x[0-9a-f]{64}$"});
+        let u64_ = json!({"type": "integer", "minimum": 0, "maximum": u64::MAX});
+        let i64_ = json!({"type": "integer", "minimum": i64::MIN, "maximum": i64::MAX});
+        // Text without control characters (char::is_control), as the intake checks it.
+        let text = |max: usize, d: &str| {
+            json!({"type": "string", "minLength": 1, "maxLength": max,
+            "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]+$", "description": d})
+        };
         schemas.insert("SignedBatch".into(), json!({"type": "object", "additionalProperties": false,
             "required": ["attester", "nonce", "expires_at", "actions", "signature"], "properties": {
             "version": {"type": "string", "const": VERSION},
             "attester": address.clone(),
             "nonce": {"description": "u64 the attester has not used before, in any order (an integer, or a string of digits)",
-                      "oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": "^[0-9]+$"}]},
-            "expires_at": {"type": "integer", "description": "unix seconds; refused once the keeper has closed the epoch holding it"},
+                      "oneOf": [u64_.clone(), {"type": "string", "pattern": "^[0-9]{1,20}$"}]},
+            "expires_at": {"allOf": [i64_.clone()], "description": "unix seconds; refused once the keeper has closed the epoch holding it"},
             "actions": {"type": "array", "minItems": 1, "maxItems": MAX_ACTIONS, "items": {"type": "object", "additionalProperties": false,
                 "required": ["action_id", "wallet", "kind", "timestamp"], "properties": {
-                "action_id": {"type": "string", "minLength": 1, "description": "at most 128 bytes, unique in the batch, not starting with evm:, sub: or off:; stored as off:<attester>:<action_id>"},
+                "action_id": text(128, "at most 128 bytes, unique in the batch, not starting with evm:, sub: or off:; stored as off:<attester>:<action_id>"),
                 "wallet": address,
-                "kind": {"type": "string", "description": "a kind of the weight table (and of offchain.kinds when set)"},
-                "timestamp": {"type": "integer", "description": "unix seconds"}}}},
+                "kind": text(64, "a kind of the weight table (and of offchain.kinds when set); another is 422 bad_action"),
+                "timestamp": {"allOf": [i64_], "description": "unix seconds"}}}},
             "signature": {"type": "string", "pattern": "^0x[0-9a-fA-F]{130}$",
                           "description": "EIP-191 personal_sign by the attester over keccak256 of the canonical bytes (docs/PROTOCOL.md)"}}}));
-        schemas.insert("BatchAccepted".into(), json!({"type": "object", "properties": {
-            "accepted": {"type": "boolean"}, "attester": {"type": "string"}, "nonce": {"type": "integer"}, "digest": hash.clone(),
-            "actions_new": {"type": "integer"}, "actions_known": {"type": "integer", "description": "already stored with the same content"}}}));
-        schemas.insert("SubmissionError".into(), json!({"type": "object", "required": ["error"], "properties": {"error": {
-            "type": "object", "required": ["code", "message"], "properties": {
-            "code": {"type": "string"}, "message": {"type": "string"},
-            "field": {"type": "string", "description": "the field at fault: nonce, signature, actions[3].kind, ..."},
-            "index": {"type": "integer", "description": "the action at fault"}}}}}));
-        schemas.insert("OffchainInfo".into(), json!({"type": "object", "properties": {
-            "version": {"type": "string"}, "enabled": {"type": "boolean"},
-            "chain": {"type": ["string", "null"], "description": "the chain's genesis hash (null until the keeper connected)"},
+        schemas.insert("BatchAccepted".into(), json!({"type": "object", "additionalProperties": false,
+            "required": ["accepted", "actions_known", "actions_new", "attester", "digest", "nonce"], "properties": {
+            "accepted": {"type": "boolean"}, "attester": lower_address.clone(), "nonce": u64_.clone(), "digest": hash.clone(),
+            "actions_new": u64_.clone(), "actions_known": {"allOf": [u64_.clone()], "description": "already stored with the same content"}}}));
+        schemas.insert(
+            "SubmissionError".into(),
+            json!({"$ref": "#/components/schemas/Error"}),
+        );
+        schemas.insert("OffchainInfo".into(), json!({"type": "object", "additionalProperties": false,
+            "required": ["attesters", "chain", "contract", "enabled", "kinds", "max_actions", "max_body_bytes", "version"], "properties": {
+            "version": {"type": "string", "const": VERSION}, "enabled": {"type": "boolean"},
+            "chain": {"type": ["string", "null"], "pattern": "^0x[0-9a-f]{64}$", "description": "the chain's genesis hash (null until the keeper connected)"},
             "contract": hash,
-            "attesters": {"type": "array", "items": {"type": "object", "properties": {
-                "address": {"type": "string"}, "last_nonce": {"type": ["integer", "null"], "description": "the highest nonce accepted"}}}},
+            "attesters": {"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["address", "last_nonce"], "properties": {
+                "address": lower_address, "last_nonce": {"type": ["integer", "null"], "minimum": 0, "description": "the highest nonce accepted"}}}},
             "kinds": {"type": "array", "items": {"type": "string"}},
-            "max_actions": {"type": "integer"}, "max_body_bytes": {"type": "integer"}}}));
+            "max_actions": {"type": "integer", "const": MAX_ACTIONS}, "max_body_bytes": {"type": "integer", "const": MAX_ENVELOPE_BYTES}}}));
     }
 }
 

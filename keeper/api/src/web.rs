@@ -203,8 +203,10 @@ async fn relay_checked(
         ),
     })?;
     let signature = parse_signature(body.signature.trim())?;
+    // Well-formed (65 bytes) but refused: an authentication failure, 401 as at `POST /v1/actions`.
     flex_evm::check_signature_form(&signature).map_err(|e| {
-        ApiError::bad(
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
             "bad_signature",
             format!("the reward pool would refuse this signature: {e}"),
         )
@@ -240,10 +242,16 @@ async fn relay_checked(
     }
     let chain = api.chain_genesis_for_claims().await?;
     let message = flex_evm::claim_message(&chain, &api.inner.contract.0, m, &wallet, amount, &beneficiary);
-    let signer = flex_evm::recover_personal(message.as_bytes(), &signature)
-        .map_err(|e| ApiError::bad("bad_signature", format!("the signature cannot be recovered: {e}")))?;
+    let signer = flex_evm::recover_personal(message.as_bytes(), &signature).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+            format!("the signature cannot be recovered: {e}"),
+        )
+    })?;
     if signer != wallet {
-        return Err(ApiError::bad(
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
             "signer_mismatch",
             format!(
                 "the signature is by {}, not by the wallet {} over this claim's message (month, amount, beneficiary)",
@@ -474,29 +482,31 @@ async fn submit(
 
 /// Adds the page, `/v1/info` and the relay to the OpenAPI document.
 pub(crate) fn openapi_extend(doc: &mut serde_json::Value) {
-    let err = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    use crate::openapi::{address_param, error_response as err, json_response, month_param};
     if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
         paths.insert(
             "/".into(),
-            json!({"get": {"summary": "The claimer page (HTML; /app.js, /claim.js, /style.css)",
-            "responses": {"200": {"description": "text/html"}}}}),
+            json!({"get": {"operationId": "getPage", "summary": "The claimer page (HTML; /app.js, /claim.js, /style.css)",
+            "responses": {"200": {"description": "the page", "content": {"text/html": {"schema": {"type": "string"}}}}}}}),
         );
-        paths.insert("/v1/info".into(), json!({"get": {"summary": "The pool contract, genesis, the relayer's account, chain time and the latest closed epoch",
-            "responses": {"200": {"description": "info", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Info"}}}}}}}));
+        paths.insert("/v1/info".into(), json!({"get": {"operationId": "getInfo",
+            "summary": "The pool contract, genesis, the relayer's account, chain time and the latest closed epoch",
+            "responses": {"200": json_response("info", "Info")}}}));
         paths.insert("/v1/claims/{month}/{address}/relay".into(), json!({"post": {
-            "summary": "Submit a wallet's signed claim on chain; the keeper's relayer pays the claim cost and fees",
-            "parameters": [
-                {"name": "month", "in": "path", "required": true, "description": "month index, year*12 + month-1", "schema": {"type": "integer", "minimum": 0}},
-                {"name": "address", "in": "path", "required": true, "description": "EVM wallet address, 0x + 40 hex digits", "schema": {"type": "string", "pattern": "^0[xX][0-9a-fA-F]{40}$"}}
-            ],
+            "operationId": "relayClaim",
+            "summary": "Submit a wallet's signed claim on chain; the keeper's relayer pays the claim cost and fees. Same-origin only (no CORS)",
+            "parameters": [month_param(), address_param()],
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RelayRequest"}}}},
             "responses": {
-                "200": {"description": "the claim transaction's result", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RelayResult"}}}},
-                "400": err("bad_month, bad_address, bad_body, bad_signature, bad_beneficiary or signer_mismatch (the signature is not the wallet's over this claim's message)"),
+                "200": json_response("the claim transaction's result", "RelayResult"),
+                "400": err("bad_month, bad_address, bad_body, bad_signature (not 0x + 130 hex digits) or bad_beneficiary"),
+                "401": err("bad_signature (65 bytes the pool would refuse: high s, v not 27/28, r or s zero) or signer_mismatch (the signature is not the wallet's over this claim's message)"),
                 "404": err("unknown_month or no_claim"),
                 "409": err("root_not_finalized, already_claimed or claim_refused (the contract's error name in the message)"),
+                "413": err(&format!("too_large: the body is over {RELAY_BODY_BYTES} bytes")),
+                "415": err("unsupported_media_type: the body is not sent as application/json"),
                 "502": err("chain_error"),
-                "503": err("chain_unavailable or no_relayer"),
+                "503": err("chain_unavailable, no_relayer, not_ready or busy"),
                 "504": err("chain_timeout")
             }}}));
     }
@@ -504,17 +514,23 @@ pub(crate) fn openapi_extend(doc: &mut serde_json::Value) {
         .pointer_mut("/components/schemas")
         .and_then(|p| p.as_object_mut())
     {
-        let uint = json!({"type": "string", "pattern": "^[0-9]+$"});
-        schemas.insert("Info".into(), json!({"type": "object", "properties": {
-            "contract": {"type": "string"}, "genesis": {"type": ["integer", "null"]}, "relayer": {"type": ["string", "null"]},
-            "chain": {"type": "object", "properties": {"connected": {"type": "boolean"}, "time_ms": {"type": "integer"}}},
-            "last_epoch": {"type": ["integer", "null"]}}}));
+        let uint = json!({"type": "string", "pattern": "^(0|[1-9][0-9]*)$"});
+        let hash = json!({"type": "string", "pattern": "^0x[0-9a-f]{64}$"});
+        schemas.insert("Info".into(), json!({"type": "object", "additionalProperties": false,
+            "required": ["chain", "contract", "genesis", "last_epoch", "relayer"], "properties": {
+            "contract": hash.clone(), "genesis": {"type": ["integer", "null"]},
+            "relayer": {"type": ["string", "null"], "description": "the relayer's account (SS58); null without one (the relay answers 503)"},
+            "chain": {"type": "object", "additionalProperties": false, "required": ["connected", "time_ms"],
+                "properties": {"connected": {"type": "boolean"}, "time_ms": {"type": "integer", "minimum": 0}}},
+            "last_epoch": {"type": ["integer", "null"], "minimum": 0}}}));
         schemas.insert("RelayRequest".into(), json!({"type": "object", "required": ["signature", "beneficiary"], "properties": {
             "signature": {"type": "string", "pattern": "^0x[0-9a-fA-F]{130}$", "description": "65 bytes r || s || v, EIP-191 personal_sign over the claim message"},
-            "beneficiary": {"type": "string", "pattern": "^(0[xX][0-9a-fA-F]{64}|[1-9A-HJ-NP-Za-km-z]{46,50})$", "description": "the 32-byte account to pay: 0x + 64 hex digits, or SS58 of any network"}}}));
-        schemas.insert("RelayResult".into(), json!({"type": "object", "properties": {
-            "month_index": {"type": "integer"}, "month": {"type": "string"}, "wallet": {"type": "string"}, "amount": uint.clone(),
-            "beneficiary": {"type": "string"}, "cost": uint, "submitter": {"type": "string"}, "block": {"type": "string"},
+            "beneficiary": {"type": "string", "pattern": "^0[xX][0-9a-fA-F]{64}$", "description": "the 32-byte account to pay: 0x + 64 hex digits (or SS58 of any network, checksum checked)"}}}));
+        schemas.insert("RelayResult".into(), json!({"type": "object", "additionalProperties": false,
+            "required": ["amount", "beneficiary", "block", "claim_status", "claimed", "cost", "month", "month_index", "submitter", "wallet"], "properties": {
+            "month_index": {"type": "integer", "minimum": 0, "maximum": u32::MAX}, "month": {"type": "string"},
+            "wallet": {"type": "string", "pattern": "^0x[0-9a-f]{40}$"}, "amount": uint.clone(),
+            "beneficiary": hash, "cost": uint, "submitter": {"type": "string"}, "block": {"type": "string"},
             "claimed": {"type": "boolean"}, "claim_status": {"type": "string", "enum": ["claimed", "unclaimed"]}}}));
     }
 }
