@@ -24,6 +24,32 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// client would need a handshake first).
 const OVER_CAP: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 95\r\n\r\n{\"error\":{\"code\":\"too_many_connections\",\"message\":\"this keeper has too many open connections\"}}";
 
+/// Refused connections whose request is read before they close, at once (within the 256
+/// descriptors the connection cap leaves free).
+const REFUSALS_DRAINED: usize = 64;
+
+/// How long, and how much, a refused connection's request is read before it closes.
+const REFUSAL_DRAIN: (Duration, usize) = (Duration::from_millis(500), 16 * 1024);
+
+/// Ends the write side of a refused connection (its 503 is written), reads what the client sent
+/// (bounded by [`REFUSAL_DRAIN`]) so that closing does not reset the connection, then closes it.
+async fn drain_then_close(mut tcp: TcpStream, _slot: tokio::sync::OwnedSemaphorePermit) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = tcp.shutdown().await;
+    let (time, bytes) = REFUSAL_DRAIN;
+    let mut buf = [0u8; 4096];
+    let mut read = 0;
+    let _ = tokio::time::timeout(time, async {
+        while read < bytes {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read += n,
+            }
+        }
+    })
+    .await;
+}
+
 /// The TLS handshake of a connection, when the API serves HTTPS.
 pub(crate) type Handshake = Arc<
     dyn Fn(
@@ -55,6 +81,7 @@ impl Api {
             .connection_cap(crate::limits::fd_limit())
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
         let permits = Arc::new(Semaphore::new(cap));
+        let refusals = Arc::new(Semaphore::new(REFUSALS_DRAINED));
         let router = self.router();
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut connections = tokio::task::JoinSet::new();
@@ -85,6 +112,13 @@ impl Api {
                 if tls.is_none() {
                     // Best effort and never waiting: the socket's buffer is empty.
                     let _ = tcp.try_write(OVER_CAP);
+                    // Closing a socket with unread bytes resets it, and the client loses the
+                    // answer: a few refused connections at a time have their request read (at most
+                    // REFUSAL_DRAIN) before they close; the others close at once.
+                    if let Ok(slot) = refusals.clone().try_acquire_owned() {
+                        tokio::spawn(drain_then_close(tcp, slot));
+                        continue;
+                    }
                 }
                 drop(tcp);
                 continue;
