@@ -167,7 +167,7 @@ pub fn document() -> Value {
                 "sources": {"type": "array", "items": {"type": "object", "additionalProperties": false,
                     "required": ["cursor_block", "cursor_time", "error", "failures", "kind", "name", "state"], "properties": {
                     "cursor_block": {"type": ["integer", "null"], "minimum": 0}, "cursor_time": {"type": ["integer", "null"]},
-                    "error": {"type": ["string", "null"]}, "failures": u64_.clone(), "kind": {"type": "string"}, "name": {"type": "string"},
+                    "error": {"type": ["string", "null"]}, "failures": u64_.clone(), "kind": {"type": "string", "enum": ["file", "evm", "substrate", "offchain"]}, "name": {"type": "string"},
                     "state": {"type": "string", "enum": ["ok", "failed", "stopped"]}}}},
                 "status": {"type": "string", "enum": ["ok", "degraded", "down"]},
                 "store": {"type": "string"},
