@@ -5,6 +5,7 @@
 #   scripts/setup.sh toolchain  only apt + the linked `debian` toolchain + cargo-contract
 #   scripts/setup.sh chain      only the npm tooling and the dev runtime Wasm + raw chain spec
 #   scripts/setup.sh node       only the npm tooling
+#   scripts/setup.sh python     only the Python tools (schemathesis) in $FLEX_CACHE/venv
 #
 # Built tools are cached outside the clone, keyed by version, under $FLEX_CACHE (default ~/.cache/flex),
 # so a second run takes seconds.
@@ -31,7 +32,7 @@ fi
 
 apt_packages() {
     local pkgs=(rustc-web cargo-web rust-web-src rust-web-clippy lld-22 binaryen wabt
-        pkg-config libssl-dev nodejs wrk sqlite3 ca-certificates curl chromium prometheus)
+        pkg-config libssl-dev nodejs wrk sqlite3 ca-certificates curl chromium prometheus python3 python3-venv)
     local missing=()
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -119,6 +120,28 @@ node_tooling() {
     for dir in "${NPM_PROJECTS[@]}"; do npm_project "$dir"; done
 }
 
+# Python tools pinned with their dependencies (scripts/python/requirements.txt) in one virtual
+# environment outside the clone: schemathesis, which checks a live keeper against its OpenAPI
+# document (keeper/cli/tests/openapi.rs). Reinstalled only when the pins change.
+PYTHON_REQUIREMENTS="$ROOT/scripts/python/requirements.txt"
+VENV="$FLEX_CACHE/venv"
+
+python_tools() {
+    command -v python3 >/dev/null || die "python3 not found (Debian's python3 and python3-venv are expected)"
+    local stamp="$VENV/.flex-stamp" want
+    want="$(sha256sum <"$PYTHON_REQUIREMENTS" | cut -c1-16)"
+    if [ -x "$VENV/bin/schemathesis" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        log "python: $VENV up to date"
+        return
+    fi
+    log "python: installing scripts/python/requirements.txt into $VENV"
+    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check --require-virtualenv \
+        --cache-dir "$FLEX_CACHE/pip" -r "$PYTHON_REQUIREMENTS"
+    echo "$want" >"$stamp"
+    log "python: $("$VENV/bin/schemathesis" --version)"
+}
+
 chain_artifacts() {
     "$ROOT/scripts/build-runtime.sh"
 }
@@ -140,8 +163,9 @@ preflight() {
 case "${1:-all}" in
     toolchain) preflight; apt_packages; debian_toolchain; cargo_contract ;;
     node) node_tooling ;;
+    python) python_tools ;;
     chain) node_tooling; chain_artifacts ;;
-    all) preflight; apt_packages; debian_toolchain; cargo_contract; node_tooling; chain_artifacts ;;
-    *) die "unknown step '$1' (all | toolchain | node | chain)" ;;
+    all) preflight; apt_packages; debian_toolchain; cargo_contract; node_tooling; python_tools; chain_artifacts ;;
+    *) die "unknown step '$1' (all | toolchain | node | python | chain)" ;;
 esac
 log "done"

@@ -86,10 +86,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     // Load the month's tree before serving (the first request would otherwise pay for it).
     let t = Instant::now();
-    let router = api.router();
     let listener = tokio::net::TcpListener::bind(&listen).await?;
-    eprintln!("serving {listen}; warming the month cache");
-    let warm = tokio::spawn(async move { axum::serve(listener, router).await });
+    eprintln!("serving {listen} (with the API limits); warming the month cache");
+    let warm = tokio::spawn(async move { api.serve(listener, std::future::pending()).await });
     let _ = tokio::net::TcpStream::connect(&listen).await;
     eprintln!("ready after {:?}", t.elapsed());
     warm.await??;

@@ -1,7 +1,10 @@
 //! `GET /v1/claims/{month}/{address}[?beneficiary=0x…]`: a wallet's claim for a month, with its
 //! proof from the month's cached tree and, given a beneficiary, the exact message to sign.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::Json;
 use flex_engine::calendar::month_name;
 use serde::{Deserialize, Serialize};
@@ -54,12 +57,21 @@ pub(crate) struct Window {
 pub(crate) async fn claim(
     State(api): State<Api>,
     Path((month, address)): Path<(String, String)>,
-    Query(q): Query<ClaimQuery>,
-) -> ApiResult<Json<Claim>> {
+    query: Result<Query<ClaimQuery>, QueryRejection>,
+) -> ApiResult {
     let m = parse_month(&month)?;
+    let Query(q) = query.map_err(|e| {
+        ApiError::bad(
+            "bad_query",
+            format!(
+                "the query string is not ?beneficiary=… once: {}",
+                crate::format::prefix(&e.body_text(), 120)
+            ),
+        )
+    })?;
     let wallet = parse_address(&address)?;
     let beneficiary = q.beneficiary.as_deref().map(parse_account).transpose()?;
-    let Some(cache) = api.month_cache(m)? else {
+    let Some(cache) = api.month_cache(m).await? else {
         return Err(ApiError::not_found(
             "unknown_month",
             format!(
@@ -101,10 +113,10 @@ pub(crate) async fn claim(
         .read()
         .map(|r| (r.0.phase.as_str(), hex::encode(r.0.claims_root)))
         .map_err(ApiError::internal)?;
-    let chain = api.chain_genesis()?;
+    let chain = api.chain_genesis().await?;
     let message = match beneficiary {
         Some(b) => {
-            let chain = api.chain_genesis_for_claims()?;
+            let chain = api.chain_genesis_for_claims().await?;
             Some(flex_evm::claim_message(
                 &chain,
                 &api.inner.contract.0,
@@ -123,7 +135,14 @@ pub(crate) async fn claim(
         open: w.open,
         paused: w.paused,
     });
-    Ok(Json(Claim {
+    // A finalised month's amount and proof never change; its claim status may, so shared caches
+    // keep the answer as long as this keeper does (two seconds).
+    let cache_control = if root_status == flex_store::Phase::Finalized.as_str() {
+        "public, max-age=2"
+    } else {
+        "no-cache"
+    };
+    let body = Json(Claim {
         amount: amount.to_string(),
         beneficiary: beneficiary.map(hex::encode),
         chain: chain.map(hex::encode),
@@ -141,5 +160,6 @@ pub(crate) async fn claim(
         root_status,
         wallet: wallet.to_string(),
         window,
-    }))
+    });
+    Ok(([(header::CACHE_CONTROL, cache_control)], body).into_response())
 }

@@ -1,12 +1,14 @@
 //! `GET /v1/epochs/{epoch}`: a closed epoch's commitment, figures and finalisation status.
 
 use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::Json;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
-use crate::format::u64f64_decimal;
+use crate::format::{parse_epoch, u64f64_decimal};
 use crate::Api;
 use flex_types::hex;
 
@@ -43,17 +45,21 @@ pub(crate) struct Epoch {
     wallets: u64,
 }
 
-pub(crate) async fn epoch(State(api): State<Api>, Path(e): Path<String>) -> ApiResult<Json<Epoch>> {
-    let n: u64 = e
-        .parse()
-        .map_err(|_| ApiError::bad("bad_epoch", format!("{e:?} is not an epoch number")))?;
-    let Some(r) = api.inner.store.epoch(n).map_err(ApiError::internal)? else {
+pub(crate) async fn epoch(State(api): State<Api>, Path(e): Path<String>) -> ApiResult {
+    let n = parse_epoch(&e)?;
+    let Some(r) = api.with_store(move |s| s.epoch(n)).await? else {
         return Err(ApiError::not_found(
             "unknown_epoch",
             format!("epoch {n} is not closed at this keeper"),
         ));
     };
-    Ok(Json(Epoch {
+    // A finalised epoch never changes: caches may keep it for good.
+    let cache_control = if r.phase == flex_store::Phase::Finalized {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    let body = Json(Epoch {
         active: r.active,
         commitment: hex::encode(&r.commitment),
         commitment_hash: hex::encode(r.commitment_hash),
@@ -78,5 +84,6 @@ pub(crate) async fn epoch(State(api): State<Api>, Path(e): Path<String>) -> ApiR
         voted: r.voted,
         wallet_index: r.wallet_index,
         wallets: r.wallets,
-    }))
+    });
+    Ok(([(header::CACHE_CONTROL, cache_control)], body).into_response())
 }

@@ -86,14 +86,24 @@ struct ErrorDetail<'a> {
     message: &'a str,
 }
 
+/// The longest message and field name answered, in characters: an error never carries more than
+/// a short prefix of what was sent (`format::quote` keeps the explanation within it).
+pub(crate) const MAX_MESSAGE_CHARS: usize = 400;
+const MAX_FIELD_CHARS: usize = 64;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let message = crate::format::prefix(&self.message, MAX_MESSAGE_CHARS);
+        let field = self
+            .field
+            .as_deref()
+            .map(|f| crate::format::prefix(f, MAX_FIELD_CHARS));
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code,
-                field: self.field.as_deref(),
+                field: field.as_deref(),
                 index: self.index,
-                message: &self.message,
+                message: &message,
             },
         };
         (self.status, Json(body)).into_response()

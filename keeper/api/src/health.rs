@@ -62,11 +62,15 @@ pub(crate) struct HealthGovernance {
 /// 200 while the store answers (also without a chain: the API serves from the store), else 503.
 pub(crate) async fn health(State(api): State<Api>) -> (StatusCode, Json<Health>) {
     let st = &api.inner.status;
-    let last = api.inner.store.last_epoch();
+    // Off the async workers, as every store call of the API.
+    let store = api.inner.store.clone();
+    let last = tokio::task::spawn_blocking(move || store.last_epoch().map_err(|e| e.to_string()))
+        .await
+        .unwrap_or_else(|e| Err(format!("the store task failed: {e}")));
     let connected = st.chain_connected.load(Ordering::Relaxed);
     let (code, store) = match &last {
         Ok(_) => (StatusCode::OK, "ok".to_string()),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.clone()),
     };
     let sources = st.sources();
     let disagreements = st.disagreements();

@@ -17,7 +17,11 @@
 //! the store once per month), so a claim request does no database work.
 //!
 //! Where things are:
-//! - `routes`: the `Router`: every path with its handler, the fallback, the metrics middleware.
+//! - `routes`: the `Router`: every path with its handler, the fallback, the middleware (JSON
+//!   errors, request limits, CORS for reads, metrics).
+//! - `limits`: [`Limits`] (timeouts, connection and request caps, cache sizes) and their defaults;
+//!   `serve`: the connection loop that applies them (plain HTTP and TLS).
+//! - `cache`: the bounded month cache (LRU by bytes, one load at a time) and claim-status cache.
 //! - `state`: [`Api`], what the handlers share (store, chain status, month and claim caches).
 //! - `wallets`, `claims`, `epochs`, `months`, `health`: the read handlers, one module per
 //!   resource, each with its typed response.
@@ -29,17 +33,20 @@
 //! - `openapi`: the OpenAPI document.
 //! - `tls`: serving the same router over HTTPS (rustls) when the keeper has a certificate.
 
+mod cache;
 mod claims;
 mod epochs;
 mod error;
 mod format;
 mod health;
+pub mod limits;
 mod metrics;
 mod months;
 mod offchain;
 mod openapi;
 mod relay_stats;
 mod routes;
+mod serve;
 mod state;
 pub mod tls;
 mod wallets;
@@ -47,8 +54,11 @@ mod web;
 
 pub use error::ApiError;
 pub use format::u64f64_decimal;
+pub use limits::Limits;
 pub use months::{stored_claim_tree, TreeError};
 pub use state::Api;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_limits;

@@ -277,6 +277,32 @@ pub(crate) async fn metrics(State(api): State<Api>) -> Response {
     let st = &api.inner.status;
     let mut out = Scrape::default();
     let flag = |b: bool| f64::from(u8::from(b));
+    let conns = &api.inner.conns;
+    out.gauge(
+        "flex_api_connections_open",
+        "API connections open now.",
+        conns.open.load(Ordering::Relaxed) as f64,
+    );
+    out.counter(
+        "flex_api_connections_refused_total",
+        "API connections refused at the connection cap (api.max_connections).",
+        conns.refused.load(Ordering::Relaxed),
+    );
+    out.counter(
+        "flex_api_connections_idle_closed_total",
+        "API connections closed by the idle timeout (api.idle_timeout_ms).",
+        conns.idle_closed.load(Ordering::Relaxed),
+    );
+    out.gauge(
+        "flex_api_month_cache_bytes",
+        "Claim trees held in memory, bytes (at most api.month_cache_bytes, or the latest tree).",
+        api.inner.months.bytes() as f64,
+    );
+    out.counter(
+        "flex_api_month_loads_total",
+        "Claim trees loaded from the store into the month cache.",
+        api.inner.months.loads(),
+    );
     out.gauge(
         "flex_chain_connected",
         "1 when the keeper is connected to the chain.",

@@ -196,51 +196,50 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?
 }
 
-/// The paths of this module in the OpenAPI document.
+/// The paths of this module in the OpenAPI document (`openapi.rs`'s conventions: canonical
+/// parameters, closed schemas with every field required).
 pub(crate) fn openapi_extend(doc: &mut Value) {
-    let month = json!({"name": "month", "in": "path", "required": true,
-        "description": "month index, year*12 + month-1", "schema": {"type": "integer", "minimum": 0, "maximum": 4294967295u32}});
-    let error = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    use crate::openapi::{address_param, error_response, json_response, month_param};
     doc["paths"]["/v1/months/{month}/tree"] = json!({"get": {
     "operationId": "getMonthTree",
     "summary": "A finalised month's whole claim tree: OpenZeppelin's standard-v1 dump (leaf encoding uint32 month_index, address wallet, uint128 amount), for checking every leaf and the root",
-    "parameters": [month],
+    "parameters": [month_param()],
     "responses": {
-        "200": {"description": "the dump (streamed; cacheable for ever, the ETag is the claims root)",
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TreeDump"}}}},
-        "400": error("bad_month"),
-        "404": error("unknown_month or no_claims"),
-        "409": error("not_finalized (the chain has not finalised the month's root) or root_mismatch"),
-        "429": error("busy: too many tree downloads at once")
+        "200": json_response("the dump (streamed; cacheable for ever, the ETag is the claims root)", "TreeDump"),
+        "400": error_response("bad_month"),
+        "404": error_response("unknown_month or no_claims"),
+        "409": error_response("not_finalized (the chain has not finalised the month's root) or root_mismatch"),
+        "429": error_response("busy: too many tree downloads at once")
     }}});
     doc["paths"]["/v1/wallets/{address}/claims"] = json!({"get": {
     "operationId": "getWalletClaims",
     "summary": "Every month in which a wallet has a claim, with its amount and status (the proof is at /v1/claims/{month}/{address})",
-    "parameters": [{"name": "address", "in": "path", "required": true, "description": "EVM wallet address, 0x + 40 hex digits (any case)",
-        "schema": {"type": "string", "pattern": "^0[xX][0-9a-fA-F]{40}$"}}],
+    "parameters": [address_param()],
     "responses": {
-        "200": {"description": "the wallet's claims, by month", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WalletClaims"}}}},
-        "400": error("bad_address"),
-        "404": error("unknown_wallet")
+        "200": json_response("the wallet's claims, by month", "WalletClaims"),
+        "400": error_response("bad_address"),
+        "404": error_response("unknown_wallet")
     }}});
     let hash = json!({"type": "string", "pattern": "^0x[0-9a-f]{64}$"});
-    doc["components"]["schemas"]["TreeDump"] = json!({"type": "object", "required": ["format", "leafEncoding", "tree", "values"], "properties": {
+    doc["components"]["schemas"]["TreeDump"] = json!({"type": "object", "additionalProperties": false,
+        "required": ["format", "leafEncoding", "tree", "values"], "properties": {
         "format": {"const": "standard-v1"},
-        "leafEncoding": {"type": "array", "items": {"type": "string"}},
-        "tree": {"type": "array", "items": hash},
-        "values": {"type": "array", "items": {"type": "object", "required": ["value", "treeIndex"], "properties": {
+        "leafEncoding": {"type": "array", "items": {"type": "string"}, "minItems": 3, "maxItems": 3},
+        "tree": {"type": "array", "items": hash, "minItems": 1},
+        "values": {"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["value", "treeIndex"], "properties": {
             "value": {"type": "array", "items": {"type": "string"}, "minItems": 3, "maxItems": 3},
             "treeIndex": {"type": "integer", "minimum": 0}}}}}});
-    doc["components"]["schemas"]["WalletClaims"] = json!({"type": "object", "required": ["wallet", "claims"], "properties": {
-        "wallet": {"type": "string"},
-        "claims": {"type": "array", "items": {"type": "object",
+    doc["components"]["schemas"]["WalletClaims"] = json!({"type": "object", "additionalProperties": false,
+        "required": ["wallet", "claims"], "properties": {
+        "wallet": {"type": "string", "pattern": "^0x[0-9a-f]{40}$"},
+        "claims": {"type": "array", "items": {"type": "object", "additionalProperties": false,
             "required": ["amount", "claim_status", "claims_root", "month", "month_index", "root_status", "url"],
             "properties": {
-                "amount": {"type": "string", "pattern": "^[0-9]+$"},
+                "amount": {"type": "string", "pattern": "^(0|[1-9][0-9]*)$"},
                 "claim_status": {"type": "string", "enum": ["claimed", "unclaimed", "unknown (chain unreachable)"]},
                 "claims_root": hash,
-                "month": {"type": "string", "description": "YYYY-MM"},
-                "month_index": {"type": "integer", "minimum": 0},
+                "month": {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"},
+                "month_index": {"type": "integer", "minimum": 0, "maximum": u32::MAX},
                 "root_status": {"type": "string", "enum": ["computed", "submitting", "voted", "finalized", "mismatch"]},
                 "url": {"type": "string", "description": "the claim with its proof"}}}}}});
 }

@@ -9,8 +9,11 @@ use flex_sources::Status;
 use flex_store::{MonthRecord, Store};
 use flex_types::{AccountId, Address};
 
+use crate::cache::{ClaimedCache, MonthCaches};
 use crate::error::ApiError;
+use crate::limits::Limits;
 use crate::metrics::Metrics;
+use crate::serve::ConnStats;
 
 /// Shared state of the API (cheap to clone).
 #[derive(Clone)]
@@ -23,11 +26,15 @@ pub(crate) struct Inner {
     pub(crate) status: Arc<Status>,
     pub(crate) contract: AccountId,
     pub(crate) genesis: Option<i64>,
-    months: RwLock<HashMap<u32, Arc<MonthCache>>>,
+    pub(crate) limits: Limits,
+    pub(crate) months: MonthCaches,
     pub(crate) claimed: Mutex<ClaimedCache>,
     /// Month -> (its claim window on chain, when asked).
     pub(crate) windows: Mutex<HashMap<u32, (ChainWindow, Instant)>>,
     pub(crate) metrics: Metrics,
+    pub(crate) conns: ConnStats,
+    /// Requests handled at once (`Limits::max_in_flight`).
+    pub(crate) in_flight: Arc<tokio::sync::Semaphore>,
     pub(crate) relay: crate::relay_stats::RelayStats,
     pub(crate) started: Instant,
     /// Submits relayed claims and pays their cost (`web`).
@@ -66,9 +73,6 @@ pub(crate) struct ChainWindow {
     pub(crate) paused: bool,
 }
 
-/// `(month, wallet)` -> (claimed, when asked).
-pub(crate) type ClaimedCache = HashMap<(u32, Address), (bool, Instant)>;
-
 /// A month's claim tree, indexed by wallet, and its record (refreshed at most once a second: the
 /// phase moves to finalised while the tree never changes).
 pub(crate) struct MonthCache {
@@ -78,13 +82,40 @@ pub(crate) struct MonthCache {
     pub(crate) by_wallet: HashMap<Address, (u128, u32)>,
 }
 
+impl MonthCache {
+    /// Memory held, as the month cache counts it against `Limits::month_cache_bytes`.
+    pub(crate) fn bytes(&self) -> usize {
+        let entry = std::mem::size_of::<(Address, (u128, u32))>() + 1;
+        std::mem::size_of::<Self>()
+            + self.nodes.capacity() * 32
+            + self.by_wallet.capacity() * entry
+            + self
+                .record
+                .read()
+                .map(|r| r.0.note.len() + r.0.root.len())
+                .unwrap_or(0)
+    }
+}
+
 impl Api {
-    /// `genesis` (unix seconds) is used for connection epochs in wallet answers.
+    /// `genesis` (unix seconds) is used for connection epochs in wallet answers. Default
+    /// [`Limits`].
     pub fn new(
         store: Arc<dyn Store>,
         status: Arc<Status>,
         contract: AccountId,
         genesis: Option<i64>,
+    ) -> Self {
+        Self::with_limits(store, status, contract, genesis, Limits::default())
+    }
+
+    /// [`Api::new`] with the given limits.
+    pub fn with_limits(
+        store: Arc<dyn Store>,
+        status: Arc<Status>,
+        contract: AccountId,
+        genesis: Option<i64>,
+        limits: Limits,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -92,10 +123,13 @@ impl Api {
                 status,
                 contract,
                 genesis,
-                months: RwLock::new(HashMap::new()),
-                claimed: Mutex::new(HashMap::new()),
+                months: MonthCaches::new(limits.month_cache_bytes),
+                claimed: Mutex::new(ClaimedCache::new(limits.claimed_cache_entries)),
+                in_flight: Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight.max(1))),
+                limits,
                 windows: Mutex::new(HashMap::new()),
                 metrics: Metrics::default(),
+                conns: ConnStats::default(),
                 relay: Default::default(),
                 started: Instant::now(),
                 relayer: OnceLock::new(),
@@ -106,65 +140,84 @@ impl Api {
         }
     }
 
-    /// Month `m`'s claim tree, loaded from the store on first use; `None` when the keeper has no
-    /// claim root for it.
-    pub(crate) fn month_cache(&self, m: u32) -> Result<Option<Arc<MonthCache>>, ApiError> {
-        if let Some(c) = self.inner.months.read().ok().and_then(|map| map.get(&m).cloned()) {
+    /// Runs `f` on the store on a blocking thread: SQLite reads and writes stay off the async
+    /// workers. A store error is an internal error (logged in full).
+    pub(crate) async fn with_store<T, E>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        let store = self.inner.store.clone();
+        match tokio::task::spawn_blocking(move || f(&*store)).await {
+            Ok(r) => r.map_err(ApiError::internal),
+            Err(e) => Err(ApiError::internal(format!("the store task failed: {e}"))),
+        }
+    }
+
+    /// Month `m`'s claim tree, loaded from the store on first use (once, however many ask at
+    /// the same time); `None` when the keeper has no claim root for it.
+    pub(crate) async fn month_cache(&self, m: u32) -> Result<Option<Arc<MonthCache>>, ApiError> {
+        if let Some(c) = self.inner.months.get(m) {
             let stale = c
                 .record
                 .read()
                 .map(|r| r.1.elapsed() > Duration::from_secs(1))
                 .unwrap_or(true);
-            let mut rebuilt = false;
-            if stale {
-                if let Some(rec) = self.inner.store.month(m).map_err(ApiError::internal)? {
-                    let same_root = c
-                        .record
-                        .read()
-                        .map(|r| r.0.root_hash == rec.root_hash)
-                        .unwrap_or(false);
-                    if same_root {
-                        if let Ok(mut r) = c.record.write() {
-                            *r = (rec, Instant::now());
-                        }
-                    } else {
-                        // The keeper rebuilt the month (a resync): load its new tree below.
-                        rebuilt = true;
-                    }
-                }
-            }
-            if !rebuilt {
+            if !stale {
                 return Ok(Some(c));
             }
+            match self.with_store(move |s| s.month(m)).await? {
+                Some(rec)
+                    if c.record
+                        .read()
+                        .map(|r| r.0.root_hash == rec.root_hash)
+                        .unwrap_or(false) =>
+                {
+                    if let Ok(mut r) = c.record.write() {
+                        *r = (rec, Instant::now());
+                    }
+                    return Ok(Some(c));
+                }
+                // Gone (not expected): kept as it was.
+                None => return Ok(Some(c)),
+                // The keeper rebuilt the month (a resync): load its new tree below.
+                Some(_) => self.inner.months.remove(m),
+            }
         }
-        let Some(rec) = self.inner.store.month(m).map_err(ApiError::internal)? else {
-            return Ok(None);
-        };
-        let tree = self.inner.store.claim_tree(m).map_err(ApiError::internal)?;
-        let (nodes, leaves) = tree.map(|t| (t.nodes, t.leaves)).unwrap_or_default();
-        let by_wallet = leaves
-            .iter()
-            .map(|l| (l.wallet, (l.amount, l.tree_index)))
-            .collect();
-        let cache = Arc::new(MonthCache {
-            record: RwLock::new((rec, Instant::now())),
-            nodes,
-            by_wallet,
-        });
-        if let Ok(mut map) = self.inner.months.write() {
-            map.insert(m, cache.clone());
-        }
-        Ok(Some(cache))
+        let api = self.clone();
+        self.inner
+            .months
+            .get_or_load(m, || async move {
+                api.with_store(move |s| {
+                    let Some(rec) = s.month(m)? else {
+                        return Ok::<_, flex_store::StoreError>(None);
+                    };
+                    let tree = s.claim_tree(m)?;
+                    let (nodes, leaves) = tree.map(|t| (t.nodes, t.leaves)).unwrap_or_default();
+                    let by_wallet = leaves
+                        .iter()
+                        .map(|l| (l.wallet, (l.amount, l.tree_index)))
+                        .collect();
+                    Ok(Some(MonthCache {
+                        record: RwLock::new((rec, Instant::now())),
+                        nodes,
+                        by_wallet,
+                    }))
+                })
+                .await
+            })
+            .await
     }
 
     /// The chain's genesis hash (claim messages bind it), as the keeper recorded it when it
     /// connected (`flex_sources::offchain::record_chain`); `None` before its first connection.
-    pub(crate) fn chain_genesis(&self) -> Result<Option<[u8; 32]>, ApiError> {
+    pub(crate) async fn chain_genesis(&self) -> Result<Option<[u8; 32]>, ApiError> {
         let Some(h) = self
-            .inner
-            .store
-            .meta(flex_sources::offchain::CHAIN_META)
-            .map_err(ApiError::internal)?
+            .with_store(|s| s.meta(flex_sources::offchain::CHAIN_META))
+            .await?
         else {
             return Ok(None);
         };
@@ -176,8 +229,8 @@ impl Api {
     }
 
     /// The chain's genesis hash, or the 503 `not_ready` error a claim message needs it for.
-    pub(crate) fn chain_genesis_for_claims(&self) -> Result<[u8; 32], ApiError> {
-        self.chain_genesis()?.ok_or_else(|| {
+    pub(crate) async fn chain_genesis_for_claims(&self) -> Result<[u8; 32], ApiError> {
+        self.chain_genesis().await?.ok_or_else(|| {
             ApiError::new(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
                 "not_ready",
@@ -254,10 +307,10 @@ impl Api {
     /// The claim's status on chain: `Some(claimed)`, or `None` when the chain is unreachable.
     /// A `true` is kept; a `false` is asked again after two seconds.
     pub(crate) async fn claimed_on_chain(&self, m: u32, wallet: Address) -> Option<bool> {
-        if let Ok(map) = self.inner.claimed.lock() {
-            if let Some((c, at)) = map.get(&(m, wallet)) {
-                if *c || at.elapsed() < Duration::from_secs(2) {
-                    return Some(*c);
+        if let Ok(mut map) = self.inner.claimed.lock() {
+            if let Some((c, at)) = map.get((m, wallet)) {
+                if c || at.elapsed() < Duration::from_secs(2) {
+                    return Some(c);
                 }
             }
         }
@@ -266,7 +319,7 @@ impl Api {
         match answer {
             Ok(Ok(c)) => {
                 if let Ok(mut map) = self.inner.claimed.lock() {
-                    map.insert((m, wallet), (c, Instant::now()));
+                    map.insert((m, wallet), c, Instant::now());
                 }
                 Some(c)
             }

@@ -1,7 +1,7 @@
 //! The API over TLS (`[api] tls_cert` and `tls_key`): rustls (ring provider, TLS 1.2 and 1.3),
-//! HTTP/1.1, the same router as plain HTTP. A handshake that does not finish within
-//! [`HANDSHAKE_TIMEOUT`] is dropped, so a client that opens a connection and sends nothing holds
-//! no task for long.
+//! HTTP/1.1, the same router and limits as plain HTTP (`serve`). A handshake that does not
+//! finish within [`HANDSHAKE_TIMEOUT`] is dropped, so a client that opens a connection and sends
+//! nothing holds no task for long.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -17,8 +17,6 @@ use crate::Api;
 
 /// How long a client has for its TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a client has to send a request's headers once connected.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why the certificate or key cannot be used; every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +77,8 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
 }
 
 impl Api {
-    /// Serves HTTPS until `shutdown` resolves; open connections are closed then.
+    /// Serves HTTPS until `shutdown` resolves, under the API's [`crate::Limits`] as plain HTTP
+    /// (`serve`); a handshake gets [`HANDSHAKE_TIMEOUT`].
     pub async fn serve_tls(
         &self,
         listener: tokio::net::TcpListener,
@@ -87,48 +86,23 @@ impl Api {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let acceptor = TlsAcceptor::from(tls);
-        let router = self.router();
-        let mut connections = tokio::task::JoinSet::new();
-        tokio::pin!(shutdown);
-        loop {
-            let (tcp, peer) = tokio::select! {
-                _ = &mut shutdown => break,
-                accepted = listener.accept() => match accepted {
-                    Ok(c) => c,
-                    Err(e) => {
-                        // Out of file descriptors and the like: wait instead of spinning.
-                        tracing::warn!(error = %e, "API: accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                },
-            };
-            while connections.try_join_next().is_some() {}
+        let handshake: crate::serve::Handshake = Arc::new(move |tcp: tokio::net::TcpStream| {
             let acceptor = acceptor.clone();
-            let service = hyper_util::service::TowerToHyperService::new(router.clone());
-            connections.spawn(async move {
-                let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                    Ok(Ok(s)) => s,
+            Box::pin(async move {
+                let peer = tcp.peer_addr().ok();
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => Some(s),
                     Ok(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "API: TLS handshake failed");
-                        return;
+                        tracing::debug!(?peer, error = %e, "API: TLS handshake failed");
+                        None
                     }
                     Err(_) => {
-                        tracing::debug!(%peer, "API: TLS handshake timed out");
-                        return;
+                        tracing::debug!(?peer, "API: TLS handshake timed out");
+                        None
                     }
-                };
-                let served = hyper::server::conn::http1::Builder::new()
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(HEADER_READ_TIMEOUT)
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-                if let Err(e) = served {
-                    tracing::debug!(%peer, error = %e, "API: connection ended with an error");
                 }
-            });
-        }
-        connections.shutdown().await;
-        Ok(())
+            })
+        });
+        self.serve_connections(listener, Some(handshake), shutdown).await
     }
 }

@@ -35,8 +35,13 @@ pub(crate) struct WalletEpoch {
 
 pub(crate) async fn wallet(State(api): State<Api>, Path(address): Path<String>) -> ApiResult<Json<Wallet>> {
     let wallet = parse_address(&address)?;
-    let store = &api.inner.store;
-    let Some(row) = store.wallet(&wallet).map_err(ApiError::internal)? else {
+    let found = api
+        .with_store(move |s| match s.wallet(&wallet)? {
+            Some(row) => Ok(Some((row, s.wallet_epochs(&wallet, 0, u64::MAX)?))),
+            None => Ok::<_, flex_store::StoreError>(None),
+        })
+        .await?;
+    let Some((row, rows)) = found else {
         return Err(ApiError::not_found(
             "unknown_wallet",
             format!("wallet {} is not known to this keeper", wallet),
@@ -49,9 +54,6 @@ pub(crate) async fn wallet(State(api): State<Api>, Path(address): Path<String>) 
             ((row.connected_at - g) / 86_400) as u64
         }
     });
-    let rows = store
-        .wallet_epochs(&wallet, 0, u64::MAX)
-        .map_err(ApiError::internal)?;
     let scores: String = rows
         .iter()
         .map(|r| {

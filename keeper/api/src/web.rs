@@ -44,8 +44,12 @@ const PSP22_ALLOWANCE: [u8; 4] = [0x4d, 0x47, 0xd9, 0x21];
 /// relayed: its transaction could land after the close, and the relayer would pay for a refusal.
 pub(crate) const WINDOW_MARGIN_SECS: u64 = 60;
 
+/// The largest relay body read (`routes` sets the limit): a signature and a beneficiary take
+/// about 250 bytes.
+pub(crate) const RELAY_BODY_BYTES: usize = 4096;
+
 /// How long a relayed claim may take on chain before the API answers 504.
-const RELAY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
+pub(crate) const RELAY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
 
 const INDEX_HTML: &str = include_str!("../web/index.html");
 const APP_JS: &str = include_str!("../web/app.js");
@@ -111,7 +115,7 @@ pub(crate) struct InfoChain {
 
 pub(crate) async fn info(State(api): State<Api>) -> Json<Info> {
     let st = &api.inner.status;
-    let last = api.inner.store.last_epoch().ok().flatten();
+    let last = api.with_store(|s| s.last_epoch()).await.ok().flatten();
     Json(Info {
         chain: InfoChain {
             connected: st.chain_connected.load(std::sync::atomic::Ordering::Relaxed),
@@ -183,21 +187,36 @@ async fn relay_checked(
 ) -> ApiResult<Json<RelayResult>> {
     let m = parse_month(&month)?;
     let wallet = parse_address(&address)?;
-    let Json(body) = body.map_err(|e| {
-        ApiError::bad(
+    let Json(body) = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the body is over {RELAY_BODY_BYTES} bytes (a signature and a beneficiary)"),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "the body must be JSON, sent with Content-Type: application/json",
+        ),
+        _ => ApiError::bad(
             "bad_body",
-            format!("expected JSON {{\"signature\": \"0x…\", \"beneficiary\": \"0x…\"}}: {e}"),
-        )
+            format!(
+                "expected JSON {{\"signature\": \"0x…\", \"beneficiary\": \"0x…\"}}: {}",
+                crate::format::prefix(&e.body_text(), 120)
+            ),
+        ),
     })?;
     let signature = parse_signature(body.signature.trim())?;
+    // Well-formed (65 bytes) but refused: an authentication failure, 401 as at `POST /v1/actions`.
     flex_evm::check_signature_form(&signature).map_err(|e| {
-        ApiError::bad(
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
             "bad_signature",
             format!("the reward pool would refuse this signature: {e}"),
         )
     })?;
     let beneficiary = parse_account(body.beneficiary.trim())?;
-    let Some(cache) = api.month_cache(m)? else {
+    let Some(cache) = api.month_cache(m).await? else {
         return Err(ApiError::not_found(
             "unknown_month",
             format!("month {m} ({}) has no claim root at this keeper", month_name(m)),
@@ -225,12 +244,18 @@ async fn relay_checked(
             format!("the claim root of month {m} is not finalised on chain yet"),
         ));
     }
-    let chain = api.chain_genesis_for_claims()?;
+    let chain = api.chain_genesis_for_claims().await?;
     let message = flex_evm::claim_message(&chain, &api.inner.contract.0, m, &wallet, amount, &beneficiary);
-    let signer = flex_evm::recover_personal(message.as_bytes(), &signature)
-        .map_err(|e| ApiError::bad("bad_signature", format!("the signature cannot be recovered: {e}")))?;
+    let signer = flex_evm::recover_personal(message.as_bytes(), &signature).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+            format!("the signature cannot be recovered: {e}"),
+        )
+    })?;
     if signer != wallet {
-        return Err(ApiError::bad(
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
             "signer_mismatch",
             format!(
                 "the signature is by {}, not by the wallet {} over this claim's message (month, amount, beneficiary)",
@@ -442,7 +467,7 @@ async fn submit(
     };
     let claimed = pool.is_claimed(m, wallet.0).await.unwrap_or(false);
     if let Ok(mut map) = api.inner.claimed.lock() {
-        map.insert((m, wallet), (claimed, std::time::Instant::now()));
+        map.insert((m, wallet), claimed, std::time::Instant::now());
     }
     tracing::info!(month = m, wallet = %wallet.to_string(), %block, "relayed a claim");
     Ok(Json(RelayResult {
@@ -461,29 +486,31 @@ async fn submit(
 
 /// Adds the page, `/v1/info` and the relay to the OpenAPI document.
 pub(crate) fn openapi_extend(doc: &mut serde_json::Value) {
-    let err = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    use crate::openapi::{address_param, error_response as err, json_response, month_param};
     if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
         paths.insert(
             "/".into(),
-            json!({"get": {"summary": "The claimer page (HTML; /app.js, /claim.js, /style.css)",
-            "responses": {"200": {"description": "text/html"}}}}),
+            json!({"get": {"operationId": "getPage", "summary": "The claimer page (HTML; /app.js, /claim.js, /style.css)",
+            "responses": {"200": {"description": "the page", "content": {"text/html": {"schema": {"type": "string"}}}}}}}),
         );
-        paths.insert("/v1/info".into(), json!({"get": {"summary": "The pool contract, genesis, the relayer's account, chain time and the latest closed epoch",
-            "responses": {"200": {"description": "info", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Info"}}}}}}}));
+        paths.insert("/v1/info".into(), json!({"get": {"operationId": "getInfo",
+            "summary": "The pool contract, genesis, the relayer's account, chain time and the latest closed epoch",
+            "responses": {"200": json_response("info", "Info")}}}));
         paths.insert("/v1/claims/{month}/{address}/relay".into(), json!({"post": {
-            "summary": "Submit a wallet's signed claim on chain; the keeper's relayer pays the claim cost and fees",
-            "parameters": [
-                {"name": "month", "in": "path", "required": true, "description": "month index, year*12 + month-1", "schema": {"type": "integer", "minimum": 0}},
-                {"name": "address", "in": "path", "required": true, "description": "EVM wallet address, 0x + 40 hex digits", "schema": {"type": "string", "pattern": "^0[xX][0-9a-fA-F]{40}$"}}
-            ],
+            "operationId": "relayClaim",
+            "summary": "Submit a wallet's signed claim on chain; the keeper's relayer pays the claim cost and fees. Same-origin only (no CORS)",
+            "parameters": [month_param(), address_param()],
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RelayRequest"}}}},
             "responses": {
-                "200": {"description": "the claim transaction's result", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RelayResult"}}}},
-                "400": err("bad_month, bad_address, bad_body, bad_signature, bad_beneficiary or signer_mismatch (the signature is not the wallet's over this claim's message)"),
+                "200": json_response("the claim transaction's result", "RelayResult"),
+                "400": err("bad_month, bad_address, bad_body, bad_signature (not 0x + 130 hex digits) or bad_beneficiary"),
+                "401": err("bad_signature (65 bytes the pool would refuse: high s, v not 27/28, r or s zero) or signer_mismatch (the signature is not the wallet's over this claim's message)"),
                 "404": err("unknown_month or no_claim"),
                 "409": err("root_not_finalized, already_claimed or claim_refused (the contract's error name in the message)"),
+                "413": err(&format!("too_large: the body is over {RELAY_BODY_BYTES} bytes")),
+                "415": err("unsupported_media_type: the body is not sent as application/json"),
                 "502": err("chain_error"),
-                "503": err("chain_unavailable or no_relayer"),
+                "503": err("chain_unavailable, no_relayer, not_ready or busy"),
                 "504": err("chain_timeout")
             }}}));
     }
@@ -491,21 +518,33 @@ pub(crate) fn openapi_extend(doc: &mut serde_json::Value) {
         .pointer_mut("/components/schemas")
         .and_then(|p| p.as_object_mut())
     {
-        let uint = json!({"type": "string", "pattern": "^[0-9]+$"});
-        schemas.insert("Info".into(), json!({"type": "object", "properties": {
-            "contract": {"type": "string"}, "genesis": {"type": ["integer", "null"]}, "relayer": {"type": ["string", "null"]},
-            "chain": {"type": "object", "properties": {"connected": {"type": "boolean"}, "time_ms": {"type": "integer"}}},
-            "last_epoch": {"type": ["integer", "null"]},
-            "tokens": {"type": ["object", "null"], "description": "the pool's tokens; amounts are base units, shown as amount / 10^decimals symbol",
+        let uint = json!({"type": "string", "pattern": "^(0|[1-9][0-9]*)$"});
+        let hash = json!({"type": "string", "pattern": "^0x[0-9a-f]{64}$"});
+        schemas.insert("Info".into(), json!({"type": "object", "additionalProperties": false,
+            "required": ["chain", "contract", "genesis", "last_epoch", "relayer", "tokens"], "properties": {
+            "contract": hash.clone(), "genesis": {"type": ["integer", "null"]},
+            "relayer": {"type": ["string", "null"], "description": "the relayer's account (SS58); null without one (the relay answers 503)"},
+            "chain": {"type": "object", "additionalProperties": false, "required": ["connected", "time_ms"],
+                "properties": {"connected": {"type": "boolean"}, "time_ms": {"type": "integer", "minimum": 0}}},
+            "last_epoch": {"type": ["integer", "null"], "minimum": 0},
+            "tokens": {"type": ["object", "null"], "description": "the pool's tokens (null until read from the chain); amounts are base units, shown as amount / 10^decimals symbol",
+                "additionalProperties": false, "required": ["payment", "reward"],
                 "properties": {"reward": {"$ref": "#/components/schemas/TokenUnit"}, "payment": {"$ref": "#/components/schemas/TokenUnit"}}}}}));
-        schemas.insert("TokenUnit".into(), json!({"type": "object", "properties": {
-            "address": {"type": "string"}, "decimals": {"type": "integer"}, "symbol": {"type": ["string", "null"]}}}));
+        schemas.insert(
+            "TokenUnit".into(),
+            json!({"type": "object", "additionalProperties": false,
+            "required": ["address", "decimals", "symbol"], "properties": {
+            "address": hash.clone(), "decimals": {"type": "integer", "minimum": 0, "maximum": 255},
+            "symbol": {"type": ["string", "null"]}}}),
+        );
         schemas.insert("RelayRequest".into(), json!({"type": "object", "required": ["signature", "beneficiary"], "properties": {
             "signature": {"type": "string", "pattern": "^0x[0-9a-fA-F]{130}$", "description": "65 bytes r || s || v, EIP-191 personal_sign over the claim message"},
-            "beneficiary": {"type": "string", "pattern": "^(0[xX][0-9a-fA-F]{64}|[1-9A-HJ-NP-Za-km-z]{46,50})$", "description": "the 32-byte account to pay: 0x + 64 hex digits, or SS58 of any network"}}}));
-        schemas.insert("RelayResult".into(), json!({"type": "object", "properties": {
-            "month_index": {"type": "integer"}, "month": {"type": "string"}, "wallet": {"type": "string"}, "amount": uint.clone(),
-            "beneficiary": {"type": "string"}, "cost": uint, "submitter": {"type": "string"}, "block": {"type": "string"},
+            "beneficiary": {"type": "string", "pattern": "^0[xX][0-9a-fA-F]{64}$", "description": "the 32-byte account to pay: 0x + 64 hex digits (or SS58 of any network, checksum checked)"}}}));
+        schemas.insert("RelayResult".into(), json!({"type": "object", "additionalProperties": false,
+            "required": ["amount", "beneficiary", "block", "claim_status", "claimed", "cost", "month", "month_index", "submitter", "wallet"], "properties": {
+            "month_index": {"type": "integer", "minimum": 0, "maximum": u32::MAX}, "month": {"type": "string"},
+            "wallet": {"type": "string", "pattern": "^0x[0-9a-f]{40}$"}, "amount": uint.clone(),
+            "beneficiary": hash, "cost": uint, "submitter": {"type": "string"}, "block": {"type": "string"},
             "claimed": {"type": "boolean"}, "claim_status": {"type": "string", "enum": ["claimed", "unclaimed"]}}}));
     }
 }

@@ -91,7 +91,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             };
             let scheme = if tls.is_some() { "https" } else { "http" };
             tracing::info!(%addr, scheme, "API listening");
-            let api = flex_api::Api::new(store.clone(), status.clone(), config.contract, config.genesis);
+            let limits = api_limits(&config.api_limits);
+            // A connection cap above the file-descriptor limit stops the start here.
+            limits
+                .check()
+                .with_context(|| format!("{}: [api] limits", config.file))?;
+            let api = flex_api::Api::with_limits(
+                store.clone(),
+                status.clone(),
+                config.contract,
+                config.genesis,
+                limits,
+            );
             if let Some(relayer) = relayer {
                 tracing::info!(relayer = %flex_chain::account_of(&relayer), "claim relay enabled");
                 api.set_relayer(relayer);
@@ -129,4 +140,28 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         result.map_err(anyhow::Error::from)
     })
+}
+
+/// The `[api]` limits over the API's defaults.
+fn api_limits(c: &flex_service::config::ApiLimits) -> flex_api::Limits {
+    use std::time::Duration;
+    let d = flex_api::Limits::default();
+    let size =
+        |v: Option<u64>, default: usize| v.map_or(default, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    flex_api::Limits {
+        header_read_timeout: c
+            .header_read_timeout_ms
+            .map_or(d.header_read_timeout, Duration::from_millis),
+        idle_timeout: c.idle_timeout_ms.map_or(d.idle_timeout, Duration::from_millis),
+        request_timeout: c
+            .request_timeout_ms
+            .map_or(d.request_timeout, Duration::from_millis),
+        max_connections: c
+            .max_connections
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+            .or(d.max_connections),
+        max_in_flight: size(c.max_in_flight, d.max_in_flight),
+        month_cache_bytes: size(c.month_cache_bytes, d.month_cache_bytes),
+        claimed_cache_entries: size(c.claimed_cache_entries, d.claimed_cache_entries),
+    }
 }

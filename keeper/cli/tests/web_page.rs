@@ -394,7 +394,7 @@ async fn claimer_page_in_headless_chromium() {
             relay.clone(),
             json!({"signature": good_sig, "beneficiary": "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"})
                 .to_string(),
-            400,
+            401,
             "signer_mismatch",
         ),
         // A wrong SS58 checksum is not an account.
@@ -414,13 +414,13 @@ async fn claimer_page_in_headless_chromium() {
         (
             relay.clone(),
             json!({"signature": other_sig, "beneficiary": beneficiary}).to_string(),
-            400,
+            401,
             "signer_mismatch",
         ),
         (
             relay.clone(),
             json!({"signature": good_sig, "beneficiary": flex_types::hex::encode([9u8; 32])}).to_string(),
-            400,
+            401,
             "signer_mismatch",
         ),
         (
@@ -454,7 +454,7 @@ async fn claimer_page_in_headless_chromium() {
         .map(|v| {
             let mut s = sig;
             s[64] = *v;
-            (flex_types::hex::encode(s), 400, "bad_signature")
+            (flex_types::hex::encode(s), 401, "bad_signature")
         })
         .collect();
     let n: [u8; 32] =
@@ -473,7 +473,7 @@ async fn claimer_page_in_headless_chromium() {
         wallets[0].address(),
         "ethers recovers the high-s twin"
     );
-    refused.push((flex_types::hex::encode(high), 400, "bad_signature"));
+    refused.push((flex_types::hex::encode(high), 401, "bad_signature"));
     for (signature, code, err) in &refused {
         let (s, v) = http(
             port,

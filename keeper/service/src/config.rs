@@ -54,6 +54,19 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+/// `[api]` limits as written (each at least 1); `None`: the API's default (README.md, "API
+/// limits").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiLimits {
+    pub header_read_timeout_ms: Option<u64>,
+    pub idle_timeout_ms: Option<u64>,
+    pub request_timeout_ms: Option<u64>,
+    pub max_connections: Option<u64>,
+    pub max_in_flight: Option<u64>,
+    pub month_cache_bytes: Option<u64>,
+    pub claimed_cache_entries: Option<u64>,
+}
+
 /// The keeper's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -92,6 +105,8 @@ pub struct Config {
     pub listen: Option<SocketAddr>,
     /// PEM certificate chain and private key: the API is served over TLS (HTTPS) when both are set.
     pub tls: Option<TlsFiles>,
+    /// The API's limits (`flex_api::Limits`); unset keys keep its defaults.
+    pub api_limits: ApiLimits,
     // [offchain]
     /// EVM addresses whose signed batches of off-chain actions are accepted (`offchain` module).
     pub offchain_attesters: Vec<flex_engine::Address>,
@@ -153,6 +168,13 @@ const ENV_KEYS: &[(&str, &str, EnvKind)] = &[
     ("api", "listen", EnvKind::Str),
     ("api", "tls_cert", EnvKind::Str),
     ("api", "tls_key", EnvKind::Str),
+    ("api", "header_read_timeout_ms", EnvKind::Int),
+    ("api", "idle_timeout_ms", EnvKind::Int),
+    ("api", "request_timeout_ms", EnvKind::Int),
+    ("api", "max_connections", EnvKind::Int),
+    ("api", "max_in_flight", EnvKind::Int),
+    ("api", "month_cache_bytes", EnvKind::Int),
+    ("api", "claimed_cache_entries", EnvKind::Int),
     ("offchain", "attesters", EnvKind::List),
     ("offchain", "kinds", EnvKind::List),
     ("offchain", "files", EnvKind::List),
@@ -255,6 +277,13 @@ struct ApiSection {
     listen: Option<String>,
     tls_cert: Option<String>,
     tls_key: Option<String>,
+    header_read_timeout_ms: Option<i64>,
+    idle_timeout_ms: Option<i64>,
+    request_timeout_ms: Option<i64>,
+    max_connections: Option<i64>,
+    max_in_flight: Option<i64>,
+    month_cache_bytes: Option<i64>,
+    claimed_cache_entries: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -496,6 +525,19 @@ fn check(
     }
     let weight_versions = weight_versions(protocol.weights, protocol.weight_versions, base)?;
     let int = |key: &str, v: Option<i64>| section::non_negative(key, v);
+    let positive = |key: &str, v: Option<i64>| match int(key, v)? {
+        Some(0) => Err(KeyError::new(key, "must be at least 1")),
+        n => Ok(n),
+    };
+    let api_limits = ApiLimits {
+        header_read_timeout_ms: positive("api.header_read_timeout_ms", api.header_read_timeout_ms)?,
+        idle_timeout_ms: positive("api.idle_timeout_ms", api.idle_timeout_ms)?,
+        request_timeout_ms: positive("api.request_timeout_ms", api.request_timeout_ms)?,
+        max_connections: positive("api.max_connections", api.max_connections)?,
+        max_in_flight: positive("api.max_in_flight", api.max_in_flight)?,
+        month_cache_bytes: positive("api.month_cache_bytes", api.month_cache_bytes)?,
+        claimed_cache_entries: positive("api.claimed_cache_entries", api.claimed_cache_entries)?,
+    };
     Ok(Config {
         chain_url: chain.url.unwrap_or_else(|| "ws://127.0.0.1:9944".into()),
         contract,
@@ -523,6 +565,7 @@ fn check(
             .map_or_else(|| base.join("keeper.db"), |p| base.join(p)),
         listen,
         tls,
+        api_limits,
         offchain_attesters,
         offchain_kinds: offchain.kinds,
         offchain_files,
@@ -699,13 +742,11 @@ pool = "pool.json"
     #[test]
     fn min_balance_from_the_file_or_the_environment() {
         assert_eq!(parse(GOOD, &[]).unwrap().min_balance, 0);
-        let with = GOOD.replace("[protocol]", "min_balance = \"5000000000000\"\n[protocol]");
-        assert_eq!(parse(&with, &[]).unwrap().min_balance, 5_000_000_000_000);
+        let with = |v: &str| GOOD.replace("[protocol]", &format!("min_balance = \"{v}\"\n[protocol]"));
+        assert_eq!(parse(&with("4321"), &[]).unwrap().min_balance, 4321);
         let c = parse(GOOD, &[("FLEX_CHAIN_MIN_BALANCE", "7")]).unwrap();
         assert_eq!(c.min_balance, 7);
-        let e = parse(&with.replace("5000000000000", "-1"), &[])
-            .unwrap_err()
-            .to_string();
+        let e = parse(&with("-1"), &[]).unwrap_err().to_string();
         assert!(e.contains("chain.min_balance"), "{e}");
     }
 
@@ -745,6 +786,33 @@ pool = "pool.json"
         std::fs::write(&table, "\"2026-01\" = \"7\"\n").unwrap();
         let c = parse(&flat, &[("FLEX_PROTOCOL_CLAIM_PRICES", table.to_str().unwrap())]).unwrap();
         assert_eq!(c.claim_prices, ClaimPrices::Table(table));
+    }
+
+    #[test]
+    fn api_limits_are_read_and_zero_is_refused() {
+        let c = parse(
+            &format!("{GOOD}\n[api]\nheader_read_timeout_ms = 2500\nmax_connections = 300\nmonth_cache_bytes = 1048576\n"),
+            &[("FLEX_API_MAX_IN_FLIGHT", "7")],
+        )
+        .unwrap();
+        assert_eq!(
+            c.api_limits,
+            ApiLimits {
+                header_read_timeout_ms: Some(2500),
+                max_connections: Some(300),
+                month_cache_bytes: Some(1 << 20),
+                max_in_flight: Some(7),
+                ..ApiLimits::default()
+            }
+        );
+        assert_eq!(parse(GOOD, &[]).unwrap().api_limits, ApiLimits::default());
+        let e = parse(&format!("{GOOD}\n[api]\nidle_timeout_ms = 0\n"), &[]).unwrap_err();
+        assert!(
+            e.to_string().contains("api.idle_timeout_ms") && e.to_string().contains("at least 1"),
+            "{e}"
+        );
+        let e = parse(&format!("{GOOD}\n[api]\nmax_connections = -3\n"), &[]).unwrap_err();
+        assert!(e.to_string().contains("api.max_connections"), "{e}");
     }
 
     #[test]
