@@ -45,7 +45,12 @@ pub enum ChainError {
     /// when the state changed between the dry run and the block): it changed nothing but its fee.
     /// Not a sign that the chain is unavailable.
     #[error("the extrinsic failed in finalized block {block:?}: {error}")]
-    Dispatch { block: H256, error: String },
+    Dispatch {
+        block: H256,
+        error: String,
+        /// The fee the signer paid for it anyway (`TransactionPayment::TransactionFeePaid`).
+        fee: u128,
+    },
     #[error("{0}")]
     Missing(String),
 }
@@ -127,6 +132,8 @@ pub struct CallOutcome {
     pub block_hash: H256,
     pub dry_run: DryRun,
     pub events: Vec<ContractEvent>,
+    /// The transaction fee the signer paid, tip included (`TransactionPayment::TransactionFeePaid`).
+    pub fee: u128,
 }
 
 /// A finalized instantiation.
@@ -244,20 +251,19 @@ impl Chain {
                 output: dry_run.output,
             });
         }
-        let (block_hash, events) = self
-            .submit_call(
-                signer,
-                contract,
-                value,
-                data,
-                gas_limit(&dry_run),
-                deposit_limit(&dry_run),
-            )
-            .await?;
+        let tx = contract_call_tx(
+            contract,
+            value,
+            data,
+            gas_limit(&dry_run),
+            deposit_limit(&dry_run),
+        );
+        let (block_hash, events, fee) = self.submit_paid(&tx, signer).await?;
         Ok(CallOutcome {
             block_hash,
             dry_run,
-            events,
+            events: contract_events(&events)?,
+            fee,
         })
     }
 
@@ -271,17 +277,7 @@ impl Chain {
         gas_limit: Weight,
         storage_deposit_limit: Option<u128>,
     ) -> Result<(H256, Vec<ContractEvent>), ChainError> {
-        let tx = subxt::dynamic::tx(
-            "Contracts",
-            "call",
-            vec![
-                Value::unnamed_variant("Id", [Value::from_bytes(contract.0)]),
-                Value::u128(value),
-                weight_value(gas_limit),
-                option_u128(storage_deposit_limit),
-                Value::from_bytes(data),
-            ],
-        );
+        let tx = contract_call_tx(contract, value, data, gas_limit, storage_deposit_limit);
         let (block_hash, events) = self.submit(&tx, signer).await?;
         Ok((block_hash, contract_events(&events)?))
     }
@@ -381,6 +377,19 @@ impl Chain {
         tx: &Call,
         signer: &Keypair,
     ) -> Result<(H256, ExtrinsicEvents<Config>), ChainError> {
+        self.submit_paid(tx, signer)
+            .await
+            .map(|(block, events, _)| (block, events))
+    }
+
+    /// [`Chain::submit`], also returning the fee the signer paid (tip included), read from the
+    /// extrinsic's `TransactionPayment::TransactionFeePaid` event (0 without one). A failed
+    /// extrinsic pays too: its fee is in [`ChainError::Dispatch`].
+    pub async fn submit_paid<Call: subxt::tx::Payload>(
+        &self,
+        tx: &Call,
+        signer: &Keypair,
+    ) -> Result<(H256, ExtrinsicEvents<Config>, u128), ChainError> {
         let progress = self
             .api
             .tx()
@@ -388,14 +397,16 @@ impl Chain {
             .await?;
         let in_block = progress.wait_for_finalized().await?;
         let block_hash = in_block.block_hash();
+        let fee = fee_paid(&in_block.fetch_events().await?)?;
         let events = in_block.wait_for_success().await.map_err(|e| match e {
             subxt::Error::Runtime(error) => ChainError::Dispatch {
                 block: block_hash,
                 error: error.to_string(),
+                fee,
             },
             other => other.into(),
         })?;
-        Ok((block_hash, events))
+        Ok((block_hash, events, fee))
     }
 
     /// The code hash of the contract at `contract` (`Contracts::ContractInfoOf`), `None` when no
@@ -485,6 +496,46 @@ impl Chain {
 /// The chain account of a keypair.
 pub fn account_of(signer: &Keypair) -> AccountId32 {
     AccountId32(signer.public_key().0)
+}
+
+/// `Contracts::call` with these arguments.
+fn contract_call_tx(
+    contract: &AccountId32,
+    value: u128,
+    data: &[u8],
+    gas_limit: Weight,
+    storage_deposit_limit: Option<u128>,
+) -> subxt::tx::DynamicPayload {
+    subxt::dynamic::tx(
+        "Contracts",
+        "call",
+        vec![
+            Value::unnamed_variant("Id", [Value::from_bytes(contract.0)]),
+            Value::u128(value),
+            weight_value(gas_limit),
+            option_u128(storage_deposit_limit),
+            Value::from_bytes(data),
+        ],
+    )
+}
+
+/// The fee an extrinsic's signer paid: `actual_fee + tip` of its
+/// `TransactionPayment::TransactionFeePaid { who, actual_fee, tip }` event (0 without one).
+fn fee_paid(events: &ExtrinsicEvents<Config>) -> Result<u128, ChainError> {
+    let mut fee = 0u128;
+    for ev in events.iter() {
+        let ev = ev?;
+        if ev.pallet_name() == "TransactionPayment" && ev.variant_name() == "TransactionFeePaid" {
+            let mut bytes = ev.field_bytes();
+            let (_who, actual_fee, tip) =
+                <(AccountId32, u128, u128)>::decode(&mut bytes).map_err(|source| ChainError::Decode {
+                    what: "TransactionFeePaid event",
+                    source,
+                })?;
+            fee = fee.saturating_add(actual_fee).saturating_add(tip);
+        }
+    }
+    Ok(fee)
 }
 
 /// The contract events among a finalized extrinsic's events.

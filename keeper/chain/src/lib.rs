@@ -23,4 +23,5 @@ pub use follow::{
     address_in, follow, AddressInError, BlockEvent, BlockHandler, ChainAddress, Cursor, CursorError,
     EventFieldError, FinalizedBlock, FollowError, FollowOptions, FollowProgress, Follower, InkEventDecoder,
 };
+pub use subxt::ext::scale_value;
 pub use subxt::utils::AccountId32;
