@@ -25,11 +25,14 @@ pub(crate) struct Health {
     /// The epoch the keeper waits to close and the source holding it back; `null` when none.
     holding: Option<Hold>,
     last_epoch: Option<u64>,
+    /// The claim relay's account and balances; absent without a relayer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    relay: Option<HealthRelay>,
     /// Every source: its kind, state (`ok`, `failed`, `stopped`), last error, failures counted,
     /// and (chain followers) the block read up to and its time.
     sources: Vec<SourceState>,
-    /// `ok`; `degraded` (no chain, a source failed or stopped, or a disagreement with the
-    /// chain); `down` (no store).
+    /// `ok`; `degraded` (no chain, a source failed or stopped, a disagreement with the chain,
+    /// or the relayer's balance low); `down` (no store).
     status: &'static str,
     /// `ok`, or the store's error.
     store: String,
@@ -43,6 +46,22 @@ pub(crate) struct HealthChain {
     is_keeper: bool,
     next_epoch: u64,
     time_ms: u64,
+}
+
+/// The relayer (fields in alphabetical order). Balances in base units as decimal strings (they
+/// may exceed 2^53); `null` when never read (no chain yet).
+#[derive(Serialize)]
+pub(crate) struct HealthRelay {
+    account: String,
+    /// Transaction fees the relayer paid since the keeper started.
+    fees_spent: String,
+    /// The native balance is below `min_balance`: top the relayer up, or relays will fail.
+    low_balance: bool,
+    /// `api.relay_min_balance` (0: never low).
+    min_balance: String,
+    native_balance: Option<String>,
+    /// Of the pool's payment token, which pays claim costs.
+    payment_balance: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -64,9 +83,25 @@ pub(crate) async fn health(State(api): State<Api>) -> (StatusCode, Json<Health>)
     };
     let sources = st.sources();
     let disagreements = st.disagreements();
+    let relay = match api.inner.relayer.get() {
+        None => None,
+        Some(key) => {
+            let balances = api.relay_balances().await;
+            let stats = &api.inner.relay;
+            Some(HealthRelay {
+                account: flex_types::hex::encode(flex_chain::account_of(key).0),
+                fees_spent: stats.fees_spent().to_string(),
+                low_balance: balances.is_some_and(|b| stats.is_low(&b)),
+                min_balance: stats.min_balance().to_string(),
+                native_balance: balances.map(|b| b.native.to_string()),
+                payment_balance: balances.and_then(|b| b.payment).map(|p| p.to_string()),
+            })
+        }
+    };
+    let low = relay.as_ref().is_some_and(|r| r.low_balance);
     let status = if code != StatusCode::OK {
         "down"
-    } else if connected && disagreements.is_empty() && sources.iter().all(|s| s.state == "ok") {
+    } else if connected && !low && disagreements.is_empty() && sources.iter().all(|s| s.state == "ok") {
         "ok"
     } else {
         "degraded"
@@ -84,6 +119,7 @@ pub(crate) async fn health(State(api): State<Api>) -> (StatusCode, Json<Health>)
         },
         holding: st.hold(),
         last_epoch: last.ok().flatten(),
+        relay,
         sources,
         status,
         store,

@@ -35,6 +35,7 @@ mod health;
 mod metrics;
 mod offchain;
 mod openapi;
+mod relay;
 mod relay_stats;
 mod routes;
 mod state;

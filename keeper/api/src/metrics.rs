@@ -289,6 +289,7 @@ pub(crate) async fn metrics(State(api): State<Api>) -> Response {
     sources_and_disagreements(&api, &mut out);
     governance(&api, &mut out);
     api.inner.metrics.render(&mut out);
-    api.inner.relay.render(&mut out);
+    let balances = api.relay_balances().await;
+    api.inner.relay.render(&mut out, balances);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

@@ -89,6 +89,9 @@ pub struct Config {
     pub listen: Option<SocketAddr>,
     /// PEM certificate chain and private key: the API is served over TLS (HTTPS) when both are set.
     pub tls: Option<TlsFiles>,
+    /// The relayer's native balance (base units) below which `/health` reports `low_balance`
+    /// and turns `degraded` (`api.relay_min_balance`; 0, the default: never).
+    pub relay_min_balance: u128,
     // [offchain]
     /// EVM addresses whose signed batches of off-chain actions are accepted (`offchain` module).
     pub offchain_attesters: Vec<flex_engine::Address>,
@@ -128,6 +131,7 @@ const ENV_KEYS: &[(&str, &str, EnvKind)] = &[
     ("api", "listen", EnvKind::Str),
     ("api", "tls_cert", EnvKind::Str),
     ("api", "tls_key", EnvKind::Str),
+    ("api", "relay_min_balance", EnvKind::Str),
     ("offchain", "attesters", EnvKind::List),
     ("offchain", "kinds", EnvKind::List),
     ("offchain", "files", EnvKind::List),
@@ -228,6 +232,7 @@ struct ApiSection {
     listen: Option<String>,
     tls_cert: Option<String>,
     tls_key: Option<String>,
+    relay_min_balance: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -415,6 +420,15 @@ fn check(
             ))
         }
     };
+    let relay_min_balance = match &api.relay_min_balance {
+        None => 0,
+        Some(s) => s.trim().parse::<u128>().map_err(|_| {
+            KeyError::new(
+                "api.relay_min_balance",
+                format!("{s:?} is not a non-negative integer (native base units, as a string)"),
+            )
+        })?,
+    };
     let log_format = match log.format.as_deref() {
         None | Some("text") => LogFormat::Text,
         Some("json") => LogFormat::Json,
@@ -474,6 +488,7 @@ fn check(
             .map_or_else(|| base.join("keeper.db"), |p| base.join(p)),
         listen,
         tls,
+        relay_min_balance,
         offchain_attesters,
         offchain_kinds: offchain.kinds,
         offchain_files,
@@ -673,6 +688,28 @@ pool = "pool.json"
         )
         .unwrap();
         assert_eq!(c.tls.unwrap().key, PathBuf::from("/etc/flex/k.pem"));
+    }
+
+    #[test]
+    fn relay_min_balance_from_the_file_or_the_environment() {
+        assert_eq!(parse(GOOD, &[]).unwrap().relay_min_balance, 0);
+        let c = parse(
+            &format!("{GOOD}\n[api]\nrelay_min_balance = \"5000000000000\"\n"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.relay_min_balance, 5_000_000_000_000);
+        let c = parse(
+            GOOD,
+            &[(
+                "FLEX_API_RELAY_MIN_BALANCE",
+                "340282366920938463463374607431768211455",
+            )],
+        )
+        .unwrap();
+        assert_eq!(c.relay_min_balance, u128::MAX);
+        let e = parse(&format!("{GOOD}\n[api]\nrelay_min_balance = \"-1\"\n"), &[]).unwrap_err();
+        assert!(e.to_string().contains("api.relay_min_balance"), "{e}");
     }
 
     #[test]
