@@ -57,6 +57,10 @@ pub(crate) struct HealthRelay {
     fees_spent: String,
     /// The native balance is below `min_balance`: top the relayer up, or relays will fail.
     low_balance: bool,
+    /// Why the keeper is degraded when `low_balance`, naming the account and both figures;
+    /// absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
     /// `api.relay_min_balance` (0: never low).
     min_balance: String,
     native_balance: Option<String>,
@@ -88,10 +92,20 @@ pub(crate) async fn health(State(api): State<Api>) -> (StatusCode, Json<Health>)
         Some(key) => {
             let balances = api.relay_balances().await;
             let stats = &api.inner.relay;
+            let account = flex_types::hex::encode(flex_chain::account_of(key).0);
+            let low = balances.filter(|b| stats.is_low(b));
             Some(HealthRelay {
-                account: flex_types::hex::encode(flex_chain::account_of(key).0),
+                message: low.map(|b| {
+                    format!(
+                        "the relayer {account}'s native balance {} is below api.relay_min_balance {}: \
+                         top it up, or relayed claims will fail for want of fees",
+                        b.native,
+                        stats.min_balance()
+                    )
+                }),
+                account,
                 fees_spent: stats.fees_spent().to_string(),
-                low_balance: balances.is_some_and(|b| stats.is_low(&b)),
+                low_balance: low.is_some(),
                 min_balance: stats.min_balance().to_string(),
                 native_balance: balances.map(|b| b.native.to_string()),
                 payment_balance: balances.and_then(|b| b.payment).map(|p| p.to_string()),

@@ -133,6 +133,7 @@ async fn queued_claims_go_in_one_batch_and_the_relayer_is_accounted() {
     assert_eq!(health["relay"]["payment_balance"], DEPOSIT.to_string());
     assert_eq!(health["relay"]["fees_spent"], "0");
     assert_eq!(health["relay"]["low_balance"], false, "{health}");
+    assert!(health["relay"].get("message").is_none(), "{health}");
     assert_eq!(health["relay"]["min_balance"], (eve_start - 1).to_string());
 
     // Every sample wallet with a January reward signs its claim; all relay at once.
@@ -274,6 +275,11 @@ async fn queued_claims_go_in_one_batch_and_the_relayer_is_accounted() {
     );
     let (_, h) = http(port, "GET", "/health", None).unwrap();
     assert_eq!(h["relay"]["low_balance"], true, "{h}");
+    let message = h["relay"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("below api.relay_min_balance") && message.contains(&eve_now.to_string()),
+        "{h}"
+    );
     assert_eq!(h["relay"]["native_balance"], eve_now.to_string());
     assert_eq!(h["relay"]["fees_spent"], fees.to_string());
     assert_eq!(
