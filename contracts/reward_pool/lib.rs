@@ -48,6 +48,10 @@ mod flex_reward_pool {
     pub const GOVERNANCE_GRACE: u64 = 14 * SECS_PER_DAY;
     /// The most governance changes pending at once (bounds `pending_changes`).
     pub const MAX_PENDING_CHANGES: u32 = 16;
+    /// The most claims one `claim_batch` takes. A full batch of deep proofs (1,000 bytes an
+    /// item) must fit the call buffer (`INK_STATIC_BUFFER_SIZE`, 128 KiB in
+    /// `scripts/build-contracts.sh`) and leave most of a block to others (docs/BENCHMARKS.md).
+    pub const MAX_CLAIM_BATCH: u32 = 100;
 
     /// A keeper's commitment for one epoch (SPEC section 7).
     #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,6 +191,25 @@ mod flex_reward_pool {
         pub halving: u64,
         pub snapshot: Balance,
         pub pool: Balance,
+    }
+
+    /// One claim of a `claim_batch`: `claim`'s arguments, in `claim`'s order.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    #[ink::scale_derive(Encode, Decode, TypeInfo)]
+    pub struct ClaimRequest {
+        pub month_index: u32,
+        pub wallet: EthAddress,
+        pub amount: Balance,
+        pub proof: Vec<Hash32>,
+        pub signature: [u8; 65],
+        pub beneficiary: AccountId,
+    }
+
+    /// A claim that passed every check: the month's record before and after it, and its cost.
+    struct CheckedClaim {
+        before: MonthInfo,
+        after: MonthInfo,
+        cost: Balance,
     }
 
     #[ink(storage)]
@@ -335,6 +358,20 @@ mod flex_reward_pool {
         /// The submitter, who paid the cost.
         pub payer: AccountId,
         pub cost: Balance,
+    }
+
+    /// An item of a `claim_batch` that failed a check and was skipped (nothing changed for it).
+    #[ink(event)]
+    #[derive(Debug, PartialEq)]
+    pub struct ClaimSkipped {
+        #[ink(topic)]
+        pub month_index: u32,
+        #[ink(topic)]
+        pub wallet: EthAddress,
+        /// The item's position in the batch.
+        pub index: u32,
+        /// What `claim` would have answered.
+        pub reason: Error,
     }
 
     #[ink(event)]
@@ -519,6 +556,12 @@ mod flex_reward_pool {
             /// The pool's own account as beneficiary: the claim would be booked as paid while
             /// the tokens stay in the pool, stranded.
             InvalidBeneficiary,
+            /// `claim_batch` without a claim.
+            EmptyBatch,
+            /// `claim_batch` with more than `maximum` ([`MAX_CLAIM_BATCH`]) claims.
+            BatchTooLarge {
+                maximum: u32,
+            },
         }
     }
 
@@ -840,62 +883,23 @@ mod flex_reward_pool {
             beneficiary: AccountId,
         ) -> Result<()> {
             self.ensure_not_paused()?;
-            if beneficiary == self.env().account_id() {
-                return Err(Error::InvalidBeneficiary);
-            }
-            let (open, close) = self.claim_window_ms(month_index)?;
-            let now = self.env().block_timestamp();
-            if now < open {
-                return Err(Error::ClaimWindowNotOpen);
-            }
-            if now >= close {
-                return Err(Error::ClaimWindowClosed);
-            }
-            let mut info = self.months.get(month_index).ok_or(Error::MonthNotFinalized)?;
-            if amount == 0 {
-                return Err(Error::ZeroAmount);
-            }
-            if self.claimed.contains((month_index, wallet)) {
-                return Err(Error::AlreadyClaimed);
-            }
-            let leaf = merkle::claim_leaf(month_index, &wallet, amount);
-            if !merkle::verify(&proof, &info.root.claims_root, leaf) {
-                return Err(Error::InvalidProof);
-            }
-            let message = self.claim_message(month_index, wallet, amount, beneficiary);
-            let signer =
-                claim_message::recover_signer(&message, &signature).ok_or(Error::InvalidSignature)?;
-            if signer != wallet {
-                return Err(Error::SignerMismatch);
-            }
-            let claimed = info
-                .claimed
-                .checked_add(amount)
-                .ok_or(Error::ClaimExceedsMonthTotal)?;
-            if claimed > info.root.total {
-                return Err(Error::ClaimExceedsMonthTotal);
-            }
-            let cost = pool_math::claim_cost(amount, info.root.claim_price).ok_or(Error::CostOverflow)?;
+            let checked = self.check_claim(month_index, wallet, amount, &proof, &signature, beneficiary)?;
             let payer = self.env().caller();
             // The claim is recorded before the token calls (checks, effects, interactions):
             // whatever a token does during its call, it sees this claim as made. The calls
             // deny re-entry, and on chain an `Err` reverts everything; the explicit undo keeps
             // "a failed claim changes nothing" true without relying on that revert.
-            let before = info.clone();
-            self.claimed.insert((month_index, wallet), &());
-            info.claimed = claimed;
-            info.claims = info.claims.saturating_add(1);
-            self.months.insert(month_index, &info);
-            let paid = if cost > 0 {
-                psp22::transfer_from(self.payment_token, payer, self.treasury, cost).map_err(payment_error)
+            self.record_claim(month_index, wallet, &checked.after);
+            let paid = if checked.cost > 0 {
+                psp22::transfer_from(self.payment_token, payer, self.treasury, checked.cost)
+                    .map_err(payment_error)
             } else {
                 Ok(())
             };
             if let Err(e) = paid.and_then(|()| {
                 psp22::transfer(self.reward_token, beneficiary, amount).map_err(transfer_error)
             }) {
-                self.claimed.remove((month_index, wallet));
-                self.months.insert(month_index, &before);
+                self.undo_claim(month_index, wallet, &checked.before);
                 return Err(e);
             }
             self.env().emit_event(Claimed {
@@ -904,9 +908,105 @@ mod flex_reward_pool {
                 beneficiary,
                 amount,
                 payer,
-                cost,
+                cost: checked.cost,
             });
             Ok(())
+        }
+
+        /// Many claims in one call, each with `claim`'s arguments and checked exactly as `claim`
+        /// checks it (the same internals). An item that fails a check is skipped: it changes
+        /// nothing, its error is its entry in the result and a `ClaimSkipped` event records it;
+        /// the other items are paid (a `Claimed` event each). The same leaf twice in one batch
+        /// pays once (`AlreadyClaimed` for the second). The caller pays the sum of the paid
+        /// items' costs in one payment-token transfer. The whole batch fails, changing nothing,
+        /// when paused, empty (`EmptyBatch`), longer than [`MAX_CLAIM_BATCH`]
+        /// (`BatchTooLarge`), or when a token call fails (`PaymentFailed`,
+        /// `TokenTransferFailed`, `TokenCallFailed`: not one item's fault, and reverting is the
+        /// only way no item is left half paid). docs/PROTOCOL.md, "Batch claims".
+        #[ink(message)]
+        pub fn claim_batch(&mut self, claims: Vec<ClaimRequest>) -> Result<Vec<Result<()>>> {
+            self.ensure_not_paused()?;
+            if claims.is_empty() {
+                return Err(Error::EmptyBatch);
+            }
+            if claims.len() > MAX_CLAIM_BATCH as usize {
+                return Err(Error::BatchTooLarge {
+                    maximum: MAX_CLAIM_BATCH,
+                });
+            }
+            let payer = self.env().caller();
+            let mut results = Vec::with_capacity(claims.len());
+            // (item, its cost, the month's record before it), in order.
+            let mut accepted: Vec<(usize, Balance, MonthInfo)> = Vec::with_capacity(claims.len());
+            let mut total_cost: Balance = 0;
+            for (i, c) in claims.iter().enumerate() {
+                let checked = self
+                    .check_claim(
+                        c.month_index,
+                        c.wallet,
+                        c.amount,
+                        &c.proof,
+                        &c.signature,
+                        c.beneficiary,
+                    )
+                    .and_then(|checked| {
+                        let total = total_cost.checked_add(checked.cost).ok_or(Error::CostOverflow)?;
+                        Ok((checked, total))
+                    });
+                match checked {
+                    Ok((checked, total)) => {
+                        // Recorded at once, so a later item of the same leaf (or beyond the
+                        // month's total) is checked against it.
+                        self.record_claim(c.month_index, c.wallet, &checked.after);
+                        total_cost = total;
+                        accepted.push((i, checked.cost, checked.before));
+                        results.push(Ok(()));
+                    }
+                    Err(e) => results.push(Err(e)),
+                }
+            }
+            let paid = if total_cost > 0 {
+                psp22::transfer_from(self.payment_token, payer, self.treasury, total_cost)
+                    .map_err(payment_error)
+            } else {
+                Ok(())
+            };
+            let paid = paid.and_then(|()| {
+                accepted.iter().try_for_each(|(i, _, _)| {
+                    let c = &claims[*i];
+                    psp22::transfer(self.reward_token, c.beneficiary, c.amount).map_err(transfer_error)
+                })
+            });
+            if let Err(e) = paid {
+                // Newest first, so a month claimed twice ends at its record before the batch.
+                for (i, _, before) in accepted.iter().rev() {
+                    self.undo_claim(claims[*i].month_index, claims[*i].wallet, before);
+                }
+                return Err(e);
+            }
+            let mut accepted = accepted.iter().peekable();
+            for (i, (c, result)) in claims.iter().zip(&results).enumerate() {
+                match result {
+                    Ok(()) => {
+                        let cost = accepted.next().map_or(0, |a| a.1);
+                        self.env().emit_event(Claimed {
+                            month_index: c.month_index,
+                            wallet: c.wallet,
+                            beneficiary: c.beneficiary,
+                            amount: c.amount,
+                            payer,
+                            cost,
+                        });
+                    }
+                    Err(reason) => self.env().emit_event(ClaimSkipped {
+                        month_index: c.month_index,
+                        wallet: c.wallet,
+                        index: len_u32(i),
+                        reason: reason.clone(),
+                    }),
+                }
+            }
+            Ok(results)
         }
 
         /// After month `month_index`'s claim window has ended, moves its unclaimed rest to the
@@ -1349,6 +1449,71 @@ mod flex_reward_pool {
                 return Err(Error::Paused);
             }
             Ok(())
+        }
+
+        /// Every check of a claim, in `claim`'s order, except the pause (a message's, not an
+        /// item's); changes nothing. Shared by `claim` and `claim_batch`, so their checks
+        /// cannot drift apart.
+        fn check_claim(
+            &self,
+            month_index: u32,
+            wallet: EthAddress,
+            amount: Balance,
+            proof: &[Hash32],
+            signature: &[u8; 65],
+            beneficiary: AccountId,
+        ) -> Result<CheckedClaim> {
+            if beneficiary == self.env().account_id() {
+                return Err(Error::InvalidBeneficiary);
+            }
+            let (open, close) = self.claim_window_ms(month_index)?;
+            let now = self.env().block_timestamp();
+            if now < open {
+                return Err(Error::ClaimWindowNotOpen);
+            }
+            if now >= close {
+                return Err(Error::ClaimWindowClosed);
+            }
+            let before = self.months.get(month_index).ok_or(Error::MonthNotFinalized)?;
+            if amount == 0 {
+                return Err(Error::ZeroAmount);
+            }
+            if self.claimed.contains((month_index, wallet)) {
+                return Err(Error::AlreadyClaimed);
+            }
+            let leaf = merkle::claim_leaf(month_index, &wallet, amount);
+            if !merkle::verify(proof, &before.root.claims_root, leaf) {
+                return Err(Error::InvalidProof);
+            }
+            let message = self.claim_message(month_index, wallet, amount, beneficiary);
+            let signer = claim_message::recover_signer(&message, signature).ok_or(Error::InvalidSignature)?;
+            if signer != wallet {
+                return Err(Error::SignerMismatch);
+            }
+            let claimed = before
+                .claimed
+                .checked_add(amount)
+                .ok_or(Error::ClaimExceedsMonthTotal)?;
+            if claimed > before.root.total {
+                return Err(Error::ClaimExceedsMonthTotal);
+            }
+            let cost = pool_math::claim_cost(amount, before.root.claim_price).ok_or(Error::CostOverflow)?;
+            let mut after = before.clone();
+            after.claimed = claimed;
+            after.claims = after.claims.saturating_add(1);
+            Ok(CheckedClaim { before, after, cost })
+        }
+
+        /// Books a checked claim: its flag and the month's record after it.
+        fn record_claim(&mut self, month_index: u32, wallet: EthAddress, after: &MonthInfo) {
+            self.claimed.insert((month_index, wallet), &());
+            self.months.insert(month_index, after);
+        }
+
+        /// Takes a booked claim back (a token call failed).
+        fn undo_claim(&mut self, month_index: u32, wallet: EthAddress, before: &MonthInfo) {
+            self.claimed.remove((month_index, wallet));
+            self.months.insert(month_index, before);
         }
 
         fn threshold_of(&self, keepers: u32) -> u32 {
@@ -1916,6 +2081,63 @@ mod flex_reward_pool {
                 self.pool
                     .claim(DEC, w.address, *amount, proof.clone(), sig, beneficiary())
             }
+
+            /// Wallet `i`'s claim for `to`, signed, as a batch item.
+            fn request(&self, i: usize, to: AccountId) -> ClaimRequest {
+                let (w, amount, proof) = &self.wallets[i];
+                let message = self.pool.claim_message(DEC, w.address, *amount, to);
+                ClaimRequest {
+                    month_index: DEC,
+                    wallet: w.address,
+                    amount: *amount,
+                    proof: proof.clone(),
+                    signature: sign(w, &message),
+                    beneficiary: to,
+                }
+            }
+
+            fn batch(&mut self, claims: Vec<ClaimRequest>, caller: AccountId) -> Result<Vec<Result<()>>> {
+                set_caller(caller);
+                self.pool.claim_batch(claims)
+            }
+        }
+
+        /// December with `n` wallets (seeds 1..=n) sharing the month's total.
+        fn december_of(n: u8, price: u128) -> Fixture {
+            let mut pool = funded();
+            finalize_december(&mut pool);
+            let total = pool.month_distributed(DEC);
+            let share = total / Balance::from(n);
+            let wallets: Vec<(Wallet, Balance)> = (1..=n)
+                .map(|seed| {
+                    let amount = if seed == n {
+                        total - share * Balance::from(n - 1)
+                    } else {
+                        share
+                    };
+                    (wallet(seed), amount)
+                })
+                .collect();
+            let leaves: Vec<Hash32> = wallets
+                .iter()
+                .map(|(w, a)| claim_leaf(DEC, &w.address, *a))
+                .collect();
+            let (claims_root, proofs) = tree(&leaves);
+            let root = MonthRoot {
+                month_index: DEC,
+                claims_root,
+                total,
+                claim_price: price,
+            };
+            for k in 0..3 {
+                assert_eq!(vote_month(&mut pool, k, &root), Ok(k == 2));
+            }
+            let wallets = wallets
+                .into_iter()
+                .zip(proofs)
+                .map(|((w, a), p)| (w, a, p))
+                .collect();
+            Fixture { pool, wallets, total }
         }
 
         // ---- constructor ---------------------------------------------------------------
@@ -2706,6 +2928,251 @@ mod flex_reward_pool {
             let mut f = december(0);
             ledger::break_token(reward());
             assert_eq!(f.claim(0, relayer()), Err(Error::TokenCallFailed));
+            assert!(!f.pool.is_claimed(DEC, f.wallets[0].0.address));
+        }
+
+        // ---- batch claims --------------------------------------------------------------
+
+        #[ink::test]
+        fn batch_pays_every_good_claim_and_charges_the_sum_once() {
+            let mut f = december_of(4, PRICE);
+            let requests: Vec<ClaimRequest> = (0..4).map(|i| f.request(i, acc(0x40 + i as u8))).collect();
+            let costs: Vec<Balance> = f.wallets.iter().map(|w| w.1.div_ceil(4)).collect();
+            let total_cost: Balance = costs.iter().sum();
+            fund_payer(relayer(), total_cost);
+            let pool_before = ledger::balance_of(reward(), this());
+            assert_eq!(f.batch(requests, relayer()), Ok(vec![Ok(()); 4]));
+            for (i, (w, amount, _)) in f.wallets.iter().enumerate() {
+                assert_eq!(ledger::balance_of(reward(), acc(0x40 + i as u8)), *amount);
+                assert!(f.pool.is_claimed(DEC, w.address));
+            }
+            assert_eq!(ledger::balance_of(reward(), this()), pool_before - f.total);
+            assert_eq!(ledger::balance_of(payment(), treasury()), total_cost);
+            assert_eq!(ledger::balance_of(payment(), relayer()), 0);
+            let info = f.pool.month(DEC).unwrap();
+            assert_eq!((info.claimed, info.claims), (f.total, 4));
+            // One event per claim, as for single claims, each with its own cost.
+            let expected: Vec<Claimed> = f
+                .wallets
+                .iter()
+                .enumerate()
+                .map(|(i, (w, amount, _))| Claimed {
+                    month_index: DEC,
+                    wallet: w.address,
+                    beneficiary: acc(0x40 + i as u8),
+                    amount: *amount,
+                    payer: relayer(),
+                    cost: costs[i],
+                })
+                .collect();
+            assert_eq!(events::<Claimed>(), expected);
+            assert!(events::<ClaimSkipped>().is_empty());
+        }
+
+        #[ink::test]
+        fn batch_skips_bad_items_and_pays_the_rest() {
+            let mut f = december_of(6, 0);
+            // Item 0 is claimed beforehand by a single claim.
+            let first = f.request(0, beneficiary());
+            set_caller(relayer());
+            assert_eq!(
+                f.pool.claim(
+                    DEC,
+                    first.wallet,
+                    first.amount,
+                    first.proof.clone(),
+                    first.signature,
+                    first.beneficiary
+                ),
+                Ok(())
+            );
+            let already = first;
+            let mut bad_signature = f.request(1, beneficiary());
+            bad_signature.signature[64] = 29;
+            let mut wrong_signer = f.request(2, beneficiary());
+            wrong_signer.signature = f.request(3, beneficiary()).signature;
+            let mut bad_proof = f.request(3, beneficiary());
+            bad_proof.proof[0][0] ^= 1;
+            let mut zero = f.request(4, beneficiary());
+            zero.amount = 0;
+            let mut to_pool = f.request(4, this());
+            to_pool.beneficiary = this();
+            let good = f.request(5, acc(0x45));
+            let results = f
+                .batch(
+                    vec![
+                        already.clone(),
+                        bad_signature,
+                        good.clone(),
+                        wrong_signer,
+                        bad_proof,
+                        zero,
+                        to_pool,
+                    ],
+                    relayer(),
+                )
+                .unwrap();
+            assert_eq!(
+                results,
+                vec![
+                    Err(Error::AlreadyClaimed),
+                    Err(Error::InvalidSignature),
+                    Ok(()),
+                    Err(Error::SignerMismatch),
+                    Err(Error::InvalidProof),
+                    Err(Error::ZeroAmount),
+                    Err(Error::InvalidBeneficiary),
+                ]
+            );
+            assert_eq!(ledger::balance_of(reward(), acc(0x45)), good.amount);
+            for i in 1..5 {
+                assert!(!f.pool.is_claimed(DEC, f.wallets[i].0.address), "item {i}");
+            }
+            let info = f.pool.month(DEC).unwrap();
+            assert_eq!((info.claimed, info.claims), (already.amount + good.amount, 2));
+            // The single claim and the batch's one good item.
+            assert_eq!(events::<Claimed>().len(), 2);
+            let skipped = events::<ClaimSkipped>();
+            assert_eq!(
+                skipped
+                    .iter()
+                    .map(|e| (e.index, e.reason.clone()))
+                    .collect::<Vec<_>>(),
+                vec![
+                    (0, Error::AlreadyClaimed),
+                    (1, Error::InvalidSignature),
+                    (3, Error::SignerMismatch),
+                    (4, Error::InvalidProof),
+                    (5, Error::ZeroAmount),
+                    (6, Error::InvalidBeneficiary),
+                ]
+            );
+            assert_eq!((skipped[0].month_index, skipped[0].wallet), (DEC, already.wallet));
+            // The skipped items are still claimable on their own.
+            assert_eq!(f.claim(1, relayer()), Ok(()));
+        }
+
+        #[ink::test]
+        fn batch_with_the_same_leaf_twice_pays_once() {
+            let mut f = december(PRICE);
+            let item = f.request(0, beneficiary());
+            let cost = item.amount.div_ceil(4);
+            // The payer could afford it twice: the contract, not the allowance, stops the second.
+            fund_payer(relayer(), 2 * cost);
+            // Even signed for another beneficiary, the wallet's leaf pays once.
+            let other = f.request(0, acc(0x46));
+            assert_eq!(
+                f.batch(vec![item.clone(), item.clone(), other], relayer()),
+                Ok(vec![
+                    Ok(()),
+                    Err(Error::AlreadyClaimed),
+                    Err(Error::AlreadyClaimed)
+                ])
+            );
+            assert_eq!(ledger::balance_of(reward(), beneficiary()), item.amount);
+            assert_eq!(ledger::balance_of(reward(), acc(0x46)), 0);
+            assert_eq!(ledger::balance_of(payment(), treasury()), cost);
+            assert_eq!(ledger::balance_of(payment(), relayer()), cost);
+            let info = f.pool.month(DEC).unwrap();
+            assert_eq!((info.claimed, info.claims), (item.amount, 1));
+            assert_eq!(events::<Claimed>().len(), 1);
+            assert_eq!(events::<ClaimSkipped>().len(), 2);
+        }
+
+        #[ink::test]
+        fn batch_cannot_exceed_the_month_total() {
+            // The faulty tree overfilled by wallet 3's leaf: within one batch the excess is
+            // refused as it is across single claims.
+            let mut f = december_with_extra(0, 1);
+            let requests = (0..3).map(|i| f.request(i, beneficiary())).collect();
+            assert_eq!(
+                f.batch(requests, relayer()),
+                Ok(vec![Ok(()), Ok(()), Err(Error::ClaimExceedsMonthTotal)])
+            );
+            assert_eq!(ledger::balance_of(reward(), beneficiary()), f.total);
+            assert_eq!(f.pool.month(DEC).unwrap().claimed, f.total);
+        }
+
+        #[ink::test]
+        fn empty_too_large_and_paused_batches_are_refused_whole() {
+            let mut f = december(0);
+            assert_eq!(f.batch(vec![], relayer()), Err(Error::EmptyBatch));
+            let item = f.request(0, beneficiary());
+            let too_many = vec![item.clone(); MAX_CLAIM_BATCH as usize + 1];
+            assert_eq!(
+                f.batch(too_many, relayer()),
+                Err(Error::BatchTooLarge {
+                    maximum: MAX_CLAIM_BATCH
+                })
+            );
+            // Exactly the maximum is taken (the copies are skipped as already claimed).
+            let full = vec![item.clone(); MAX_CLAIM_BATCH as usize];
+            let results = f.batch(full, relayer()).unwrap();
+            assert_eq!(results.len(), MAX_CLAIM_BATCH as usize);
+            assert_eq!(results[0], Ok(()));
+            assert!(results[1..].iter().all(|r| *r == Err(Error::AlreadyClaimed)));
+            set_caller(owner());
+            assert_eq!(f.pool.pause(), Ok(()));
+            let second = f.request(1, beneficiary());
+            assert_eq!(f.batch(vec![second.clone()], relayer()), Err(Error::Paused));
+            assert!(!f.pool.is_claimed(DEC, second.wallet));
+            assert_eq!(events::<Claimed>().len(), 1);
+        }
+
+        #[ink::test]
+        fn batch_items_outside_the_window_are_skipped() {
+            let mut f = december(0);
+            let items: Vec<ClaimRequest> = (0..2).map(|i| f.request(i, beneficiary())).collect();
+            set_now(FEB_START);
+            assert_eq!(
+                f.batch(items.clone(), relayer()),
+                Ok(vec![Err(Error::ClaimWindowClosed); 2])
+            );
+            // A month whose window is not open (January has not ended) and one whose window
+            // closed before genesis (November), beside a good item.
+            let mut january = items[0].clone();
+            january.month_index = JAN;
+            let mut november = items[0].clone();
+            november.month_index = DEC - 1;
+            test::set_block_timestamp::<Env>(FEB_START * 1000 - 1);
+            assert_eq!(
+                f.batch(vec![january, november, items[1].clone()], relayer()),
+                Ok(vec![
+                    Err(Error::ClaimWindowNotOpen),
+                    Err(Error::ClaimWindowClosed),
+                    Ok(())
+                ])
+            );
+            assert_eq!(ledger::balance_of(reward(), beneficiary()), items[1].amount);
+        }
+
+        #[ink::test]
+        fn batch_with_a_token_failure_fails_whole_and_changes_nothing() {
+            let mut f = december(PRICE);
+            let items: Vec<ClaimRequest> = (0..2).map(|i| f.request(i, beneficiary())).collect();
+            let total_cost = f.wallets[0].1.div_ceil(4) + f.wallets[1].1.div_ceil(4);
+            // The allowance covers one claim, not both: the batch's one payment fails.
+            fund_payer(relayer(), total_cost);
+            ledger::approve(payment(), relayer(), this(), total_cost - 1);
+            assert_eq!(
+                f.batch(items.clone(), relayer()),
+                Err(Error::PaymentFailed(PSP22Error::InsufficientAllowance))
+            );
+            let unchanged = |f: &Fixture| {
+                assert!(items.iter().all(|c| !f.pool.is_claimed(DEC, c.wallet)));
+                let info = f.pool.month(DEC).unwrap();
+                assert_eq!((info.claimed, info.claims), (0, 0));
+                assert_eq!(ledger::balance_of(reward(), beneficiary()), 0);
+                assert_eq!(ledger::balance_of(payment(), treasury()), 0);
+            };
+            unchanged(&f);
+            // The reward token breaks: the payout fails, the batch with it.
+            ledger::approve(payment(), relayer(), this(), total_cost);
+            ledger::break_token(reward());
+            assert_eq!(f.batch(items, relayer()), Err(Error::TokenCallFailed));
+            assert!(events::<Claimed>().is_empty() && events::<ClaimSkipped>().is_empty());
+            let info = f.pool.month(DEC).unwrap();
+            assert_eq!((info.claimed, info.claims), (0, 0));
             assert!(!f.pool.is_claimed(DEC, f.wallets[0].0.address));
         }
 

@@ -31,11 +31,14 @@ pub(crate) struct Health {
     /// The earliest month whose root waits (its claim price is missing from the price table) and
     /// why; `null` when none. Degrades the status.
     month_holding: Option<MonthHold>,
+    /// The claim relay's account and balances; `null` without a relayer.
+    relay: Option<HealthRelay>,
     /// Every source: its kind, state (`ok`, `failed`, `stopped`), last error, failures counted,
     /// and (chain followers) the block read up to and its time.
     sources: Vec<SourceState>,
-    /// `ok`; `degraded` (no chain, a source failed or stopped, a disagreement with the chain, or
-    /// a month's root waiting, the keeper key's balance below its floor); `down` (no store).
+    /// `ok`; `degraded` (no chain, a source failed or stopped, a disagreement with the chain, a
+    /// month's root waiting, the keeper key's balance below its floor, or the relayer's balance
+    /// low); `down` (no store).
     status: &'static str,
     /// `ok`, or the store's error.
     store: String,
@@ -49,6 +52,25 @@ pub(crate) struct HealthChain {
     is_keeper: bool,
     next_epoch: u64,
     time_ms: u64,
+}
+
+/// The relayer (fields in alphabetical order). Balances in base units as decimal strings (they
+/// may exceed 2^53); `null` when never read (no chain yet).
+#[derive(Serialize)]
+pub(crate) struct HealthRelay {
+    account: String,
+    /// Transaction fees the relayer paid since the keeper started.
+    fees_spent: String,
+    /// The native balance is below `min_balance`: top the relayer up, or relays will fail.
+    low_balance: bool,
+    /// Why the keeper is degraded when `low_balance`, naming the account and both figures;
+    /// `null` otherwise.
+    message: Option<String>,
+    /// `api.relay_min_balance` (0: never low).
+    min_balance: String,
+    native_balance: Option<String>,
+    /// Of the pool's payment token, which pays claim costs.
+    payment_balance: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -76,9 +98,36 @@ pub(crate) async fn health(State(api): State<Api>) -> (StatusCode, Json<Health>)
     let disagreements = st.disagreements();
     let month_holding = st.month_hold();
     let key_balance = st.key_balance();
+    let relay = match api.inner.relayer.get() {
+        None => None,
+        Some(key) => {
+            let balances = api.relay_balances().await;
+            let stats = &api.inner.relay;
+            let account = flex_types::hex::encode(flex_chain::account_of(key).0);
+            let low = balances.filter(|b| stats.is_low(b));
+            Some(HealthRelay {
+                message: low.map(|b| {
+                    format!(
+                        "the relayer {account}'s native balance {} is below api.relay_min_balance {}: \
+                         top it up, or relayed claims will fail for want of fees",
+                        b.native,
+                        stats.min_balance()
+                    )
+                }),
+                account,
+                fees_spent: stats.fees_spent().to_string(),
+                low_balance: low.is_some(),
+                min_balance: stats.min_balance().to_string(),
+                native_balance: balances.map(|b| b.native.to_string()),
+                payment_balance: balances.and_then(|b| b.payment).map(|p| p.to_string()),
+            })
+        }
+    };
+    let relay_low = relay.as_ref().is_some_and(|r| r.low_balance);
     let status = if code != StatusCode::OK {
         "down"
     } else if connected
+        && !relay_low
         && disagreements.is_empty()
         && month_holding.is_none()
         && !key_balance.is_some_and(|b| b.low)
@@ -103,6 +152,7 @@ pub(crate) async fn health(State(api): State<Api>) -> (StatusCode, Json<Health>)
         last_epoch: last.ok().flatten(),
         key_balance,
         month_holding,
+        relay,
         sources,
         status,
         store,

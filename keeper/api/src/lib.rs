@@ -33,6 +33,9 @@
 //! - `openapi`: the OpenAPI document.
 //! - `tls`: serving the same router over HTTPS (rustls) when the keeper has a certificate.
 
+// The OpenAPI document is one large `json!` (openapi.rs); its expansion needs more than 128.
+#![recursion_limit = "256"]
+
 mod cache;
 mod claims;
 mod epochs;
@@ -44,6 +47,7 @@ mod metrics;
 mod months;
 mod offchain;
 mod openapi;
+mod relay;
 mod relay_stats;
 mod routes;
 mod serve;

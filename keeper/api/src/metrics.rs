@@ -401,7 +401,8 @@ pub(crate) async fn metrics(State(api): State<Api>) -> Response {
     }
     sources_and_disagreements(&api, &mut out);
     governance(&api, &mut out);
-    api.inner.relay.families(&mut out);
+    let balances = api.relay_balances().await;
+    api.inner.relay.families(&mut out, balances);
     let mut families = api.inner.metrics.registry.gather();
     families.append(&mut out.families);
     families.sort_by(|a, b| a.name().cmp(b.name()));

@@ -58,6 +58,15 @@ pub fn document() -> Value {
         json!({"type": "string", "pattern": "^[0-9]{4,}-(0[1-9]|1[0-2])$", "description": "YYYY-MM"});
     let phase =
         json!({"type": "string", "enum": ["computed", "submitting", "voted", "finalized", "mismatch"]});
+    // The claim relay in `/health` (its own value: one json! call has a recursion limit).
+    let health_relay = json!({"type": ["object", "null"], "additionalProperties": false,
+                    "description": "the claim relay's account and balances (base units, decimal strings); absent without a relayer",
+                    "required": ["account", "fees_spent", "low_balance", "message", "min_balance", "native_balance", "payment_balance"],
+                    "properties": {"account": {"type": "string", "pattern": "^0x[0-9a-f]{64}$"},
+                        "fees_spent": {"type": "string", "pattern": "^(0|[1-9][0-9]*)$"}, "low_balance": {"type": "boolean"},
+                        "message": {"type": ["string", "null"]}, "min_balance": {"type": "string", "pattern": "^(0|[1-9][0-9]*)$"},
+                        "native_balance": {"type": ["string", "null"], "pattern": "^(0|[1-9][0-9]*)$"},
+                        "payment_balance": {"type": ["string", "null"], "pattern": "^(0|[1-9][0-9]*)$"}}});
     let mut doc = json!({
         "openapi": "3.1.0",
         "info": {"title": "Flex keeper API", "version": env!("CARGO_PKG_VERSION"),
@@ -150,7 +159,7 @@ pub fn document() -> Value {
                 "forecast_detail": {"type": ["object", "null"], "description": "epoch, history_epochs, first_epoch, min_history, target, published (a baseline's name or none), published_value, fixed_bits, published_mse, targets: [{target, baselines: [{name, mse, forecast}], best_baseline, best_baseline_forecast, model: {forecast, mse, beats_best_baseline, train_samples, test_samples, seconds} or null, model_note}]"},
                 "note": {"type": "string"}}},
             "Health": {"type": "object", "additionalProperties": false,
-                "required": ["chain", "disagreements", "governance", "holding", "key_balance", "last_epoch", "month_holding", "sources", "status", "store", "uptime_s"], "properties": {
+                "required": ["chain", "disagreements", "governance", "holding", "key_balance", "last_epoch", "month_holding", "relay", "sources", "status", "store", "uptime_s"], "properties": {
                 "chain": {"type": "object", "additionalProperties": false, "required": ["connected", "is_keeper", "next_epoch", "time_ms"], "properties": {
                     "connected": {"type": "boolean"}, "is_keeper": {"type": "boolean"}, "next_epoch": u64_.clone(), "time_ms": u64_.clone()}},
                 "disagreements": {"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["index", "kind", "ours", "chain", "note"], "properties": {
@@ -170,6 +179,7 @@ pub fn document() -> Value {
                 "month_holding": {"type": ["object", "null"], "additionalProperties": false, "required": ["month", "month_index", "reason"],
                     "description": "the month whose root waits for its claim price; null when none",
                     "properties": {"month": {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"}, "month_index": {"type": "integer", "minimum": 0, "maximum": u32::MAX}, "reason": {"type": "string"}}},
+                "relay": health_relay,
                 "sources": {"type": "array", "items": {"type": "object", "additionalProperties": false,
                     "required": ["cursor_block", "cursor_time", "error", "failures", "kind", "name", "state"], "properties": {
                     "cursor_block": {"type": ["integer", "null"], "minimum": 0}, "cursor_time": {"type": ["integer", "null"]},

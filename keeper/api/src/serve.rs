@@ -171,7 +171,7 @@ impl Api {
             .serve_connection(hyper_util::rt::TokioIo::new(io), service);
         tokio::pin!(conn);
         // After a graceful close starts, the request in flight gets at most this long.
-        let hard = limits.request_timeout.max(crate::web::RELAY_TIMEOUT) + Duration::from_secs(5);
+        let hard = limits.request_timeout.max(crate::relay::RELAY_TIMEOUT) + Duration::from_secs(5);
         let mut closing_since: Option<tokio::time::Instant> = None;
         loop {
             let idle_at = clock.last() + limits.idle_timeout;

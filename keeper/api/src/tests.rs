@@ -450,7 +450,7 @@ async fn response_bodies_are_pinned_byte_for_byte() {
     let (head, uptime) = body.split_once(r#""uptime_s":"#).unwrap_or((&body, ""));
     assert_eq!(
         head,
-        r#"{"chain":{"connected":false,"is_keeper":false,"next_epoch":0,"time_ms":0},"disagreements":[],"governance":{"pending":[]},"holding":null,"last_epoch":0,"key_balance":null,"month_holding":null,"sources":[],"status":"degraded","store":"ok","#
+        r#"{"chain":{"connected":false,"is_keeper":false,"next_epoch":0,"time_ms":0},"disagreements":[],"governance":{"pending":[]},"holding":null,"last_epoch":0,"key_balance":null,"month_holding":null,"relay":null,"sources":[],"status":"degraded","store":"ok","#
     );
     let secs = uptime.strip_suffix('}').and_then(|n| n.parse::<u64>().ok());
     assert!(secs.is_some(), "{body}");
@@ -940,8 +940,19 @@ async fn alert_rules_and_dashboard_name_only_exported_series() {
     let app = Api::new(Arc::new(store), status, flex_types::AccountId([0x11; 32]), None).router();
     let (_, m) = get(&app, "/metrics").await;
     let text = m.as_str().unwrap();
+    // The relayer's balance series exist only with a relayer: its own families, balances read.
+    let mut relay = crate::metrics::Scrape::default();
+    crate::relay_stats::RelayStats::default().families(
+        &mut relay,
+        Some(crate::relay_stats::RelayBalances {
+            native: 1,
+            payment: Some(1),
+        }),
+    );
+    let relay_text = relay.text();
     let exported: std::collections::BTreeSet<&str> = text
         .lines()
+        .chain(relay_text.lines())
         .filter_map(|l| l.strip_prefix("# TYPE "))
         .filter_map(|l| l.split(' ').next())
         .collect();

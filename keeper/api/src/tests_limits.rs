@@ -323,13 +323,16 @@ async fn requests_over_the_in_flight_cap_get_503_busy() {
         .write_all(post_head("/v1/actions", "application/json", 1000).as_bytes())
         .await
         .unwrap();
+    // The stalled request takes the only place once the server has read its head: until then a
+    // GET may still be served (up to 5 s, never a fixed sleep).
     let mut busy = None;
-    for _ in 0..50 {
+    for _ in 0..250 {
         let got = get(srv.addr, "/health").await;
         if got.0 == 503 {
             busy = Some(got);
             break;
         }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let busy = busy.expect("a second request was served beside the first");
     assert_error(&busy, 503, "busy");

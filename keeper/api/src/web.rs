@@ -9,18 +9,17 @@
 //!   offline first (known leaf, finalised root, the signature in the contract's one accepted form
 //!   and by the wallet over the `docs/PROTOCOL.md` message), then on chain in the contract's order
 //!   (not paused, beneficiary not the pool, window open with a margin, month finalised, not
-//!   claimed, the proof against the chain's root). Only then does it approve the claim cost on the
-//!   payment token, and only when the relayer's standing allowance to the pool is short; `claim`
-//!   is dry-run before it is submitted, so a refused claim costs no fee. The relayer's key is
-//!   [`Api::set_relayer`]'s (`flex-keeper run`: `FLEX_RELAYER_KEY`, opt-in, never the voting key);
-//!   it pays the claim cost and the transaction fees.
+//!   claimed, the proof against the chain's root), then in batches through the pool's
+//!   `claim_batch` (the `relay` module). The relayer's key is [`Api::set_relayer`]'s
+//!   (`flex-keeper run`: `FLEX_RELAYER_KEY`, opt-in, never the voting key); it pays the claim
+//!   cost and the transaction fees.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use flex_chain::{AccountId32, Keypair};
+use flex_chain::Keypair;
 use flex_engine::calendar::month_name;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -28,28 +27,11 @@ use serde_json::json;
 use crate::error::{ApiError, ApiResult};
 use crate::format::{parse_account, parse_address, parse_month};
 use crate::Api;
-use flex_types::{hex, Address};
-
-/// `PSP22::approve` (the PSP22 standard's selector, as `flex_token` implements it).
-const PSP22_APPROVE: [u8; 4] = [0xb2, 0x0f, 0x1b, 0xbd];
-
-/// One relayed claim at a time: the relayer's transactions (approve, claim) must not race for
-/// nonces or allowance.
-static RELAY_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// `PSP22::allowance` (owner, spender).
-const PSP22_ALLOWANCE: [u8; 4] = [0x4d, 0x47, 0xd9, 0x21];
-
-/// A claim whose window closes within this many seconds of the chain's latest block is not
-/// relayed: its transaction could land after the close, and the relayer would pay for a refusal.
-pub(crate) const WINDOW_MARGIN_SECS: u64 = 60;
+use flex_types::hex;
 
 /// The largest relay body read (`routes` sets the limit): a signature and a beneficiary take
 /// about 250 bytes.
 pub(crate) const RELAY_BODY_BYTES: usize = 4096;
-
-/// How long a relayed claim may take on chain before the API answers 504.
-pub(crate) const RELAY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
 
 const INDEX_HTML: &str = include_str!("../web/index.html");
 const APP_JS: &str = include_str!("../web/app.js");
@@ -137,18 +119,18 @@ pub(crate) async fn info(State(api): State<Api>) -> Json<Info> {
 /// them).
 #[derive(Serialize)]
 pub(crate) struct RelayResult {
-    amount: String,
-    beneficiary: String,
+    pub(crate) amount: String,
+    pub(crate) beneficiary: String,
     /// The block that included the claim.
-    block: String,
-    claim_status: &'static str,
-    claimed: bool,
+    pub(crate) block: String,
+    pub(crate) claim_status: &'static str,
+    pub(crate) claimed: bool,
     /// The claim cost the relayer paid, token base units.
-    cost: String,
-    month: String,
-    month_index: u32,
-    submitter: String,
-    wallet: String,
+    pub(crate) cost: String,
+    pub(crate) month: String,
+    pub(crate) month_index: u32,
+    pub(crate) submitter: String,
+    pub(crate) wallet: String,
 }
 
 #[derive(Deserialize)]
@@ -279,209 +261,25 @@ async fn relay_checked(
         ));
     };
     let pool = flex_pool::PoolClient {
-        signer: relayer.clone(),
+        signer: relayer,
         ..client
     };
+    let proof = flex_merkle::core::get_proof(&cache.nodes, index as usize).map_err(ApiError::internal)?;
     let _place = api.inner.relay.admit(wallet)?;
-    let _guard = RELAY_LOCK.lock().await;
-    match tokio::time::timeout(
-        RELAY_TIMEOUT,
-        submit(
-            api,
-            pool,
-            relayer,
+    crate::relay::relay_claim(
+        api,
+        pool,
+        crate::relay::RelayClaim {
             m,
             wallet,
             amount,
-            index,
-            &cache.nodes,
+            proof,
             signature,
             beneficiary,
-        ),
+        },
     )
     .await
-    {
-        Ok(r) => r,
-        Err(_) => Err(ApiError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "chain_timeout",
-            format!(
-                "the claim did not complete within {} s; check the claim status before retrying",
-                RELAY_TIMEOUT.as_secs()
-            ),
-        )),
-    }
-}
-
-/// The chain part of the relay: checks, approve, claim.
-#[allow(clippy::too_many_arguments)]
-async fn submit(
-    api: &Api,
-    pool: flex_pool::PoolClient,
-    relayer: Keypair,
-    m: u32,
-    wallet: Address,
-    amount: u128,
-    index: u32,
-    nodes: &[[u8; 32]],
-    signature: [u8; 65],
-    beneficiary: [u8; 32],
-) -> ApiResult<Json<RelayResult>> {
-    let chain_err = |what: &str, e: &dyn std::fmt::Display| {
-        tracing::warn!(error = %e, "relay: {what}");
-        ApiError::new(StatusCode::BAD_GATEWAY, "chain_error", format!("{what}: {e}"))
-    };
-    let refused = |code: &'static str, message: String| ApiError::new(StatusCode::CONFLICT, code, message);
-    // The contract's checks, in its order, read from the chain before anything is paid.
-    let paused: bool = pool
-        .query("is_paused", ())
-        .await
-        .map_err(|e| chain_err("is_paused", &e))?;
-    if paused {
-        return Err(refused(
-            "paused",
-            "the reward pool is paused; claims wait until it is unpaused".into(),
-        ));
-    }
-    if beneficiary == pool.address.0 {
-        return Err(ApiError::bad(
-            "invalid_beneficiary",
-            "the beneficiary is the reward pool itself; the pool refuses it",
-        ));
-    }
-    let window: Option<(u64, u64)> = pool
-        .query("claim_window", m)
-        .await
-        .map_err(|e| chain_err("claim_window", &e))?;
-    let now = pool
-        .chain
-        .timestamp_ms()
-        .await
-        .map_err(|e| chain_err("the chain's time", &e))?
-        / 1000;
-    match window {
-        None => {
-            return Err(refused(
-                "root_not_finalized",
-                format!("month {m} has no claim window on chain (not finalised)"),
-            ))
-        }
-        Some((open, _)) if now < open => {
-            return Err(refused(
-                "claim_window_not_open",
-                format!("month {m}'s claim window opens at {open} (unix seconds); the chain is at {now}"),
-            ))
-        }
-        Some((_, close)) if now.saturating_add(WINDOW_MARGIN_SECS) >= close => {
-            return Err(refused(
-                "claim_window_closed",
-                format!(
-                    "month {m}'s claim window closes at {close} (unix seconds); the chain is at {now}, \
-                     within the relay's {WINDOW_MARGIN_SECS} s margin or past it"
-                ),
-            ))
-        }
-        Some(_) => {}
-    }
-    let month: Option<flex_pool::MonthInfo> =
-        pool.query("month", m).await.map_err(|e| chain_err("month", &e))?;
-    let Some(month) = month else {
-        return Err(refused(
-            "root_not_finalized",
-            format!("month {m} is not finalised on chain"),
-        ));
-    };
-    let claimed = pool
-        .is_claimed(m, wallet.0)
-        .await
-        .map_err(|e| chain_err("is_claimed", &e))?;
-    if claimed {
-        return Err(refused(
-            "already_claimed",
-            format!("wallet {wallet} already claimed month {m}"),
-        ));
-    }
-    let proof = flex_merkle::core::get_proof(nodes, index as usize).map_err(ApiError::internal)?;
-    let leaf = flex_merkle::ClaimLeaf {
-        month_index: m,
-        wallet,
-        amount,
-    };
-    if !flex_merkle::verify(&month.root.claims_root, &leaf, &proof) {
-        return Err(refused(
-            "root_mismatch",
-            format!("this keeper's proof for month {m} does not verify against the chain's claim root"),
-        ));
-    }
-    let cost: Result<u128, ()> = pool
-        .query("claim_cost", (m, amount))
-        .await
-        .map_err(|e| chain_err("claim_cost", &e))?;
-    let cost = cost.map_err(|_| {
-        refused(
-            "root_not_finalized",
-            format!("month {m} is not finalised on chain"),
-        )
-    })?;
-    if cost > 0 {
-        let token: AccountId32 = pool
-            .query("payment_token", ())
-            .await
-            .map_err(|e| chain_err("payment_token", &e))?;
-        let me = flex_chain::account_of(&relayer);
-        let mut ask = PSP22_ALLOWANCE.to_vec();
-        codec::Encode::encode_to(&(&me, &pool.address), &mut ask);
-        let allowance: u128 = pool
-            .chain
-            .query(&me, &token, &ask)
-            .await
-            .map_err(|e| chain_err("the relayer's allowance", &e))?;
-        // A standing allowance (left by an earlier approve) is used as is: no paid approve.
-        if allowance < cost {
-            let mut data = PSP22_APPROVE.to_vec();
-            codec::Encode::encode_to(&(&pool.address, cost), &mut data);
-            pool.chain
-                .call(&relayer, &token, 0, &data)
-                .await
-                .map_err(|e| chain_err("approving the claim cost on the payment token", &e))?;
-        }
-    }
-    let block = match pool
-        .call(
-            "claim",
-            (m, wallet.0, amount, proof, signature, AccountId32(beneficiary)),
-        )
-        .await
-    {
-        Ok(b) => b,
-        Err(e) => {
-            if let Some(name) = e.contract_error() {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "claim_refused",
-                    format!("the reward pool refused the claim: {name}"),
-                ));
-            }
-            return Err(chain_err("claim", &e));
-        }
-    };
-    let claimed = pool.is_claimed(m, wallet.0).await.unwrap_or(false);
-    if let Ok(mut map) = api.inner.claimed.lock() {
-        map.insert((m, wallet), claimed, std::time::Instant::now());
-    }
-    tracing::info!(month = m, wallet = %wallet.to_string(), %block, "relayed a claim");
-    Ok(Json(RelayResult {
-        amount: amount.to_string(),
-        beneficiary: hex::encode(beneficiary),
-        block,
-        claim_status: if claimed { "claimed" } else { "unclaimed" },
-        claimed,
-        cost: cost.to_string(),
-        month: month_name(m),
-        month_index: m,
-        submitter: hex::encode(flex_chain::account_of(&relayer).0),
-        wallet: wallet.to_string(),
-    }))
+    .map(Json)
 }
 
 /// Adds the page, `/v1/info` and the relay to the OpenAPI document.

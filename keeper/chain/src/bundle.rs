@@ -124,6 +124,46 @@ impl ContractBundle {
         })
     }
 
+    /// Decodes a message's whole SCALE output (ink!'s `Result<T, LangError>`) by the message's
+    /// return type in the bundle's type registry: a value whose variants and fields carry the
+    /// metadata's names (`Ok(Ok([Ok(()), Err(AlreadyClaimed)]))` for `claim_batch`). Trailing
+    /// bytes are an error.
+    pub fn decode_output(
+        &self,
+        label: &str,
+        output: &[u8],
+    ) -> Result<subxt::ext::scale_value::Value<()>, BundleError> {
+        let invalid = |what: String| BundleError::Invalid {
+            path: self.name.clone().into(),
+            what,
+        };
+        let message = self.metadata["spec"]["messages"]
+            .as_array()
+            .and_then(|ms| ms.iter().find(|m| m["label"].as_str() == Some(label)))
+            .ok_or_else(|| BundleError::Unknown {
+                contract: self.name.clone(),
+                kind: "message",
+                label: label.to_string(),
+            })?;
+        let ty = message["returnType"]["type"]
+            .as_u64()
+            .and_then(|t| u32::try_from(t).ok())
+            .ok_or_else(|| invalid(format!("message {label} has no return type id")))?;
+        let registry: scale_info::PortableRegistry =
+            serde_json::from_value(serde_json::json!({ "types": self.metadata["types"] }))
+                .map_err(|e| invalid(format!("the type registry does not parse: {e}")))?;
+        let mut input = output;
+        let value = subxt::ext::scale_value::scale::decode_as_type(&mut input, ty, &registry)
+            .map_err(|e| invalid(format!("{label}'s output does not decode: {e}")))?;
+        if !input.is_empty() {
+            return Err(invalid(format!(
+                "{label}'s output has {} bytes left over",
+                input.len()
+            )));
+        }
+        Ok(value.remove_context())
+    }
+
     fn selector(&self, section: &str, kind: &'static str, label: &str) -> Result<[u8; 4], BundleError> {
         let unknown = || BundleError::Unknown {
             contract: self.name.clone(),

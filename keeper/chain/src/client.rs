@@ -45,7 +45,12 @@ pub enum ChainError {
     /// when the state changed between the dry run and the block): it changed nothing but its fee.
     /// Not a sign that the chain is unavailable.
     #[error("the extrinsic failed in finalized block {block:?}: {error}")]
-    Dispatch { block: H256, error: String },
+    Dispatch {
+        block: H256,
+        error: String,
+        /// The fee the signer paid for it anyway (`TransactionPayment::TransactionFeePaid`).
+        fee: u128,
+    },
     #[error("{0}")]
     Missing(String),
 }
@@ -129,6 +134,8 @@ pub struct CallOutcome {
     pub extrinsic_hash: H256,
     pub dry_run: DryRun,
     pub events: Vec<ContractEvent>,
+    /// The transaction fee the signer paid, tip included (`TransactionPayment::TransactionFeePaid`).
+    pub fee: u128,
 }
 
 /// A finalized instantiation.
@@ -254,12 +261,13 @@ impl Chain {
             gas_limit(&dry_run),
             deposit_limit(&dry_run),
         );
-        let (block_hash, in_block) = self.submit(&tx, signer).await?;
+        let (block_hash, events, fee) = self.submit_paid(&tx, signer).await?;
         Ok(CallOutcome {
             block_hash,
-            extrinsic_hash: in_block.extrinsic_hash(),
+            extrinsic_hash: events.extrinsic_hash(),
             dry_run,
-            events: contract_events(&in_block)?,
+            events: contract_events(&events)?,
+            fee,
         })
     }
 
@@ -374,6 +382,19 @@ impl Chain {
         tx: &Call,
         signer: &Keypair,
     ) -> Result<(H256, ExtrinsicEvents<Config>), ChainError> {
+        self.submit_paid(tx, signer)
+            .await
+            .map(|(block, events, _)| (block, events))
+    }
+
+    /// [`Chain::submit`], also returning the fee the signer paid (tip included), read from the
+    /// extrinsic's `TransactionPayment::TransactionFeePaid` event (0 without one). A failed
+    /// extrinsic pays too: its fee is in [`ChainError::Dispatch`].
+    pub async fn submit_paid<Call: subxt::tx::Payload>(
+        &self,
+        tx: &Call,
+        signer: &Keypair,
+    ) -> Result<(H256, ExtrinsicEvents<Config>, u128), ChainError> {
         let progress = self
             .api
             .tx()
@@ -381,14 +402,16 @@ impl Chain {
             .await?;
         let in_block = progress.wait_for_finalized().await?;
         let block_hash = in_block.block_hash();
+        let fee = fee_paid(&in_block.fetch_events().await?)?;
         let events = in_block.wait_for_success().await.map_err(|e| match e {
             subxt::Error::Runtime(error) => ChainError::Dispatch {
                 block: block_hash,
                 error: error.to_string(),
+                fee,
             },
             other => other.into(),
         })?;
-        Ok((block_hash, events))
+        Ok((block_hash, events, fee))
     }
 
     /// The code hash of the contract at `contract` (`Contracts::ContractInfoOf`), `None` when no
@@ -522,6 +545,25 @@ fn call_tx(
 /// The chain account of a keypair.
 pub fn account_of(signer: &Keypair) -> AccountId32 {
     AccountId32(signer.public_key().0)
+}
+
+/// The fee an extrinsic's signer paid: `actual_fee + tip` of its
+/// `TransactionPayment::TransactionFeePaid { who, actual_fee, tip }` event (0 without one).
+fn fee_paid(events: &ExtrinsicEvents<Config>) -> Result<u128, ChainError> {
+    let mut fee = 0u128;
+    for ev in events.iter() {
+        let ev = ev?;
+        if ev.pallet_name() == "TransactionPayment" && ev.variant_name() == "TransactionFeePaid" {
+            let mut bytes = ev.field_bytes();
+            let (_who, actual_fee, tip) =
+                <(AccountId32, u128, u128)>::decode(&mut bytes).map_err(|source| ChainError::Decode {
+                    what: "TransactionFeePaid event",
+                    source,
+                })?;
+            fee = fee.saturating_add(actual_fee).saturating_add(tip);
+        }
+    }
+    Ok(fee)
 }
 
 /// The contract events among a finalized extrinsic's events.

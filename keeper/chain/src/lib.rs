@@ -30,5 +30,6 @@ pub use follow::{
     EventFieldError, FinalizedBlock, FollowError, FollowOptions, FollowProgress, Follower, InkEventDecoder,
 };
 pub use signer::{keypair_from_env, keypair_from_file, keypair_from_uri, SignerError};
+pub use subxt::ext::scale_value;
 pub use subxt::utils::{AccountId32, H256};
 pub use token::{format_units, TokenInfo};

@@ -106,6 +106,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             if let Some(relayer) = relayer {
                 tracing::info!(relayer = %flex_chain::account_of(&relayer), "claim relay enabled");
                 api.set_relayer(relayer);
+                api.set_relay_min_balance(config.relay_min_balance);
             }
             api.set_offchain(keeper.offchain_intake());
             let mut rx = stop_rx.clone();

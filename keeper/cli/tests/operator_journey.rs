@@ -417,7 +417,7 @@ async fn deploy_register_run_claim_over_https_and_watch_it() {
                 .flatten()
                 .flat_map(|g| g["rules"].as_array().into_iter().flatten())
                 .collect();
-            rules.len() == 10 && rules.iter().all(|r| r["health"] == "ok")
+            rules.len() == 11 && rules.iter().all(|r| r["health"] == "ok")
         })
     })
     .await;

@@ -2,9 +2,10 @@
 //! signer's account) and votes/calls submitted and followed to finalisation.
 
 use codec::{Decode, Encode};
+use flex_chain::scale_value::{Value, ValueDef};
 use flex_chain::{AccountId32, Chain, ChainError, ContractBundle, Keypair};
 
-use crate::types::{EpochInfo, EpochPreview, EpochVotes, MonthInfo, MonthVotes, PendingChange};
+use crate::types::{ClaimRequest, EpochInfo, EpochPreview, EpochVotes, MonthInfo, MonthVotes, PendingChange};
 
 /// A failed contract call: the contract's error by name, or the chain's.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +39,19 @@ impl CallError {
             _ => None,
         }
     }
+}
+
+/// One item of a `claim_batch`: paid (`Ok`), or skipped with the contract error's name.
+pub type ItemOutcome = Result<(), String>;
+
+/// A finalised `claim_batch`.
+#[derive(Debug, Clone)]
+pub struct BatchOutcome {
+    pub block: String,
+    /// Each item's outcome, in item order, as the block's `Claimed`/`ClaimSkipped` events say.
+    pub items: Vec<ItemOutcome>,
+    /// The transaction fee the submitter paid.
+    pub fee: u128,
 }
 
 /// The outcome of a finalised vote.
@@ -116,7 +130,7 @@ impl PoolClient {
                 message: message.to_string(),
                 error: self.error_name(&output),
             }),
-            Err(ChainError::Dispatch { block, error }) => Err(CallError::FailedInBlock {
+            Err(ChainError::Dispatch { block, error, .. }) => Err(CallError::FailedInBlock {
                 message: message.to_string(),
                 block: format!("{block:?}"),
                 error,
@@ -131,6 +145,139 @@ impl PoolClient {
     /// Any other call returning `Result<_, Error>`.
     pub async fn call(&self, message: &str, args: impl Encode) -> Result<String, CallError> {
         self.vote(message, args).await.map(|v| v.block)
+    }
+
+    /// `claim_batch`'s call data.
+    pub fn claim_batch_data(&self, claims: &[ClaimRequest]) -> Result<Vec<u8>, CallError> {
+        self.data("claim_batch", claims)
+    }
+
+    /// Each item's outcome from `claim_batch`'s output (a dry run's): `Ok(Ok(items))`. A refused
+    /// batch (`Ok(Err(e))`) is [`CallError::Contract`] naming `e`.
+    pub fn claim_batch_results(&self, output: &[u8], items: usize) -> Result<Vec<ItemOutcome>, CallError> {
+        let bad = |what: String| CallError::Chain {
+            message: "claim_batch".into(),
+            source: ChainError::Missing(what),
+        };
+        let value = self
+            .bundle
+            .decode_output("claim_batch", output)
+            .map_err(|e| bad(e.to_string()))?;
+        let inner = match variant(&value) {
+            Some(("Ok", Some(inner))) => inner,
+            _ => return Err(bad(format!("the contract could not read the call: {value}"))),
+        };
+        let list = match variant(inner) {
+            Some(("Ok", Some(list))) => list,
+            Some(("Err", Some(e))) => {
+                return Err(CallError::Contract {
+                    message: "claim_batch".into(),
+                    error: variant(e).map_or_else(|| e.to_string(), |(name, _)| name.to_string()),
+                })
+            }
+            _ => return Err(bad(format!("unexpected output {inner}"))),
+        };
+        let ValueDef::Composite(list) = &list.value else {
+            return Err(bad(format!("not a list of results: {list}")));
+        };
+        let results: Vec<ItemOutcome> = list
+            .values()
+            .map(|r| match variant(r) {
+                Some(("Ok", _)) => Ok(Ok(())),
+                Some(("Err", Some(e))) => Ok(Err(
+                    variant(e).map_or_else(|| e.to_string(), |(name, _)| name.to_string())
+                )),
+                _ => Err(bad(format!("not a result: {r}"))),
+            })
+            .collect::<Result<_, _>>()?;
+        if results.len() != items {
+            return Err(bad(format!("{} results for {items} claims", results.len())));
+        }
+        Ok(results)
+    }
+
+    /// Each item's outcome from a finalised `claim_batch`'s events: the pool emits one `Claimed`
+    /// or `ClaimSkipped` per item, in item order.
+    pub fn claim_batch_events(
+        &self,
+        events: &[flex_chain::ContractEvent],
+        items: usize,
+    ) -> Result<Vec<ItemOutcome>, CallError> {
+        let bad = |what: String| CallError::Chain {
+            message: "claim_batch".into(),
+            source: ChainError::Missing(what),
+        };
+        let topic = |label: &str| {
+            self.bundle
+                .event_topic(label)
+                .map_err(|_| CallError::Bundle(label.to_string()))
+        };
+        let (claimed, skipped) = (topic("Claimed")?, topic("ClaimSkipped")?);
+        let decoder =
+            flex_chain::InkEventDecoder::new(&self.bundle, "ClaimSkipped").map_err(|e| bad(e.to_string()))?;
+        let mut out = Vec::with_capacity(items);
+        for ev in events.iter().filter(|e| e.contract == self.address) {
+            match ev.topics.first() {
+                Some(t) if *t == claimed => out.push(Ok(())),
+                Some(t) if *t == skipped => {
+                    let reason = decoder
+                        .field(&ev.data, "reason")
+                        .map_err(|e| bad(e.to_string()))?;
+                    out.push(Err(
+                        variant(&reason).map_or_else(|| reason.to_string(), |(name, _)| name.to_string())
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if out.len() != items {
+            return Err(bad(format!(
+                "{} Claimed/ClaimSkipped events for {items} claims",
+                out.len()
+            )));
+        }
+        Ok(out)
+    }
+
+    /// Each item's outcome if `claim_batch` ran now (a dry run; nothing is submitted).
+    pub async fn claim_batch_dry_run(&self, claims: &[ClaimRequest]) -> Result<Vec<ItemOutcome>, CallError> {
+        let data = self.claim_batch_data(claims)?;
+        let dry = self
+            .chain
+            .dry_run_call(&self.me(), &self.address, 0, &data)
+            .await
+            .map_err(|source| CallError::Chain {
+                message: "claim_batch".into(),
+                source,
+            })?;
+        self.claim_batch_results(&dry.output, claims.len())
+    }
+
+    /// Submits `claim_batch` (dry run first: a refused batch is not submitted) and reads each
+    /// item's outcome from the finalised block.
+    pub async fn claim_batch(&self, claims: &[ClaimRequest]) -> Result<BatchOutcome, CallError> {
+        let data = self.claim_batch_data(claims)?;
+        let message = "claim_batch";
+        match self.chain.call(&self.signer, &self.address, 0, &data).await {
+            Ok(outcome) => Ok(BatchOutcome {
+                block: format!("{:?}", outcome.block_hash),
+                items: self.claim_batch_events(&outcome.events, claims.len())?,
+                fee: outcome.fee,
+            }),
+            Err(ChainError::Reverted { output, .. }) => Err(CallError::Contract {
+                message: message.into(),
+                error: self.error_name(&output),
+            }),
+            Err(ChainError::Dispatch { block, error, .. }) => Err(CallError::FailedInBlock {
+                message: message.into(),
+                block: format!("{block:?}"),
+                error,
+            }),
+            Err(source) => Err(CallError::Chain {
+                message: message.into(),
+                source,
+            }),
+        }
     }
 
     pub async fn timestamp_ms(&self) -> Result<u64, CallError> {
@@ -213,5 +360,20 @@ impl PoolClient {
     /// delay has passed).
     pub async fn pending_changes(&self) -> Result<Vec<(u64, PendingChange)>, CallError> {
         self.query("pending_changes", ()).await
+    }
+}
+
+/// A variant's name and its one value (if it has exactly one).
+fn variant(value: &Value<()>) -> Option<(&str, Option<&Value<()>>)> {
+    match &value.value {
+        ValueDef::Variant(v) => {
+            let mut values = v.values.values();
+            let one = match (values.next(), values.next()) {
+                (Some(x), None) => Some(x),
+                _ => None,
+            };
+            Some((v.name.as_str(), one))
+        }
+        _ => None,
     }
 }

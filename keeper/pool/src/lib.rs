@@ -5,15 +5,16 @@
 //!   answers (`EpochInfo`, `MonthInfo`, `EpochPreview`, `PendingChange` with its `GovernanceAction`),
 //!   and the tokens' `Psp22Error`.
 //! - [`client`]: [`PoolClient`], typed queries and calls over a `flex_chain::Chain`, with the
-//!   contract's errors decoded by name ([`CallError`]).
+//!   contract's errors decoded by name ([`CallError`]); `claim_batch` with each item's outcome
+//!   ([`BatchOutcome`]).
 //!
 //! The runner, the API, the CLI and the end-to-end tests all reach the contract through this crate.
 
 pub mod client;
 pub mod types;
 
-pub use client::{CallError, PoolClient, Vote};
+pub use client::{BatchOutcome, CallError, ItemOutcome, PoolClient, Vote};
 pub use types::{
-    EpochCommitment, EpochInfo, EpochPreview, EpochVotes, GovernanceAction, MonthInfo, MonthRoot, MonthVotes,
-    PendingChange, Proposal, Psp22Error,
+    ClaimRequest, EpochCommitment, EpochInfo, EpochPreview, EpochVotes, GovernanceAction, MonthInfo,
+    MonthRoot, MonthVotes, PendingChange, Proposal, Psp22Error,
 };

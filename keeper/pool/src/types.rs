@@ -37,6 +37,17 @@ impl MonthRoot {
     }
 }
 
+/// One item of `claim_batch`: `claim`'s arguments, in `claim`'s order.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct ClaimRequest {
+    pub month_index: u32,
+    pub wallet: [u8; 20],
+    pub amount: u128,
+    pub proof: Vec<[u8; 32]>,
+    pub signature: [u8; 65],
+    pub beneficiary: flex_chain::AccountId32,
+}
+
 /// A finalised epoch (`epoch` getter).
 #[derive(Debug, Clone, Decode)]
 pub struct EpochInfo {

@@ -107,6 +107,9 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// The API's limits (`flex_api::Limits`); unset keys keep its defaults.
     pub api_limits: ApiLimits,
+    /// The relayer's native balance (base units) below which `/health` reports `low_balance`
+    /// and turns `degraded` (`api.relay_min_balance`; 0, the default: never).
+    pub relay_min_balance: u128,
     // [offchain]
     /// EVM addresses whose signed batches of off-chain actions are accepted (`offchain` module).
     pub offchain_attesters: Vec<flex_engine::Address>,
@@ -175,6 +178,7 @@ const ENV_KEYS: &[(&str, &str, EnvKind)] = &[
     ("api", "max_in_flight", EnvKind::Int),
     ("api", "month_cache_bytes", EnvKind::Int),
     ("api", "claimed_cache_entries", EnvKind::Int),
+    ("api", "relay_min_balance", EnvKind::Str),
     ("offchain", "attesters", EnvKind::List),
     ("offchain", "kinds", EnvKind::List),
     ("offchain", "files", EnvKind::List),
@@ -284,6 +288,7 @@ struct ApiSection {
     max_in_flight: Option<i64>,
     month_cache_bytes: Option<i64>,
     claimed_cache_entries: Option<i64>,
+    relay_min_balance: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -484,6 +489,15 @@ fn check(
             ))
         }
     };
+    let relay_min_balance = match &api.relay_min_balance {
+        None => 0,
+        Some(s) => s.trim().parse::<u128>().map_err(|_| {
+            KeyError::new(
+                "api.relay_min_balance",
+                format!("{s:?} is not a non-negative integer (native base units, as a string)"),
+            )
+        })?,
+    };
     let log_format = match log.format.as_deref() {
         None | Some("text") => LogFormat::Text,
         Some("json") => LogFormat::Json,
@@ -566,6 +580,7 @@ fn check(
         listen,
         tls,
         api_limits,
+        relay_min_balance,
         offchain_attesters,
         offchain_kinds: offchain.kinds,
         offchain_files,
@@ -841,6 +856,28 @@ pool = "pool.json"
         )
         .unwrap();
         assert_eq!(c.tls.unwrap().key, PathBuf::from("/etc/flex/k.pem"));
+    }
+
+    #[test]
+    fn relay_min_balance_from_the_file_or_the_environment() {
+        assert_eq!(parse(GOOD, &[]).unwrap().relay_min_balance, 0);
+        let c = parse(
+            &format!("{GOOD}\n[api]\nrelay_min_balance = \"5000000000000\"\n"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.relay_min_balance, 5_000_000_000_000);
+        let c = parse(
+            GOOD,
+            &[(
+                "FLEX_API_RELAY_MIN_BALANCE",
+                "340282366920938463463374607431768211455",
+            )],
+        )
+        .unwrap();
+        assert_eq!(c.relay_min_balance, u128::MAX);
+        let e = parse(&format!("{GOOD}\n[api]\nrelay_min_balance = \"-1\"\n"), &[]).unwrap_err();
+        assert!(e.to_string().contains("api.relay_min_balance"), "{e}");
     }
 
     #[test]
