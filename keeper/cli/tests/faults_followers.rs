@@ -293,11 +293,11 @@ fn up_metric() -> String {
 }
 
 fn failures_metric() -> String {
-    format!("flex_source_failures_total{{source=\"{SOURCE}\",kind=\"evm\"}}")
+    format!("flex_source_failures_total{{kind=\"evm\",source=\"{SOURCE}\"}}")
 }
 
 fn cursor_metric() -> String {
-    format!("flex_source_cursor_time_seconds{{source=\"{SOURCE}\",kind=\"evm\"}}")
+    format!("flex_source_cursor_time_seconds{{kind=\"evm\",source=\"{SOURCE}\"}}")
 }
 
 /// Polls `f` every 250 ms until it holds; panics after `secs` with the keepers' logs.
