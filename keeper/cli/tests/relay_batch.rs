@@ -133,7 +133,7 @@ async fn queued_claims_go_in_one_batch_and_the_relayer_is_accounted() {
     assert_eq!(health["relay"]["payment_balance"], DEPOSIT.to_string());
     assert_eq!(health["relay"]["fees_spent"], "0");
     assert_eq!(health["relay"]["low_balance"], false, "{health}");
-    assert!(health["relay"].get("message").is_none(), "{health}");
+    assert!(health["relay"]["message"].is_null(), "{health}");
     assert_eq!(health["relay"]["min_balance"], (eve_start - 1).to_string());
 
     // Every sample wallet with a January reward signs its claim; all relay at once.
