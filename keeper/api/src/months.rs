@@ -82,8 +82,7 @@ pub fn stored_claim_tree(
 /// `GET /v1/months/{month}/tree`.
 pub(crate) async fn tree(State(api): State<Api>, Path(month): Path<String>) -> ApiResult {
     let m = parse_month(&month)?;
-    let store = api.inner.store.clone();
-    let record = blocking(move || store.month(m).map_err(ApiError::internal)).await?;
+    let record = api.with_store(move |s| s.month(m)).await?;
     let Some(record) = record else {
         return Err(ApiError::not_found(
             "unknown_month",
@@ -135,15 +134,14 @@ pub(crate) async fn tree(State(api): State<Api>, Path(month): Path<String>) -> A
                 format!("{TREE_DOWNLOADS} tree downloads are running; try again shortly"),
             )
         })?;
-    let store = api.inner.store.clone();
-    let tree = blocking(move || match stored_claim_tree(store.as_ref(), m) {
-        Ok(Some((_, tree))) => Ok(tree),
-        Ok(None) => Err(ApiError::internal(format!(
-            "month {m} is finalised with claims but the store has no claim tree for it"
-        ))),
-        Err(e) => Err(ApiError::internal(e)),
-    })
-    .await?;
+    let (_, tree) = api
+        .with_store(move |s| stored_claim_tree(s, m))
+        .await?
+        .ok_or_else(|| {
+            ApiError::internal(format!(
+                "month {m} is finalised with claims but the store has no claim tree for it"
+            ))
+        })?;
     let root = flex_types::hex::encode(tree.root());
     // Written on a blocking thread as the client reads it: the body is never whole in memory.
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(4);
@@ -187,13 +185,6 @@ impl io::Write for ChannelWriter {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
-}
-
-/// Runs a store call on a blocking thread (not on the async workers).
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?
 }
 
 /// The paths of this module in the OpenAPI document (`openapi.rs`'s conventions: canonical
