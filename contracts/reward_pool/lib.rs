@@ -2031,14 +2031,14 @@ mod flex_reward_pool {
             total: Balance,
         }
 
-        fn december_with_extra(price: u128, extra: Balance) -> Fixture {
-            let mut pool = funded();
-            finalize_december(&mut pool);
-            let total = pool.month_distributed(DEC);
-            let mut wallets = vec![(wallet(1), total / 3), (wallet(2), total - total / 3)];
-            if extra > 0 {
-                wallets.push((wallet(3), extra));
-            }
+        /// December's claim root over `wallets`, voted to quorum by three keepers, with each
+        /// wallet's proof.
+        fn claims_finalized(
+            mut pool: RewardPool,
+            wallets: Vec<(Wallet, Balance)>,
+            total: Balance,
+            price: u128,
+        ) -> Fixture {
             let leaves: Vec<Hash32> = wallets
                 .iter()
                 .map(|(w, a)| claim_leaf(DEC, &w.address, *a))
@@ -2059,6 +2059,17 @@ mod flex_reward_pool {
                 .map(|((w, a), p)| (w, a, p))
                 .collect();
             Fixture { pool, wallets, total }
+        }
+
+        fn december_with_extra(price: u128, extra: Balance) -> Fixture {
+            let mut pool = funded();
+            finalize_december(&mut pool);
+            let total = pool.month_distributed(DEC);
+            let mut wallets = vec![(wallet(1), total / 3), (wallet(2), total - total / 3)];
+            if extra > 0 {
+                wallets.push((wallet(3), extra));
+            }
+            claims_finalized(pool, wallets, total, price)
         }
 
         fn december(price: u128) -> Fixture {
@@ -2118,26 +2129,7 @@ mod flex_reward_pool {
                     (wallet(seed), amount)
                 })
                 .collect();
-            let leaves: Vec<Hash32> = wallets
-                .iter()
-                .map(|(w, a)| claim_leaf(DEC, &w.address, *a))
-                .collect();
-            let (claims_root, proofs) = tree(&leaves);
-            let root = MonthRoot {
-                month_index: DEC,
-                claims_root,
-                total,
-                claim_price: price,
-            };
-            for k in 0..3 {
-                assert_eq!(vote_month(&mut pool, k, &root), Ok(k == 2));
-            }
-            let wallets = wallets
-                .into_iter()
-                .zip(proofs)
-                .map(|((w, a), p)| (w, a, p))
-                .collect();
-            Fixture { pool, wallets, total }
+            claims_finalized(pool, wallets, total, price)
         }
 
         // ---- constructor ---------------------------------------------------------------
