@@ -8,7 +8,7 @@ use flex_sources::Status;
 use serde_json::Value;
 
 use super::*;
-use flex_store::{ClaimRow, EpochRecord, Phase, ScoreRow, SqliteStore, Store, StoredTree, WalletRow};
+use flex_store::{EpochRecord, Phase, ScoreRow, SqliteStore, Store, WalletRow};
 use flex_types::Address;
 
 async fn get(app: &Router, uri: &str) -> (StatusCode, Value) {
@@ -146,19 +146,7 @@ fn fixture_on(chain: Option<[u8; 32]>) -> (tempfile::TempDir, Router) {
         },
     ];
     let tree = flex_merkle::StandardMerkleTree::of(leaves.clone()).unwrap();
-    let stored = StoredTree {
-        root: tree.root(),
-        nodes: tree.tree().to_vec(),
-        leaves: leaves
-            .iter()
-            .enumerate()
-            .map(|(i, l)| ClaimRow {
-                wallet: l.wallet,
-                amount: l.amount,
-                tree_index: tree.tree_index(i).unwrap() as u32,
-            })
-            .collect(),
-    };
+    let stored = flex_service::compute::stored_tree(&tree).unwrap();
     let month = flex_store::MonthRecord {
         month_index: 24312,
         phase: Phase::Finalized,
@@ -528,15 +516,7 @@ async fn sources_holds_and_disagreements_are_shown_and_mismatched_proofs_refused
         amount: 42,
     }];
     let tree = flex_merkle::StandardMerkleTree::of(leaves).unwrap();
-    let stored = StoredTree {
-        root: tree.root(),
-        nodes: tree.tree().to_vec(),
-        leaves: vec![ClaimRow {
-            wallet: Address([0xaa; 20]),
-            amount: 42,
-            tree_index: tree.tree_index(0).unwrap() as u32,
-        }],
-    };
+    let stored = flex_service::compute::stored_tree(&tree).unwrap();
     let ours = format!("0x{}", "03".repeat(32));
     let chain = format!("0x{}", "04".repeat(32));
     let note = format!("the chain finalised {chain}, ours is {ours}");

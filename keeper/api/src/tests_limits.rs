@@ -8,7 +8,7 @@ use std::time::Duration;
 use flex_engine::WeightTable;
 use flex_sources::offchain::{Intake, Policy};
 use flex_sources::Status;
-use flex_store::{ClaimRow, MonthRecord, Phase, SqliteStore, Store, StoredTree};
+use flex_store::{MonthRecord, Phase, SqliteStore, Store};
 use flex_types::Address;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -46,19 +46,7 @@ fn save_month(store: &SqliteStore, m: u32, salt: u8) {
         })
         .collect();
     let tree = flex_merkle::StandardMerkleTree::of(leaves.clone()).unwrap();
-    let stored = StoredTree {
-        root: tree.root(),
-        nodes: tree.tree().to_vec(),
-        leaves: leaves
-            .iter()
-            .enumerate()
-            .map(|(i, l)| ClaimRow {
-                wallet: l.wallet,
-                amount: l.amount,
-                tree_index: tree.tree_index(i).unwrap() as u32,
-            })
-            .collect(),
-    };
+    let stored = flex_service::compute::stored_tree(&tree).unwrap();
     let rec = MonthRecord {
         month_index: m,
         phase: Phase::Finalized,

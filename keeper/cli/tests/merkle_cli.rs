@@ -219,7 +219,7 @@ fn bad_input_names_file_index_and_field_and_writes_nothing() {
 /// write nothing.
 #[test]
 fn dump_from_a_keepers_store() {
-    use flex_store::{ClaimRow, MonthRecord, Phase, SqliteStore, Store, StoredTree};
+    use flex_store::{MonthRecord, Phase, SqliteStore, Store};
     let d = tempdir("store");
     let db = d.join("keeper.db");
     let store = SqliteStore::open(&db).unwrap();
@@ -238,19 +238,7 @@ fn dump_from_a_keepers_store() {
         })
         .collect();
     let tree = flex_merkle::StandardMerkleTree::of(leaves.clone()).unwrap();
-    let stored = StoredTree {
-        root: tree.root(),
-        nodes: tree.tree().to_vec(),
-        leaves: leaves
-            .iter()
-            .enumerate()
-            .map(|(i, l)| ClaimRow {
-                wallet: l.wallet,
-                amount: l.amount,
-                tree_index: tree.tree_index(i).unwrap() as u32,
-            })
-            .collect(),
-    };
+    let stored = flex_service::compute::stored_tree(&tree).unwrap();
     let record = MonthRecord {
         month_index: 24312,
         phase: Phase::Finalized,

@@ -224,6 +224,24 @@ pub struct ClosedMonth {
     pub root: MonthRoot,
 }
 
+/// A claim tree as the store keeps it: its nodes, and each leaf's wallet, amount and position.
+pub fn stored_tree(tree: &StandardMerkleTree<ClaimLeaf>) -> Result<StoredTree, ServiceError> {
+    let mut rows = Vec::with_capacity(tree.len());
+    for (v, leaf) in tree.values().iter().enumerate() {
+        rows.push(ClaimRow {
+            wallet: leaf.wallet,
+            amount: leaf.amount,
+            tree_index: u32::try_from(tree.tree_index(v)?)
+                .map_err(|_| ServiceError::ClaimTreeTooLarge(leaf.month_index))?,
+        });
+    }
+    Ok(StoredTree {
+        root: tree.root(),
+        nodes: tree.tree().to_vec(),
+        leaves: rows,
+    })
+}
+
 /// The month's claim tree over epochs `[first, end)`: one leaf per wallet that earned something.
 /// A month in which nobody earned has the zero root and total 0.
 pub fn close_month(
@@ -257,21 +275,7 @@ pub fn close_month(
                 amount: *amount,
             })
             .collect();
-        let tree = StandardMerkleTree::of(leaves)?;
-        let mut rows = Vec::with_capacity(totals.len());
-        for (v, (wallet, amount)) in totals.iter().enumerate() {
-            rows.push(ClaimRow {
-                wallet: *wallet,
-                amount: *amount,
-                tree_index: u32::try_from(tree.tree_index(v)?)
-                    .map_err(|_| ServiceError::ClaimTreeTooLarge(month_index))?,
-            });
-        }
-        StoredTree {
-            root: tree.root(),
-            nodes: tree.tree().to_vec(),
-            leaves: rows,
-        }
+        stored_tree(&StandardMerkleTree::of(leaves)?)?
     };
     let root = MonthRoot {
         month_index,
